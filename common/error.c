@@ -1,0 +1,56 @@
+/*
+ * error.c - the caller-owned error record.
+ */
+#include "common/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *
+error_default_code(int rc)
+{
+	switch (rc) {
+	case ERR_OK:
+		return "OK";
+	case ERR_INVALID:
+		return "INVALID_EVENT";
+	case ERR_TRANSIENT:
+		return "TRANSIENT";
+	case ERR_NOTFOUND:
+		return "NOT_FOUND";
+	case ERR_CONFLICT:
+		return "CONFLICT";
+	default:
+		return "FAILED";
+	}
+}
+
+bool
+error_retryable(int rc)
+{
+	return rc == ERR_TRANSIENT;
+}
+
+int
+error_set(struct error *err, int rc, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return rc;
+	err->rc = rc;
+	snprintf(err->code, sizeof(err->code), "%s",
+	    code != NULL ? code : error_default_code(rc));
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void
+error_clear(struct error *err)
+{
+	if (err != NULL)
+		memset(err, 0, sizeof(*err));
+}

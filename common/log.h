@@ -1,0 +1,44 @@
+/*
+ * log.h - one line per happening on stderr, key=value or JSON.
+ *
+ * The API is OpenBSD's (log_warn appends strerror(errno), fatal exits).
+ * Callers write messages as key=value pairs, the first being the event:
+ *
+ *	log_info("commit_done branch=%s sha=%s", branch, sha);
+ *
+ * In text mode the line gets a time and level prefix; in JSON mode the
+ * pairs become fields of one JSON object (a bare first word becomes "msg",
+ * values may be "double quoted"). Never log a secret or a whole event.
+ * Logging is thread-safe: each line is written with one write(2).
+ */
+#ifndef COMMON_LOG_H
+#define COMMON_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN };
+
+/* Set the minimum level and the format (json=false: key=value text). */
+void log_init(enum log_level level, bool json);
+
+/* Parse "debug" / "info" / "warn"; returns -1 if unknown. */
+int log_level_parse(const char *s);
+
+bool log_enabled(enum log_level level);
+
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_warn appends err="<strerror(errno)>"; log_warnx does not. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Log and exit(1). */
+void fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+/* Format a line as JSON (exposed for tests): text is the message as the
+ * caller wrote it. Returns a newly allocated string without newline. */
+char *log_format_json(const char *level, const char *ts, const char *text);
+
+#endif

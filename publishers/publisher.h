@@ -1,0 +1,88 @@
+/*
+ * publisher.h - one table of operations per publishing target.
+ *
+ * A release (tag + files) is published to each configured target through
+ * the same few operations, like curl's vtls backends or hiredis adapters.
+ * Each publisher lives in its own file (pypi.c, artifactory.c,
+ * codeartifact.c, s3.c, github.c) and exports one const struct
+ * publisher_ops. Publishers never log or return a credential.
+ */
+#ifndef PUBLISHERS_PUBLISHER_H
+#define PUBLISHERS_PUBLISHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+struct dist_meta; /* dist.h: wheel METADATA / sdist PKG-INFO */
+
+/* A target as configured: its name, its type and its own settings.
+ * Settings are looked up with publish_target_get(), which also resolves
+ * "<key>_file" indirections and environment defaults of the type. */
+struct publish_target {
+	const char *name;
+	const char *type; /* "pypi", "artifactory", "codeartifact", "s3",
+			     "github" */
+	const char *const *keys;
+	const char *const *values;
+	size_t n;
+};
+
+/* One file of a release, checked before any upload. */
+struct publish_file {
+	const char *path;     /* on disk, inside the artifacts root */
+	const char *filename; /* basename, the name it is published under */
+	uint64_t size;
+	char sha256[65];
+	char blake2_256[65];
+	const struct dist_meta *meta; /* NULL for SHA256SUMS / .sha256 */
+};
+
+struct publish_release {
+	const char *tag;
+	const char *package; /* normalized distribution name */
+	const char *version;
+	bool dry_run;
+};
+
+enum publish_status {
+	PUBLISH_UPLOADED,
+	PUBLISH_ALREADY_PRESENT, /* same bytes were already there */
+	PUBLISH_DRY_RUN		 /* request built and checked, not sent */
+};
+
+struct publish_outcome {
+	enum publish_status status;
+	char url[1024]; /* where the file can be fetched, or "" */
+};
+
+struct publisher_ops {
+	const char *type;
+	/* Per-release set-up (e.g. GitHub: find or create the draft).
+	 * *state is the publisher's own; may be NULL when not needed. */
+	int (*begin)(void **state, const struct publish_target *t,
+	    const struct publish_release *rel, struct error *err);
+	/* Publish one file. Must be idempotent: same bytes already there is
+	 * PUBLISH_ALREADY_PRESENT; different bytes under the name is
+	 * ERR_CONFLICT (code CONFLICT). ERR_TRANSIENT for connection errors,
+	 * 5xx and 429 after the publisher's own retries. */
+	int (*upload)(void *state, const struct publish_target *t,
+	    const struct publish_release *rel, const struct publish_file *f,
+	    struct publish_outcome *out, struct error *err);
+	/* After all files (e.g. GitHub: publish the draft). May be NULL. */
+	int (*finish)(void *state, const struct publish_target *t,
+	    const struct publish_release *rel, struct error *err);
+	void (*state_free)(void *state);
+};
+
+/* The publisher for a type, or NULL. */
+const struct publisher_ops *publisher_find(const char *type);
+
+/* A setting of the target; NULL when absent. Resolves `key_file`
+ * (read the file, strip the trailing newline) when `key` itself is not
+ * set. The returned string is owned by the caller. */
+char *publish_target_get(const struct publish_target *t, const char *key);
+
+#endif

@@ -1,0 +1,133 @@
+/*
+ * store.h - the git artifact store (seed 003) on libgit2.
+ *
+ * A struct store wraps one git repository (bare, created or cloned when
+ * missing). Commits are built from blobs and trees in the object database,
+ * never through a working tree, and every ref write is a compare-and-swap,
+ * so many threads and processes may share one repository. All calls on
+ * one struct store are thread-safe: each thread uses its own libgit2
+ * repository handle internally.
+ *
+ * Git itself is the record of what was done: every commit message ends
+ * with Event-Id / Correlation-Id / Workflow-Id / Task-Id trailers, so a
+ * redelivered event is recognised from the repository alone.
+ */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+struct store;
+struct scanner;
+
+struct store_opts {
+	const char *repo_path;	    /* ARTIFACTD_REPO */
+	const char *remote_url;	    /* ARTIFACTD_REMOTE_URL, NULL: no push */
+	const char *remote_name;    /* GIT_REMOTE_NAME, "origin" */
+	const char *base_branch;    /* "main" */
+	const char *branch_prefix;  /* "ai/generated" */
+	const char *path_template;  /* "Backtest/codes/{task_id}" */
+	const char *author_name;    /* GIT_AUTHOR_NAME, "algo-agent-bot" */
+	const char *author_email;   /* GIT_AUTHOR_EMAIL */
+	bool include_metadata;	    /* true */
+	const char *metadata_filename; /* "metadata.json" */
+	bool auto_push;		    /* push after each commit when a remote */
+	int push_timeout_s;	    /* GIT_PUSH_TIMEOUT, 30 */
+	bool scan_for_secrets;	    /* true */
+	struct scanner *scanner;    /* borrowed; NULL: no scanning */
+	bool require_correlation_id; /* true */
+};
+
+/* One file to commit: `name` is its path below the task directory
+ * (e.g. "strategy.py"); the bytes are borrowed for the call. */
+struct store_file {
+	const char *name;
+	const char *data;
+	size_t len;
+};
+
+struct store_commit_req {
+	const char *event_id;	    /* required: the trailer used for dedupe */
+	const char *workflow_id;    /* required, util_id_valid */
+	const char *task_id;	    /* required, util_id_valid */
+	const char *correlation_id; /* may be NULL unless required */
+	const char *prompt_hash;    /* may be NULL */
+	const char *agent_version;  /* may be NULL */
+	const char *llm_version;    /* may be NULL */
+	const cJSON *test_metrics;  /* borrowed, may be NULL */
+	const cJSON *extra;	    /* borrowed object of extra metadata */
+	const struct store_file *files;
+	size_t nfiles;
+};
+
+struct store_commit_result {
+	char *branch;	   /* "ai/generated/<wf>/<task>" */
+	char *commit_sha;  /* 40 hex */
+	char **tags;	   /* tags pointing at this commit */
+	size_t ntags;
+	char **tags_existing; /* wanted tags already on another commit */
+	size_t ntags_existing;
+	char **files;	   /* repository paths written, metadata included */
+	size_t nfiles;
+	bool pushed;
+	bool duplicate; /* the event was already committed: nothing written */
+};
+
+/*
+ * Open the repository at opts->repo_path; create it bare when absent, or
+ * clone it from opts->remote_url when that is set and the directory is
+ * missing or empty. opts strings are copied. Returns 0, ERR_FAIL or
+ * ERR_TRANSIENT (remote unreachable during a clone).
+ */
+int store_open(struct store **out, const struct store_opts *opts,
+    struct error *err);
+
+void store_free(struct store *st);
+
+/*
+ * Commit the files and metadata.json to the task branch, tag it and (with
+ * auto_push) push it. Idempotent: when a commit with the same Event-Id, or
+ * with the same correlation/workflow/task and the same file digests,
+ * already exists, nothing is written and res->duplicate is set. Returns 0;
+ * ERR_INVALID with err->code SECRET_DETECTED, PATH_REJECTED or
+ * INVALID_EVENT; ERR_TRANSIENT (lock contention exhausted); ERR_FAIL
+ * (code GIT). A failed push is not an error: res->pushed is false and the
+ * push is retried later by store_push_pending().
+ */
+int store_commit(struct store *st, const struct store_commit_req *req,
+    struct store_commit_result *res, struct error *err);
+
+/* Free what a store_commit_result holds (not the struct itself). */
+void store_commit_result_dispose(struct store_commit_result *res);
+
+/*
+ * Push every local branch/tag under the prefix that the remote lacks.
+ * Called by the daemon on a timer and at start-up. Returns 0 when all is
+ * pushed, ERR_TRANSIENT when something is still waiting.
+ */
+int store_push_pending(struct store *st, struct error *err);
+
+/* List artifacts (metadata.json objects, newest first), optionally of one
+ * workflow. *out is a cJSON array owned by the caller. */
+int store_list(struct store *st, cJSON **out, const char *workflow_id,
+    size_t limit, struct error *err);
+
+/* Metadata of the artifact tagged corr_<correlation_id>, with "commit_sha",
+ * "branch" and "files". Returns 0 or ERR_NOTFOUND. */
+int store_show(struct store *st, cJSON **out, const char *correlation_id,
+    struct error *err);
+
+/*
+ * A new commit on `branch` whose tree is the tree of `tag` (history is
+ * never rewritten). *out is {"branch","commit_sha","reverted_to","pushed",
+ * "duplicate"}. event_id (may be NULL) makes it idempotent. Returns 0,
+ * ERR_NOTFOUND (no such tag or branch) or ERR_FAIL.
+ */
+int store_revert(struct store *st, cJSON **out, const char *tag,
+    const char *branch, const char *event_id, struct error *err);
+
+#endif

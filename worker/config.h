@@ -1,0 +1,127 @@
+/*
+ * config.h - every setting of artifactd, and where it comes from.
+ *
+ * One descriptor table (config.c) drives the four layers in order of
+ * precedence: built-in default < config file (YAML) < environment < flag.
+ * The result is one struct config passed down explicitly, never a global.
+ * Secrets are held here but never printed: config_print masks them.
+ */
+#ifndef WORKER_CONFIG_H
+#define WORKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+/* One key/value setting of a publishing target ("url", "token", ...). */
+struct config_kv {
+	char *key;
+	char *value;
+};
+
+/* A publishing target: its name, its type (pypi, artifactory,
+ * codeartifact, s3, github) and its own settings. */
+struct config_target {
+	char *name;
+	char *type;
+	struct config_kv *kv;
+	size_t nkv;
+};
+
+/* A package of the release pipelines (seed 004): which tags are its
+ * releases and where it is published. */
+struct config_package {
+	char *name;	     /* distribution name, e.g. "open-ticket-ai" */
+	char **tag_patterns; /* globs on the tag: "v*", "open-ticket-ai-v*" */
+	size_t ntag_patterns;
+	char **targets;	   /* names of config_target */
+	size_t ntargets;
+};
+
+struct config {
+	/* bus */
+	char *redis_url;
+	char *test_stream;
+	char *release_stream;
+	char *output_stream;
+	char *output_channel;
+	char *group;
+	char *consumer;
+	char **input_channels; /* Pub/Sub bridge channels, may be empty */
+	size_t ninput_channels;
+	long long block_ms;
+	long long claim_idle_ms;
+	long long max_deliveries;
+	long long max_attempts;
+	long long drain_timeout_ms;
+	long long stream_maxlen; /* MAXLEN ~ on the output stream, 0: none */
+	/* store */
+	char *repo;
+	char *remote_url;
+	char *remote_name;
+	char *base_branch;
+	char *branch_prefix;
+	char *path_template;
+	char *author_name;
+	char *author_email;
+	bool include_metadata;
+	char *metadata_filename;
+	bool auto_push;
+	long long push_timeout_s;
+	bool scan_for_secrets;
+	char **secret_patterns;
+	size_t nsecret_patterns;
+	char **secret_allow;
+	size_t nsecret_allow;
+	bool require_test_passed;
+	bool require_correlation_id;
+	char *artifacts_root;
+	long long max_file_bytes;
+	long long max_event_files_bytes;
+	/* runtime */
+	long long concurrency;
+	char *http_addr;
+	char *log_format;
+	char *log_level;
+	/* publishing */
+	struct config_target *targets;
+	size_t ntargets;
+	struct config_package *packages;
+	size_t npackages;
+	bool dry_run;
+	/* where it came from */
+	char *config_file;
+};
+
+/* Fill cfg with the built-in defaults. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Apply the config file (path may be NULL: then ARTIFACTD_CONFIG, or
+ * none), then the environment (getenv, *_FILE for secrets). Returns 0 or
+ * ERR_INVALID with a message naming the file, line and key.
+ */
+int config_load(struct config *cfg, const char *path, struct error *err);
+
+/*
+ * Set one setting by its long flag name ("redis-url", "repo", ...).
+ * Returns 0, ERR_NOTFOUND for an unknown name, ERR_INVALID for a bad
+ * value.
+ */
+int config_set(struct config *cfg, const char *name, const char *value,
+    struct error *err);
+
+/* Check cross-field constraints after all layers. Returns 0/ERR_INVALID. */
+int config_validate(const struct config *cfg, struct error *err);
+
+/* Print the effective settings, secrets masked, as text or JSON. */
+void config_print(const struct config *cfg, bool json);
+
+/* A target's setting, or NULL. */
+const char *config_target_get(const struct config_target *t,
+    const char *key);
+
+void config_dispose(struct config *cfg);
+
+#endif
