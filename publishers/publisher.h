@@ -37,6 +37,8 @@ struct publish_file {
 	uint64_t size;
 	char sha256[65];
 	char blake2_256[65];
+	char sha1[41]; /* Artifactory checksum headers */
+	char md5[33];  /* Artifactory; S3 Content-MD5 (hex here) */
 	const struct dist_meta *meta; /* NULL for SHA256SUMS / .sha256 */
 };
 
@@ -84,5 +86,37 @@ const struct publisher_ops *publisher_find(const char *type);
  * (read the file, strip the trailing newline) when `key` itself is not
  * set. The returned string is owned by the caller. */
 char *publish_target_get(const struct publish_target *t, const char *key);
+
+/*
+ * How publish_target_get resolves `key`, first hit wins:
+ *   1. the setting `key`;
+ *   2. `key_file`: the file's content, trailing newline stripped;
+ *   3. `key_env`: the environment variable it names (or its _FILE);
+ *   4. the type's environment default (or the variable with _FILE):
+ *      pypi:         url TWINE_REPOSITORY_URL, token PYPI_API_TOKEN,
+ *                    username TWINE_USERNAME, password TWINE_PASSWORD
+ *      artifactory:  url ARTIFACTORY_URL, username ARTIFACTORY_USERNAME,
+ *                    password ARTIFACTORY_PASSWORD, token
+ *                    ARTIFACTORY_ACCESS_TOKEN, repository
+ *                    ARTIFACTORY_REPOSITORY
+ *      github:       token GITHUB_TOKEN, repository GITHUB_REPOSITORY,
+ *                    api_url GITHUB_API_URL
+ *      s3:           bucket S3_WHEELS_BUCKET
+ *      codeartifact: domain CODEARTIFACT_DOMAIN, domain_owner
+ *                    CODEARTIFACT_ACCOUNT_ID, repository
+ *                    CODEARTIFACT_REPOSITORY
+ * A file that cannot be read yields NULL (and a warning without its
+ * content). Secrets are never logged.
+ */
+
+/* The environment default of a type's key ("GITHUB_TOKEN"), or NULL. */
+const char *publish_target_env_name(const char *type, const char *key);
+
+/* True when key names a secret (token, password, secret...), so that
+ * listings and logs mask its value. */
+bool publish_key_is_secret(const char *key);
+
+/* Every registered publisher, NULL-terminated (for listings and docs). */
+const struct publisher_ops *const *publisher_all(void);
 
 #endif
