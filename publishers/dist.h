@@ -29,8 +29,8 @@ struct dist_filename {
 	enum dist_kind kind;
 	char name[DIST_NAME_MAX];    /* as written in the file name */
 	char version[DIST_NAME_MAX]; /* as written */
-	char build[64];		     /* wheel build tag, or "" */
-	char python_tag[128];	     /* wheel: "py3", "cp312.cp313" */
+	char build[64];              /* wheel build tag, or "" */
+	char python_tag[128];        /* wheel: "py3", "cp312.cp313" */
 	char abi_tag[128];
 	char platform_tag[DIST_NAME_MAX];
 };
@@ -58,8 +58,7 @@ bool dist_name_valid(const char *name);
  * PEP 440 version. *has_local (may be NULL) tells whether a "+local" part
  * is present.
  */
-int dist_version_normalize(char *out, size_t n, const char *v,
-    bool *has_local);
+int dist_version_normalize(char *out, size_t n, const char *v, bool *has_local);
 
 /* One header of METADATA / PKG-INFO. */
 struct dist_field {
@@ -99,9 +98,9 @@ const char *dist_meta_get(const struct dist_meta *m, const char *key);
 
 /* What dist_check demands. */
 struct dist_rules {
-	bool refuse_local;    /* PyPI: no "+local" versions */
-	bool pypi_filenames;  /* PEP 625 sdist names, wheel prefix exactly
-				 the normalized name, PyPI platform tags */
+	bool refuse_local;   /* PyPI: no "+local" versions */
+	bool pypi_filenames; /* PEP 625 sdist names, wheel prefix exactly
+	                        the normalized name, PyPI platform tags */
 };
 
 /*

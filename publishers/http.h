@@ -113,11 +113,11 @@ struct http_request {
 };
 
 struct http_response {
-	long status;	  /* 0 when no response was received */
-	char reason[256]; /* the status line's reason phrase, may be "" */
-	struct buf body;  /* up to HTTP_BODY_MAX; longer is an error */
+	long status;        /* 0 when no response was received */
+	char reason[256];   /* the status line's reason phrase, may be "" */
+	struct buf body;    /* up to HTTP_BODY_MAX; longer is an error */
 	struct buf headers; /* raw header lines of the final response */
-	int attempts;	    /* how many times the request was sent */
+	int attempts;       /* how many times the request was sent */
 };
 
 void http_response_init(struct http_response *r);

@@ -24,7 +24,7 @@ struct dist_meta; /* dist.h: wheel METADATA / sdist PKG-INFO */
 struct publish_target {
 	const char *name;
 	const char *type; /* "pypi", "artifactory", "codeartifact", "s3",
-			     "github" */
+	                     "github" */
 	const char *const *keys;
 	const char *const *values;
 	size_t n;
@@ -52,7 +52,7 @@ struct publish_release {
 enum publish_status {
 	PUBLISH_UPLOADED,
 	PUBLISH_ALREADY_PRESENT, /* same bytes were already there */
-	PUBLISH_DRY_RUN		 /* request built and checked, not sent */
+	PUBLISH_DRY_RUN          /* request built and checked, not sent */
 };
 
 struct publish_outcome {
