@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "common/xalloc.h"
 #include "store/scan.h"
 #include "store/store.h"
@@ -107,6 +108,7 @@ bench_line(struct buf *b, size_t k, long c, long l)
 static void
 bench_generate(struct bench_commit *bc, const char *run_id, long c)
 {
+	char hex[UTIL_SHA256_HEX];
 	struct buf b;
 	size_t k;
 	long l;
@@ -122,8 +124,10 @@ bench_generate(struct bench_commit *bc, const char *run_id, long c)
 	snprintf(bc->event_id, sizeof(bc->event_id), "bench-%s-%ld", run_id, c);
 	snprintf(bc->task_id, sizeof(bc->task_id), "task_%s_%06ld", run_id, c);
 	snprintf(bc->corr_id, sizeof(bc->corr_id), "c%s_%ld", run_id, c);
-	snprintf(bc->prompt_hash, sizeof(bc->prompt_hash), "%016lx",
-	    (unsigned long)c * 2654435761ul);
+	/* Unique per run and commit: a prompt tag is never moved, so a
+	 * repeated hash would make the second tag an "existing" one. */
+	util_sha256_hex(hex, bc->event_id, strlen(bc->event_id));
+	snprintf(bc->prompt_hash, sizeof(bc->prompt_hash), "%.16s", hex);
 }
 
 static int
