@@ -1,0 +1,112 @@
+#!/bin/sh
+# gen-man.sh - write artifactd(8) from the binary's own --help texts, so
+# the man page never says something the program does not: the command list
+# of `artifactd --help`, then `artifactd COMMAND --help` for each command,
+# then the settings as `artifactd check-config` prints their defaults.
+# The few fixed sections (signals, files, exit status) describe behaviour
+# DESIGN.md fixes. Output: a gzipped roff page (Debian installs man pages
+# gzipped).
+#
+# usage: gen-man.sh ARTIFACTD_BINARY OUTPUT.8.gz VERSION
+set -eu
+bin=$1
+out=$2
+version=$3
+
+# A fixed date makes the page reproducible when SOURCE_DATE_EPOCH is set.
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+	date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)
+else
+	date=$(date -u +%Y-%m-%d)
+fi
+
+# Run the binary with an empty environment (plus HOME and PATH), so the page
+# shows built-in defaults and not the settings of the machine that builds it.
+run() {
+	env -i HOME=/nonexistent PATH=/usr/bin:/bin "$bin" "$@"
+}
+
+# Roff-escape text shown verbatim: backslashes, then leading dots and
+# apostrophes (which roff would take for requests), then hyphens.
+esc() {
+	sed -e 's/\\/\\e/g' -e "s/^\\([.']\\)/\\\\\\&\\1/" -e 's/-/\\-/g'
+}
+
+tmp=$(mktemp)
+trap 'rm -f "$tmp" "$tmp.page" "$out.tmp"' EXIT
+
+top=$(run --help)
+cmds=$(printf '%s\n' "$top" |
+    awk '/^commands:/ { on = 1; next } on && /^$/ { exit } on { print $1 }')
+if [ -z "$cmds" ]; then
+	echo "gen-man.sh: no commands found in '$bin --help'" >&2
+	exit 1
+fi
+
+{
+	printf '.TH ARTIFACTD 8 "%s" "artifactd %s" "System Administration"\n' \
+	    "$date" "$version"
+	printf '.SH NAME\nartifactd \\- commit and publish artifacts from Redis bus events\n'
+	printf '.SH SYNOPSIS\n.nf\n'
+	printf '%s\n' "$top" | sed -n 's/^usage: //p' | esc
+	printf '.fi\n.SH DESCRIPTION\n'
+	printf '%s\n' \
+	    'artifactd listens on Redis Streams for TEST_PASSED and release-tag' \
+	    'events, commits the tested artifacts into a git repository, publishes' \
+	    'release files to package repositories, and answers on the bus with' \
+	    'ARTIFACT_COMMITTED, PACKAGE_PUBLISHED or a failure event.' \
+	    'Settings come from built\-in defaults, the YAML config file' \
+	    '(\fB\-\-config\fR or \fBARTIFACTD_CONFIG\fR), the environment and' \
+	    'flags, in that order of precedence.'
+	printf '.SH COMMANDS\n.nf\n'
+	printf '%s\n' "$top" |
+	    awk '/^commands:/ { on = 1; next } on && /^$/ { exit } on' | esc
+	printf '.fi\n'
+	for c in $cmds; do
+		printf '.SS %s\n.nf\n' "$c"
+		if ! run "$c" --help >"$tmp" 2>&1; then
+			echo "gen-man.sh: '$bin $c --help' failed:" >&2
+			cat "$tmp" >&2
+			exit 1
+		fi
+		esc <"$tmp"
+		printf '.fi\n'
+	done
+	printf '.SH SETTINGS\n'
+	printf '%s\n' \
+	    'Each setting is an environment variable (or a \fB\-\-\fIname\fR flag,' \
+	    'or a key of the config file). The defaults, as' \
+	    '\fBartifactd check\-config\fR prints them:'
+	printf '.nf\n'
+	if run check-config >"$tmp" 2>&1; then
+		esc <"$tmp"
+	else
+		echo '(artifactd check-config failed when this page was built)' | esc
+	fi
+	printf '.fi\n'
+	printf '.SH SIGNALS\n'
+	printf '%s\n' \
+	    '.TP' '.B SIGTERM, SIGINT' \
+	    'Drain: stop reading the bus, finish the events in hand within' \
+	    '\fBARTIFACTD_DRAIN_TIMEOUT_MS\fR (those not finished stay pending' \
+	    'for another worker), then exit 0.'
+	printf '.SH HEALTH\n'
+	printf '%s\n' \
+	    '\fBartifactd run\fR serves \fB/healthz\fR (alive),' \
+	    '\fB/readyz\fR (connected to Redis and consuming) and \fB/metrics\fR' \
+	    '(Prometheus text format) on \fBARTIFACTD_HTTP_ADDR\fR.'
+	printf '.SH EXIT STATUS\n'
+	printf '%s\n' '0 on success, 1 on a failure the user caused or a failed' \
+	    'operation, 2 on bad usage.'
+	printf '.SH FILES\n'
+	printf '%s\n' \
+	    '.TP' '.I /etc/artifactd/artifactd.env' \
+	    'Environment of the systemd service.' \
+	    '.TP' '.I /var/lib/artifactd' \
+	    'State directory of the service; holds the git repository.'
+	printf '.SH SEE ALSO\n'
+	printf '%s\n' '\fBgit\fR(1), \fBredis\-server\fR(1), \fBsystemd.exec\fR(5)'
+} >"$tmp.page"
+gzip -9n <"$tmp.page" >"$out.tmp"
+rm -f "$tmp.page"
+mv "$out.tmp" "$out"
