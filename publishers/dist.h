@@ -33,6 +33,7 @@ struct dist_filename {
 	char python_tag[128];        /* wheel: "py3", "cp312.cp313" */
 	char abi_tag[128];
 	char platform_tag[DIST_NAME_MAX];
+	char ext[8]; /* ".whl", ".tar.gz", ".zip", or "" */
 };
 
 /*

@@ -77,6 +77,9 @@ struct publisher_ops {
 	int (*finish)(void *state, const struct publish_target *t,
 	    const struct publish_release *rel, struct error *err);
 	void (*state_free)(void *state);
+	/* Only wheels and sdists go to this target (package indexes); the
+	 * release skips other files (SHA256SUMS, *.sha256) for it. */
+	bool dists_only;
 };
 
 /* The publisher for a type, or NULL. */

@@ -1,0 +1,186 @@
+/*
+ * registry.c - the table of publishers and how a target's settings are
+ * resolved (setting, <key>_file, <key>_env, the type's environment name).
+ *
+ * s3_publisher and codeartifact_publisher live in s3.c and codeartifact.c
+ * (the AWS part of the module). They are referenced weakly so that this
+ * table links before those files exist; see publisher_all() for why a weak
+ * reference alone would not pull an object out of the static library.
+ */
+#include "publishers/publisher.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xalloc.h"
+
+extern const struct publisher_ops pypi_publisher;
+extern const struct publisher_ops artifactory_publisher;
+extern const struct publisher_ops github_publisher;
+extern const struct publisher_ops s3_publisher __attribute__((weak));
+extern const struct publisher_ops codeartifact_publisher
+    __attribute__((weak));
+
+/* Secret files are tokens and passwords: a few KiB at most. */
+#define SECRET_FILE_MAX (64 * 1024)
+
+const struct publisher_ops *const *
+publisher_all(void)
+{
+	/* Built on first use because weak symbols are only known at link
+	 * time; the table never changes afterwards. */
+	static const struct publisher_ops *table[6];
+	size_t n = 0;
+
+	if (table[0] != NULL)
+		return table;
+	table[n++] = &pypi_publisher;
+	table[n++] = &artifactory_publisher;
+	table[n++] = &github_publisher;
+	if (&s3_publisher != NULL)
+		table[n++] = &s3_publisher;
+	if (&codeartifact_publisher != NULL)
+		table[n++] = &codeartifact_publisher;
+	table[n] = NULL;
+	return table;
+}
+
+const struct publisher_ops *
+publisher_find(const char *type)
+{
+	const struct publisher_ops *const *p;
+
+	if (type == NULL)
+		return NULL;
+	for (p = publisher_all(); *p != NULL; p++)
+		if (strcmp((*p)->type, type) == 0)
+			return *p;
+	return NULL;
+}
+
+struct env_default {
+	const char *type, *key, *env;
+};
+
+static const struct env_default env_defaults[] = {
+	{ "pypi", "url", "TWINE_REPOSITORY_URL" },
+	{ "pypi", "token", "PYPI_API_TOKEN" },
+	{ "pypi", "username", "TWINE_USERNAME" },
+	{ "pypi", "password", "TWINE_PASSWORD" },
+	{ "artifactory", "url", "ARTIFACTORY_URL" },
+	{ "artifactory", "username", "ARTIFACTORY_USERNAME" },
+	{ "artifactory", "password", "ARTIFACTORY_PASSWORD" },
+	{ "artifactory", "token", "ARTIFACTORY_ACCESS_TOKEN" },
+	{ "artifactory", "repository", "ARTIFACTORY_REPOSITORY" },
+	{ "github", "token", "GITHUB_TOKEN" },
+	{ "github", "repository", "GITHUB_REPOSITORY" },
+	{ "github", "api_url", "GITHUB_API_URL" },
+	{ "s3", "bucket", "S3_WHEELS_BUCKET" },
+	{ "codeartifact", "domain", "CODEARTIFACT_DOMAIN" },
+	{ "codeartifact", "domain_owner", "CODEARTIFACT_ACCOUNT_ID" },
+	{ "codeartifact", "repository", "CODEARTIFACT_REPOSITORY" },
+	{ NULL, NULL, NULL },
+};
+
+const char *
+publish_target_env_name(const char *type, const char *key)
+{
+	const struct env_default *d;
+
+	if (type == NULL || key == NULL)
+		return NULL;
+	for (d = env_defaults; d->type != NULL; d++)
+		if (strcmp(d->type, type) == 0 && strcmp(d->key, key) == 0)
+			return d->env;
+	return NULL;
+}
+
+bool
+publish_key_is_secret(const char *key)
+{
+	static const char *const words[] = { "token", "password", "secret",
+		"api_key", "apikey", NULL };
+	size_t i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strstr(key, words[i]) != NULL)
+			return true;
+	return false;
+}
+
+static const char *
+target_raw(const struct publish_target *t, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->keys[i], key) == 0)
+			return t->values[i];
+	return NULL;
+}
+
+/* The content of a secret file, trailing newline(s) stripped. */
+static char *
+read_secret_file(const char *path, const char *what)
+{
+	struct error err;
+	char *s = NULL;
+	size_t len = 0;
+
+	if (util_read_file(&s, &len, path, SECRET_FILE_MAX, &err) < 0) {
+		/* The message names the path, never the content. */
+		log_warnx("publish_secret_file_unreadable setting=%s "
+			  "error=\"%s\"",
+		    what, err.msg);
+		return NULL;
+	}
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		s[--len] = '\0';
+	return s;
+}
+
+/* NAME, else the file named by NAME_FILE. */
+static char *
+env_or_file(const char *name)
+{
+	const char *v = getenv(name);
+	char *fname, *s = NULL;
+
+	if (v != NULL && v[0] != '\0')
+		return xstrdup(v);
+	fname = xasprintf("%s_FILE", name);
+	if ((v = getenv(fname)) != NULL && v[0] != '\0')
+		s = read_secret_file(v, fname);
+	free(fname);
+	return s;
+}
+
+char *
+publish_target_get(const struct publish_target *t, const char *key)
+{
+	const char *v, *env;
+	char *k2, *s = NULL;
+
+	if ((v = target_raw(t, key)) != NULL)
+		return xstrdup(v);
+	k2 = xasprintf("%s_file", key);
+	if ((v = target_raw(t, k2)) != NULL) {
+		s = read_secret_file(v, k2);
+		goto out;
+	}
+	free(k2);
+	k2 = xasprintf("%s_env", key);
+	if ((v = target_raw(t, k2)) != NULL) {
+		s = env_or_file(v);
+		goto out;
+	}
+	if ((env = publish_target_env_name(t->type, key)) != NULL)
+		s = env_or_file(env);
+out:
+	free(k2);
+	return s;
+}
