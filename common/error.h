@@ -15,7 +15,7 @@
 
 enum {
 	ERR_OK = 0,
-	ERR_FAIL = -1,	    /* failed for good: answer with a failure event */
+	ERR_FAIL = -1,      /* failed for good: answer with a failure event */
 	ERR_INVALID = -2,   /* bad input: dead-letter at once, never retry */
 	ERR_TRANSIENT = -3, /* network, lock, 5xx: retry with backoff */
 	ERR_NOTFOUND = -4,  /* lookup found nothing; often not an error */
@@ -38,8 +38,8 @@ struct error {
  * message. When code is NULL a default word is derived from rc. Returns rc,
  * so `return error_set(err, ERR_INVALID, ...)` reads naturally.
  */
-int error_set(struct error *err, int rc, const char *code, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+int error_set(struct error *err, int rc, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Clears err (may be NULL). */
 void error_clear(struct error *err);

@@ -129,7 +129,7 @@ static void
 log_emit(enum log_level level, const char *fmt, va_list ap, const char *errstr)
 {
 	static const char *names[] = { "debug", "info", "warn" };
-	char text[LOG_LINE_MAX], ts[32];
+	char text[LOG_LINE_MAX], ts[64];
 	struct timespec now;
 	struct tm tm;
 	struct buf line;
@@ -148,8 +148,8 @@ log_emit(enum log_level level, const char *fmt, va_list ap, const char *errstr)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, now.tv_nsec / 1000000);
 	buf_init(&line, LOG_LINE_MAX * 2 + 64);
 	if (log_json) {
 		char *j = log_format_json(names[level], ts, text);
@@ -166,12 +166,12 @@ log_emit(enum log_level level, const char *fmt, va_list ap, const char *errstr)
 	buf_dispose(&line);
 }
 
-#define LOG_BODY(level, errstr)                  \
-	do {                                     \
-		va_list ap;                      \
-		va_start(ap, fmt);               \
+#define LOG_BODY(level, errstr)                   \
+	do {                                      \
+		va_list ap;                       \
+		va_start(ap, fmt);                \
 		log_emit(level, fmt, ap, errstr); \
-		va_end(ap);                      \
+		va_end(ap);                       \
 	} while (0)
 
 void

@@ -41,8 +41,7 @@ util_sha256_hex(char out[UTIL_SHA256_HEX], const void *p, size_t n)
 }
 
 int
-util_sha256_file(char out[UTIL_SHA256_HEX], const char *path,
-    struct error *err)
+util_sha256_file(char out[UTIL_SHA256_HEX], const char *path, struct error *err)
 {
 	unsigned char md[32], chunk[65536];
 	unsigned int mdlen = 0;
@@ -212,13 +211,13 @@ util_read_file(char **out, size_t *len, const char *path, size_t max,
 	}
 	if ((size_t)st.st_size > max) {
 		rc = error_set(err, ERR_INVALID, "TOO_LARGE",
-		    "%s is %lld bytes, limit %zu", path,
-		    (long long)st.st_size, max);
+		    "%s is %lld bytes, limit %zu", path, (long long)st.st_size,
+		    max);
 		goto out;
 	}
 	data = xmalloc((size_t)st.st_size + 1);
 	while (got < (size_t)st.st_size &&
-	    (n = read(fd, data + got, (size_t)st.st_size - got)) > 0)
+	       (n = read(fd, data + got, (size_t)st.st_size - got)) > 0)
 		got += (size_t)n;
 	if (got != (size_t)st.st_size) {
 		error_set(err, rc, "IO", "short read on %s", path);
@@ -286,8 +285,8 @@ util_id_valid(const char *s)
 		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
-			c == '-'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		        c == '-'))
 			return false;
 	}
 	return true;
@@ -365,4 +364,89 @@ util_parse_bool(bool *out, const char *s)
 		}
 	}
 	return ERR_INVALID;
+}
+
+static int
+util_b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+int
+util_base64_decode(char **out, size_t *outlen, const char *in, size_t inlen)
+{
+	char *o = xmalloc(inlen / 4 * 3 + 4);
+	unsigned acc = 0;
+	size_t i, n = 0;
+	int bits = 0, pad = 0;
+
+	for (i = 0; i < inlen; i++) {
+		unsigned char c = (unsigned char)in[i];
+		int v;
+
+		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+			continue;
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad > 0 || (v = util_b64_value(c)) < 0) {
+			free(o);
+			return ERR_INVALID;
+		}
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			o[n++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	if (pad > 2 || bits >= 6) {
+		free(o);
+		return ERR_INVALID;
+	}
+	o[n] = '\0';
+	*out = o;
+	*outlen = n;
+	return 0;
+}
+
+char *
+util_base64_encode(const void *p, size_t n)
+{
+	static const char tbl[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *s = p;
+	char *o = xmalloc((n + 2) / 3 * 4 + 1), *q = o;
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		*q++ = tbl[s[i] >> 2];
+		*q++ = tbl[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+		*q++ = tbl[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
+		*q++ = tbl[s[i + 2] & 63];
+	}
+	if (i < n) {
+		*q++ = tbl[s[i] >> 2];
+		if (i + 1 < n) {
+			*q++ = tbl[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+			*q++ = tbl[(s[i + 1] & 15) << 2];
+		} else {
+			*q++ = tbl[(s[i] & 3) << 4];
+			*q++ = '=';
+		}
+		*q++ = '=';
+	}
+	*q = '\0';
+	return o;
 }

@@ -72,4 +72,14 @@ int util_parse_uint(long long *out, const char *s, long long max);
 /* Parse a boolean: 1/0, true/false, yes/no, on/off. */
 int util_parse_bool(bool *out, const char *s);
 
+/*
+ * Decode standard base64 (padding optional, whitespace ignored). *out is
+ * NUL-terminated and belongs to the caller. Returns 0 or ERR_INVALID.
+ */
+int util_base64_decode(char **out, size_t *outlen, const char *in,
+    size_t inlen);
+
+/* Encode standard base64 with padding; the caller frees the result. */
+char *util_base64_encode(const void *p, size_t n);
+
 #endif

@@ -34,7 +34,7 @@ struct envelope {
 	char *source;
 	char *timestamp;
 	char *causation_id;
-	cJSON *data; /* owned; an empty object when absent */
+	cJSON *data;           /* owned; an empty object when absent */
 	bool event_id_derived; /* event_id was not in the JSON */
 };
 

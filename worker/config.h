@@ -32,10 +32,10 @@ struct config_target {
 /* A package of the release pipelines (seed 004): which tags are its
  * releases and where it is published. */
 struct config_package {
-	char *name;	     /* distribution name, e.g. "open-ticket-ai" */
+	char *name;          /* distribution name, e.g. "open-ticket-ai" */
 	char **tag_patterns; /* globs on the tag: "v*", "open-ticket-ai-v*" */
 	size_t ntag_patterns;
-	char **targets;	   /* names of config_target */
+	char **targets; /* names of config_target */
 	size_t ntargets;
 };
 
@@ -119,8 +119,10 @@ int config_validate(const struct config *cfg, struct error *err);
 void config_print(const struct config *cfg, bool json);
 
 /* A target's setting, or NULL. */
-const char *config_target_get(const struct config_target *t,
-    const char *key);
+const char *config_target_get(const struct config_target *t, const char *key);
+
+/* Print every setting: flag, environment name and one line of help. */
+void config_describe(void);
 
 void config_dispose(struct config *cfg);
 

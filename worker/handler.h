@@ -28,33 +28,33 @@ struct scanner;
 /* Shared by every handler thread; built once at start-up. */
 struct handler_ctx {
 	const struct config *cfg;
-	struct store *store;	 /* thread-safe */
+	struct store *store;     /* thread-safe */
 	struct scanner *scanner; /* thread-safe, may be NULL */
 };
 
 enum handler_action {
-	HANDLER_ACK,	     /* write the events, then acknowledge */
+	HANDLER_ACK,         /* write the events, then acknowledge */
 	HANDLER_DEAD_LETTER, /* write the events, dead-letter, acknowledge */
-	HANDLER_RETRY,	     /* transient: retry later (events are what to
-				write if the attempts run out) */
-	HANDLER_SKIP	     /* not ours (e.g. TEST_FAILED): acknowledge */
+	HANDLER_RETRY,       /* transient: retry later (events are what to
+	                        write if the attempts run out) */
+	HANDLER_SKIP         /* not ours (e.g. TEST_FAILED): acknowledge */
 };
 
 struct handler_result {
 	enum handler_action action;
 	char **events; /* JSON outcome events, owned */
 	size_t nevents;
-	char *reason;	   /* why, for dead letters and logs; owned */
-	char *event_id;	   /* of the input, once known; owned */
-	char *event_type;  /* of the input, once known; owned */
-	bool duplicate;	   /* the outcome was already there */
+	char *reason;     /* why, for dead letters and logs; owned */
+	char *event_id;   /* of the input, once known; owned */
+	char *event_type; /* of the input, once known; owned */
+	bool duplicate;   /* the outcome was already there */
 };
 
 /* A prepared job: the parsed input and the key of the ref it writes. */
 struct handler_job {
 	struct envelope *env; /* owned */
-	char *stream;	      /* input stream name, owned */
-	char *key;	      /* serialization key (e.g. the branch), owned */
+	char *stream;         /* input stream name, owned */
+	char *key;            /* serialization key (e.g. the branch), owned */
 };
 
 /*
@@ -80,10 +80,10 @@ void handler_result_add(struct handler_result *res, char *json);
 /* Individual handlers, used by handler_run and by the CLI commands. */
 void handler_test_passed(const struct handler_ctx *ctx,
     const struct envelope *env, struct handler_result *res);
-void handler_rollback(const struct handler_ctx *ctx,
-    const struct envelope *env, struct handler_result *res);
+void handler_rollback(const struct handler_ctx *ctx, const struct envelope *env,
+    struct handler_result *res);
 /* In handle_release.c (publishers glue). */
-void handler_release(const struct handler_ctx *ctx,
-    const struct envelope *env, struct handler_result *res);
+void handler_release(const struct handler_ctx *ctx, const struct envelope *env,
+    struct handler_result *res);
 
 #endif

@@ -1,0 +1,91 @@
+/*
+ * app.c - open the store and the scanner from the settings.
+ */
+#include "worker/app.h"
+
+#include <string.h>
+
+#include "common/log.h"
+#include "store/scan.h"
+#include "store/store.h"
+
+void
+app_log_init(const struct config *cfg)
+{
+	int lvl = log_level_parse(cfg->log_level);
+
+	log_init(lvl < 0 ? LOG_LEVEL_INFO : (enum log_level)lvl,
+	    strcmp(cfg->log_format, "json") == 0);
+}
+
+static void
+app_store_opts(struct store_opts *o, const struct config *cfg,
+    struct scanner *sc)
+{
+	memset(o, 0, sizeof(*o));
+	o->repo_path = cfg->repo;
+	o->remote_url = cfg->remote_url;
+	o->remote_name = cfg->remote_name;
+	o->base_branch = cfg->base_branch;
+	o->branch_prefix = cfg->branch_prefix;
+	o->path_template = cfg->path_template;
+	o->author_name = cfg->author_name;
+	o->author_email = cfg->author_email;
+	o->include_metadata = cfg->include_metadata;
+	o->metadata_filename = cfg->metadata_filename;
+	o->auto_push = cfg->auto_push;
+	o->push_timeout_s = (int)cfg->push_timeout_s;
+	o->scan_for_secrets = cfg->scan_for_secrets && sc != NULL;
+	o->scanner = sc;
+	o->require_correlation_id = cfg->require_correlation_id;
+}
+
+int
+app_open_store(struct store **out, const struct config *cfg, struct error *err)
+{
+	struct store_opts o;
+
+	app_store_opts(&o, cfg, NULL);
+	return store_open(out, &o, err);
+}
+
+int
+app_init(struct handler_ctx *ctx, const struct config *cfg, struct error *err)
+{
+	struct scanner *sc = NULL;
+	struct store *st = NULL;
+	struct store_opts o;
+	int rc;
+
+	memset(ctx, 0, sizeof(*ctx));
+	if (cfg->scan_for_secrets &&
+	    (rc = scanner_new(&sc, (const char *const *)cfg->secret_patterns,
+	         cfg->nsecret_patterns, (const char *const *)cfg->secret_allow,
+	         cfg->nsecret_allow, err)) < 0)
+		return rc;
+	app_store_opts(&o, cfg, sc);
+	if ((rc = store_open(&st, &o, err)) < 0) {
+		scanner_free(sc);
+		return rc;
+	}
+	ctx->cfg = cfg;
+	ctx->store = st;
+	ctx->scanner = sc;
+	return 0;
+}
+
+void
+app_dispose(struct handler_ctx *ctx)
+{
+	store_free(ctx->store);
+	scanner_free(ctx->scanner);
+	memset(ctx, 0, sizeof(*ctx));
+}
+
+int
+app_push_pending(const struct handler_ctx *ctx, struct error *err)
+{
+	if (ctx->cfg->remote_url == NULL || !ctx->cfg->auto_push)
+		return 0;
+	return store_push_pending(ctx->store, err);
+}

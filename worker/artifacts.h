@@ -1,0 +1,42 @@
+/*
+ * artifacts.h - turn a TEST_PASSED event's file references into bytes
+ * that are safe to commit.
+ *
+ * Paths must resolve (symlinks included) inside the artifacts root and
+ * name regular files; inline files ({name, content, encoding}) must have
+ * safe relative names. Sizes are bounded per file and per event, checked
+ * before reading.
+ */
+#ifndef WORKER_ARTIFACTS_H
+#define WORKER_ARTIFACTS_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "common/error.h"
+#include "store/store.h"
+
+struct artifact_set {
+	struct store_file *files; /* names and data owned by the set */
+	size_t nfiles;
+	char **owned; /* allocations behind files[] */
+	size_t nowned;
+};
+
+/*
+ * Collect data.artifacts (name -> path) and data.files (paths or inline
+ * objects). Returns 0; ERR_INVALID with code PATH_REJECTED (outside the
+ * root, not a regular file, unsafe name), FILE_NOT_FOUND, TOO_LARGE or
+ * INVALID_EVENT (bad base64, two files with one name).
+ */
+int artifacts_collect(struct artifact_set *set, const cJSON *data,
+    const char *root, size_t max_file, size_t max_total, struct error *err);
+
+void artifacts_dispose(struct artifact_set *set);
+
+/* True when name is a safe relative path inside the task directory:
+ * no leading '/', no "." or ".." segments, no empty segments, no control
+ * characters, no ".git" segment. */
+bool artifacts_name_ok(const char *name);
+
+#endif

@@ -1,0 +1,895 @@
+/*
+ * config.c - the settings table and its four layers.
+ *
+ * One descriptor per setting names its flag, its environment variables
+ * (ours first, then the names users bring from the seeds and tools), its
+ * type, its default and whether it is secret. Defaults, the YAML file,
+ * the environment and flags all go through config_set_desc(), so a value
+ * is checked the same way wherever it comes from.
+ */
+#include "worker/config.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xalloc.h"
+
+enum config_type { CT_STR, CT_INT, CT_BOOL, CT_LIST };
+
+struct config_desc {
+	const char *name;   /* flag and YAML key ('-' or '_') */
+	const char *env[3]; /* environment names, first wins */
+	const char *alias;  /* another YAML key (the seed's name) */
+	enum config_type type;
+	size_t off;       /* of the value in struct config */
+	size_t count_off; /* CT_LIST: of the size_t count */
+	const char *def;  /* default (NULL: none) */
+	long long max;    /* CT_INT upper bound */
+	bool secret;      /* masked in output, NAME_FILE honoured */
+	const char *help;
+};
+
+#define F(field) offsetof(struct config, field)
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+
+/* Ordered as check-config prints them. */
+static const struct config_desc config_descs[] = {
+	{ "redis-url", { "ARTIFACTD_REDIS_URL" }, NULL, CT_STR, F(redis_url), 0,
+	    "redis://127.0.0.1:6379/0", 0, true,
+	    "redis://[user:pass@]host:port/db or unix:///path" },
+	{ "test-stream", { "ARTIFACTD_TEST_STREAM" }, NULL, CT_STR,
+	    F(test_stream), 0, "test_results", 0, false,
+	    "input stream of test results" },
+	{ "release-stream", { "ARTIFACTD_RELEASE_STREAM" }, NULL, CT_STR,
+	    F(release_stream), 0, "release_events", 0, false,
+	    "input stream of release tags" },
+	{ "output-stream", { "ARTIFACTD_OUTPUT_STREAM" }, NULL, CT_STR,
+	    F(output_stream), 0, "workflow_events", 0, false,
+	    "stream of everything artifactd says" },
+	{ "output-channel", { "ARTIFACTD_OUTPUT_CHANNEL" }, NULL, CT_STR,
+	    F(output_channel), 0, "workflow_events", 0, false,
+	    "Pub/Sub channel the outcome events are also published on" },
+	{ "group", { "ARTIFACTD_GROUP" }, NULL, CT_STR, F(group), 0,
+	    "artifactd", 0, false, "consumer group" },
+	{ "consumer", { "ARTIFACTD_CONSUMER" }, NULL, CT_STR, F(consumer), 0,
+	    NULL, 0, false, "consumer name (default <hostname>-<pid>)" },
+	{ "input-channels", { "ARTIFACTD_INPUT_CHANNELS" }, NULL, CT_LIST,
+	    F(input_channels), F(ninput_channels), "", 0, false,
+	    "Pub/Sub channels the bridge appends to the streams" },
+	{ "block-ms", { "ARTIFACTD_BLOCK_MS" }, NULL, CT_INT, F(block_ms), 0,
+	    "5000", 60000, false, "XREADGROUP BLOCK time" },
+	{ "claim-idle-ms", { "ARTIFACTD_CLAIM_IDLE_MS" }, NULL, CT_INT,
+	    F(claim_idle_ms), 0, "60000", 86400000, false,
+	    "idle time after which another worker's entry is claimed" },
+	{ "max-deliveries", { "ARTIFACTD_MAX_DELIVERIES" }, NULL, CT_INT,
+	    F(max_deliveries), 0, "5", 1000, false,
+	    "deliveries before an entry is dead-lettered" },
+	{ "max-attempts", { "ARTIFACTD_MAX_ATTEMPTS" }, NULL, CT_INT,
+	    F(max_attempts), 0, "8", 1000, false,
+	    "attempts of a transient failure before dead-lettering" },
+	{ "drain-timeout-ms", { "ARTIFACTD_DRAIN_TIMEOUT_MS" }, NULL, CT_INT,
+	    F(drain_timeout_ms), 0, "25000", 3600000, false,
+	    "time in-flight handlers get after SIGTERM" },
+	{ "stream-maxlen", { "ARTIFACTD_STREAM_MAXLEN" }, NULL, CT_INT,
+	    F(stream_maxlen), 0, "1000000", LLONG_MAX, false,
+	    "approximate MAXLEN of the output stream (0: unbounded)" },
+	{ "repo", { "ARTIFACTD_REPO" }, "repo_path", CT_STR, F(repo), 0,
+	    "./artifacts.git", 0, false,
+	    "git repository (created bare if absent)" },
+	{ "remote-url", { "ARTIFACTD_REMOTE_URL" }, NULL, CT_STR, F(remote_url),
+	    0, NULL, 0, true,
+	    "remote to clone from and push to (none: no push)" },
+	{ "remote-name", { "ARTIFACTD_REMOTE_NAME", "GIT_REMOTE_NAME" }, NULL,
+	    CT_STR, F(remote_name), 0, "origin", 0, false, "git remote name" },
+	{ "base-branch", { "ARTIFACTD_BASE_BRANCH" }, NULL, CT_STR,
+	    F(base_branch), 0, "main", 0, false,
+	    "branch new task branches start from" },
+	{ "branch-prefix", { "ARTIFACTD_BRANCH_PREFIX" }, NULL, CT_STR,
+	    F(branch_prefix), 0, "ai/generated", 0, false,
+	    "prefix of task branches" },
+	{ "path-template", { "ARTIFACTD_PATH_TEMPLATE" }, NULL, CT_STR,
+	    F(path_template), 0, "Backtest/codes/{task_id}", 0, false,
+	    "directory of a task's files ({task_id}, {workflow_id})" },
+	{ "author-name", { "ARTIFACTD_AUTHOR_NAME", "GIT_AUTHOR_NAME" },
+	    "commit_author_name", CT_STR, F(author_name), 0, "algo-agent-bot",
+	    0, false, "commit author name" },
+	{ "author-email", { "ARTIFACTD_AUTHOR_EMAIL", "GIT_AUTHOR_EMAIL" },
+	    "commit_author_email", CT_STR, F(author_email), 0,
+	    "algo-agent@example.com", 0, false, "commit author email" },
+	{ "include-metadata", { "ARTIFACTD_INCLUDE_METADATA" }, NULL, CT_BOOL,
+	    F(include_metadata), 0, "true", 0, false,
+	    "write metadata.json next to the files" },
+	{ "metadata-filename", { "ARTIFACTD_METADATA_FILENAME" }, NULL, CT_STR,
+	    F(metadata_filename), 0, "metadata.json", 0, false,
+	    "name of the metadata file" },
+	{ "auto-push", { "ARTIFACTD_AUTO_PUSH" }, NULL, CT_BOOL, F(auto_push),
+	    0, "true", 0, false, "push after each commit (with a remote)" },
+	{ "push-timeout", { "ARTIFACTD_PUSH_TIMEOUT", "GIT_PUSH_TIMEOUT" },
+	    NULL, CT_INT, F(push_timeout_s), 0, "30", 3600, false,
+	    "hard deadline of one push, seconds" },
+	{ "scan-for-secrets", { "ARTIFACTD_SCAN_FOR_SECRETS" }, NULL, CT_BOOL,
+	    F(scan_for_secrets), 0, "true", 0, false,
+	    "refuse files that contain secrets" },
+	{ "secret-patterns", { "ARTIFACTD_SECRET_PATTERNS" }, NULL, CT_LIST,
+	    F(secret_patterns), F(nsecret_patterns), "", 0, false,
+	    "extra PCRE2 patterns (newline-separated in the environment)" },
+	{ "secret-allow", { "ARTIFACTD_SECRET_ALLOW" }, NULL, CT_LIST,
+	    F(secret_allow), F(nsecret_allow), "", 0, false,
+	    "fingerprints of known non-secrets to allow" },
+	{ "require-test-passed", { "ARTIFACTD_REQUIRE_TEST_PASSED" }, NULL,
+	    CT_BOOL, F(require_test_passed), 0, "true", 0, false,
+	    "commit only TEST_PASSED events" },
+	{ "require-correlation-id", { "ARTIFACTD_REQUIRE_CORRELATION_ID" },
+	    NULL, CT_BOOL, F(require_correlation_id), 0, "true", 0, false,
+	    "refuse events without a correlation_id" },
+	{ "artifacts-root", { "ARTIFACTD_ARTIFACTS_ROOT" }, NULL, CT_STR,
+	    F(artifacts_root), 0, ".", 0, false,
+	    "event file paths must resolve inside it" },
+	{ "max-file-bytes", { "ARTIFACTD_MAX_FILE_BYTES" }, NULL, CT_INT,
+	    F(max_file_bytes), 0, "67108864", 4 * 1024 * MIB, false,
+	    "largest artifact file committed" },
+	{ "max-event-files-bytes", { "ARTIFACTD_MAX_EVENT_FILES_BYTES" }, NULL,
+	    CT_INT, F(max_event_files_bytes), 0, "268435456", 16 * 1024 * MIB,
+	    false, "largest total of one event's files" },
+	{ "concurrency", { "ARTIFACTD_CONCURRENCY" }, NULL, CT_INT,
+	    F(concurrency), 0, NULL, 256, false,
+	    "handler threads (default: number of cores)" },
+	{ "http-addr", { "ARTIFACTD_HTTP_ADDR" }, NULL, CT_STR, F(http_addr), 0,
+	    "127.0.0.1:9464", 0, false,
+	    "health and metrics listener (empty: off)" },
+	{ "log-format", { "ARTIFACTD_LOG_FORMAT" }, NULL, CT_STR, F(log_format),
+	    0, "text", 0, false, "text or json" },
+	{ "log-level", { "ARTIFACTD_LOG_LEVEL" }, NULL, CT_STR, F(log_level), 0,
+	    "info", 0, false, "debug, info or warn" },
+	{ "dry-run", { "ARTIFACTD_DRY_RUN" }, NULL, CT_BOOL, F(dry_run), 0,
+	    "false", 0, false, "build and check uploads, send nothing" },
+};
+
+#define CONFIG_NDESCS (sizeof(config_descs) / sizeof(config_descs[0]))
+
+/* A config file larger than this is a mistake, not a config. */
+#define CONFIG_FILE_MAX (1 * MIB)
+
+static void
+config_list_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Compare a key written with '-' or '_' to a descriptor name. */
+static bool
+config_key_eq(const char *key, const char *name)
+{
+	for (; *key != '\0' && *name != '\0'; key++, name++) {
+		char a = *key == '_' ? '-' : *key;
+		char b = *name == '_' ? '-' : *name;
+
+		if (a != b)
+			return false;
+	}
+	return *key == '\0' && *name == '\0';
+}
+
+static const struct config_desc *
+config_find(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NDESCS; i++) {
+		if (config_key_eq(key, config_descs[i].name) ||
+		    (config_descs[i].alias != NULL &&
+		        config_key_eq(key, config_descs[i].alias)))
+			return &config_descs[i];
+	}
+	return NULL;
+}
+
+/* Split a list value: newlines always separate; commas too unless the
+ * list holds regexes (secret-patterns), where a comma is legitimate. */
+static void
+config_split(const struct config_desc *d, const char *value, char ***out,
+    size_t *n)
+{
+	bool commas = strcmp(d->name, "secret-patterns") != 0;
+	const char *p = value;
+	char **v = NULL;
+	size_t count = 0;
+
+	while (*p != '\0') {
+		const char *end = p;
+		size_t len;
+
+		while (*end != '\0' && *end != '\n' && !(commas && *end == ','))
+			end++;
+		len = (size_t)(end - p);
+		while (len > 0 && isspace((unsigned char)*p)) {
+			p++;
+			len--;
+		}
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len > 0) {
+			v = xrealloc(v, (count + 1) * sizeof(*v));
+			v[count++] = xstrndup(p, len);
+		}
+		p = *end != '\0' ? end + 1 : end;
+	}
+	*out = v;
+	*n = count;
+}
+
+static int
+config_set_desc(struct config *cfg, const struct config_desc *d,
+    const char *value, struct error *err)
+{
+	char *base = (char *)cfg;
+	long long v;
+	bool b;
+
+	switch (d->type) {
+	case CT_STR: {
+		char **slot = (char **)(void *)(base + d->off);
+
+		free(*slot);
+		*slot = value != NULL ? xstrdup(value) : NULL;
+		return 0;
+	}
+	case CT_INT:
+		if (value == NULL || util_parse_uint(&v, value, d->max) < 0)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s must be a whole number from 0 to %lld, not "
+			    "'%s'",
+			    d->name, d->max, value != NULL ? value : "");
+		*(long long *)(void *)(base + d->off) = v;
+		return 0;
+	case CT_BOOL:
+		if (value == NULL || util_parse_bool(&b, value) < 0)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s must be true or false, not '%s'", d->name,
+			    value != NULL ? value : "");
+		*(bool *)(void *)(base + d->off) = b;
+		return 0;
+	case CT_LIST: {
+		char ***slot = (char ***)(void *)(base + d->off);
+		size_t *count = (size_t *)(void *)(base + d->count_off);
+
+		config_list_free(*slot, *count);
+		*slot = NULL;
+		*count = 0;
+		if (value != NULL)
+			config_split(d, value, slot, count);
+		return 0;
+	}
+	}
+	return ERR_FAIL;
+}
+
+int
+config_set(struct config *cfg, const char *name, const char *value,
+    struct error *err)
+{
+	const struct config_desc *d = config_find(name);
+
+	if (d == NULL || strcmp(name, "config") == 0)
+		return error_set(err, ERR_NOTFOUND, "CONFIG",
+		    "unknown setting %s", name);
+	return config_set_desc(cfg, d, value, err);
+}
+
+void
+config_defaults(struct config *cfg)
+{
+	char host[256] = "artifactd";
+	long cores;
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < CONFIG_NDESCS; i++) {
+		if (config_descs[i].def != NULL)
+			config_set_desc(cfg, &config_descs[i],
+			    config_descs[i].def, NULL);
+	}
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "artifactd");
+	host[sizeof(host) - 1] = '\0';
+	cfg->consumer = xasprintf("%s-%ld", host, (long)getpid());
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	cfg->concurrency = cores > 0 ? cores : 1;
+}
+
+/* --- YAML ------------------------------------------------------------ */
+
+static const char *
+config_yaml_scalar(yaml_document_t *doc, yaml_node_t *node)
+{
+	(void)doc;
+	if (node == NULL || node->type != YAML_SCALAR_NODE)
+		return NULL;
+	return (const char *)node->data.scalar.value;
+}
+
+/* A scalar, or a sequence of scalars joined by newlines, as one value. */
+static char *
+config_yaml_value(yaml_document_t *doc, yaml_node_t *node)
+{
+	yaml_node_item_t *it;
+	struct buf b;
+
+	if (node->type == YAML_SCALAR_NODE)
+		return xstrdup((const char *)node->data.scalar.value);
+	if (node->type != YAML_SEQUENCE_NODE)
+		return NULL;
+	buf_init(&b, CONFIG_FILE_MAX);
+	for (it = node->data.sequence.items.start;
+	     it < node->data.sequence.items.top; it++) {
+		const char *s =
+		    config_yaml_scalar(doc, yaml_document_get_node(doc, *it));
+
+		if (s == NULL) {
+			buf_dispose(&b);
+			return NULL;
+		}
+		if (b.len > 0)
+			buf_puts(&b, "\n");
+		buf_puts(&b, s);
+	}
+	return buf_detach(&b, NULL);
+}
+
+static int
+config_yaml_targets(struct config *cfg, yaml_document_t *doc, yaml_node_t *map,
+    const char *file, struct error *err)
+{
+	yaml_node_pair_t *p, *q;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "%s:%zu: targets must be a mapping of name to settings",
+		    file, map->start_mark.line + 1);
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+		struct config_target *t;
+		const char *name = config_yaml_scalar(doc, k);
+
+		if (name == NULL || v->type != YAML_MAPPING_NODE)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s:%zu: each target is name: {type: ..., ...}",
+			    file, k->start_mark.line + 1);
+		cfg->targets = xrealloc(cfg->targets,
+		    (cfg->ntargets + 1) * sizeof(*cfg->targets));
+		t = &cfg->targets[cfg->ntargets++];
+		memset(t, 0, sizeof(*t));
+		t->name = xstrdup(name);
+		for (q = v->data.mapping.pairs.start;
+		     q < v->data.mapping.pairs.top; q++) {
+			yaml_node_t *kk = yaml_document_get_node(doc, q->key);
+			const char *key = config_yaml_scalar(doc, kk);
+			char *val = config_yaml_value(doc,
+			    yaml_document_get_node(doc, q->value));
+
+			if (key == NULL || val == NULL) {
+				free(val);
+				return error_set(err, ERR_INVALID, "CONFIG",
+				    "%s:%zu: target %s: settings must be "
+				    "scalars or lists",
+				    file, kk->start_mark.line + 1, name);
+			}
+			if (strcmp(key, "type") == 0) {
+				free(t->type);
+				t->type = val;
+				continue;
+			}
+			t->kv = xrealloc(t->kv, (t->nkv + 1) * sizeof(*t->kv));
+			t->kv[t->nkv].key = xstrdup(key);
+			t->kv[t->nkv].value = val;
+			t->nkv++;
+		}
+		if (t->type == NULL)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s:%zu: target %s has no type", file,
+			    k->start_mark.line + 1, name);
+	}
+	return 0;
+}
+
+static int
+config_yaml_packages(struct config *cfg, yaml_document_t *doc, yaml_node_t *map,
+    const char *file, struct error *err)
+{
+	yaml_node_pair_t *p, *q;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "%s:%zu: packages must be a mapping", file,
+		    map->start_mark.line + 1);
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(doc, p->value);
+		const char *name = config_yaml_scalar(doc, k);
+		struct config_package *pk;
+
+		if (name == NULL || v->type != YAML_MAPPING_NODE)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s:%zu: each package is name: {tag_patterns: "
+			    "[...], targets: [...]}",
+			    file, k->start_mark.line + 1);
+		cfg->packages = xrealloc(cfg->packages,
+		    (cfg->npackages + 1) * sizeof(*cfg->packages));
+		pk = &cfg->packages[cfg->npackages++];
+		memset(pk, 0, sizeof(*pk));
+		pk->name = xstrdup(name);
+		for (q = v->data.mapping.pairs.start;
+		     q < v->data.mapping.pairs.top; q++) {
+			yaml_node_t *kk = yaml_document_get_node(doc, q->key);
+			const char *key = config_yaml_scalar(doc, kk);
+			char *val = config_yaml_value(doc,
+			    yaml_document_get_node(doc, q->value));
+			struct config_desc list = { .name = "list" };
+
+			if (key == NULL || val == NULL) {
+				free(val);
+				return error_set(err, ERR_INVALID, "CONFIG",
+				    "%s:%zu: package %s: bad value", file,
+				    kk->start_mark.line + 1, name);
+			}
+			if (config_key_eq(key, "tag-patterns") ||
+			    config_key_eq(key, "tag-pattern")) {
+				config_list_free(pk->tag_patterns,
+				    pk->ntag_patterns);
+				config_split(&list, val, &pk->tag_patterns,
+				    &pk->ntag_patterns);
+			} else if (strcmp(key, "targets") == 0) {
+				config_list_free(pk->targets, pk->ntargets);
+				config_split(&list, val, &pk->targets,
+				    &pk->ntargets);
+			} else {
+				free(val);
+				return error_set(err, ERR_INVALID, "CONFIG",
+				    "%s:%zu: package %s: unknown key %s", file,
+				    kk->start_mark.line + 1, name, key);
+			}
+			free(val);
+		}
+	}
+	return 0;
+}
+
+static int
+config_load_file(struct config *cfg, const char *path, struct error *err)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	yaml_node_pair_t *p;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = util_read_file(&text, &len, path, CONFIG_FILE_MAX, err)) < 0)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "config file %s: %s", path, err->msg);
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		rc = error_set(err, ERR_INVALID, "CONFIG", "%s:%zu: %s", path,
+		    parser.problem_mark.line + 1,
+		    parser.problem ? parser.problem : "YAML error");
+		yaml_parser_delete(&parser);
+		free(text);
+		return rc;
+	}
+	rc = 0;
+	root = yaml_document_get_root_node(&doc);
+	if (root == NULL)
+		goto out; /* an empty file is fine */
+	if (root->type != YAML_MAPPING_NODE) {
+		rc = error_set(err, ERR_INVALID, "CONFIG",
+		    "%s: the top level must be a mapping of settings", path);
+		goto out;
+	}
+	for (p = root->data.mapping.pairs.start;
+	     p < root->data.mapping.pairs.top && rc == 0; p++) {
+		yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(&doc, p->value);
+		const char *key = config_yaml_scalar(&doc, k);
+		const struct config_desc *d;
+		char *val;
+
+		if (key == NULL) {
+			rc = error_set(err, ERR_INVALID, "CONFIG",
+			    "%s:%zu: keys must be scalars", path,
+			    k->start_mark.line + 1);
+			break;
+		}
+		if (strcmp(key, "targets") == 0) {
+			rc = config_yaml_targets(cfg, &doc, v, path, err);
+			continue;
+		}
+		if (strcmp(key, "packages") == 0) {
+			rc = config_yaml_packages(cfg, &doc, v, path, err);
+			continue;
+		}
+		if ((d = config_find(key)) == NULL) {
+			rc = error_set(err, ERR_INVALID, "CONFIG",
+			    "%s:%zu: unknown setting %s", path,
+			    k->start_mark.line + 1, key);
+			break;
+		}
+		if ((val = config_yaml_value(&doc, v)) == NULL) {
+			rc = error_set(err, ERR_INVALID, "CONFIG",
+			    "%s:%zu: %s must be a scalar or a list", path,
+			    k->start_mark.line + 1, key);
+			break;
+		}
+		if (config_set_desc(cfg, d, val, err) < 0) {
+			char msg[ERROR_MSG_MAX];
+
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			rc = error_set(err, ERR_INVALID, "CONFIG", "%s:%zu: %s",
+			    path, k->start_mark.line + 1, msg);
+		}
+		free(val);
+	}
+out:
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	free(text);
+	return rc;
+}
+
+/* Value of an environment setting, honouring NAME_FILE for secrets.
+ * Returns an allocated string or NULL. */
+static char *
+config_env(const struct config_desc *d, struct error *err, int *rc)
+{
+	size_t i;
+
+	for (i = 0; i < 3 && d->env[i] != NULL; i++) {
+		const char *v = getenv(d->env[i]);
+		char *name, *text = NULL;
+		const char *path;
+		size_t len;
+
+		if (v != NULL)
+			return xstrdup(v);
+		if (!d->secret)
+			continue;
+		name = xasprintf("%s_FILE", d->env[i]);
+		path = getenv(name);
+		free(name);
+		if (path == NULL)
+			continue;
+		if ((*rc = util_read_file(&text, &len, path, 64 * KIB, err)) <
+		    0)
+			return NULL;
+		while (
+		    len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+			text[--len] = '\0';
+		return text;
+	}
+	return NULL;
+}
+
+int
+config_load(struct config *cfg, const char *path, struct error *err)
+{
+	size_t i;
+	int rc = 0;
+
+	if (path == NULL)
+		path = getenv("ARTIFACTD_CONFIG");
+	if (path != NULL && path[0] != '\0') {
+		if ((rc = config_load_file(cfg, path, err)) < 0)
+			return rc;
+		free(cfg->config_file);
+		cfg->config_file = xstrdup(path);
+	}
+	for (i = 0; i < CONFIG_NDESCS; i++) {
+		char *v = config_env(&config_descs[i], err, &rc);
+
+		if (rc < 0)
+			return rc;
+		if (v == NULL)
+			continue;
+		rc = config_set_desc(cfg, &config_descs[i], v, err);
+		free(v);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+config_validate(const struct config *cfg, struct error *err)
+{
+	size_t i, j;
+
+	if (strncmp(cfg->redis_url, "redis://", 8) != 0 &&
+	    strncmp(cfg->redis_url, "unix://", 7) != 0)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "redis-url must start with redis:// or unix://");
+	if (strcmp(cfg->log_format, "text") != 0 &&
+	    strcmp(cfg->log_format, "json") != 0)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "log-format must be text or json");
+	if (log_level_parse(cfg->log_level) < 0)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "log-level must be debug, info or warn");
+	if (cfg->concurrency < 1)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "concurrency must be at least 1");
+	if (cfg->block_ms < 100)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "block-ms must be at least 100");
+	if (cfg->max_deliveries < 1 || cfg->max_attempts < 1)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "max-deliveries and max-attempts must be at least 1");
+	if (strstr(cfg->path_template, "..") != NULL ||
+	    cfg->path_template[0] == '/')
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "path-template must be a relative path without '..'");
+	for (i = 0; i < cfg->npackages; i++) {
+		for (j = 0; j < cfg->packages[i].ntargets; j++) {
+			size_t k;
+
+			for (k = 0; k < cfg->ntargets; k++)
+				if (strcmp(cfg->targets[k].name,
+				        cfg->packages[i].targets[j]) == 0)
+					break;
+			if (k == cfg->ntargets)
+				return error_set(err, ERR_INVALID, "CONFIG",
+				    "package %s names unknown target %s",
+				    cfg->packages[i].name,
+				    cfg->packages[i].targets[j]);
+		}
+	}
+	return 0;
+}
+
+/* Target settings whose names say they hold a secret. */
+static bool
+config_key_secret(const char *key)
+{
+	static const char *words[] = { "token", "password", "secret", "key",
+		"auth" };
+	size_t i, n = strlen(key);
+
+	if (n > 5 && strcmp(key + n - 5, "_file") == 0)
+		return false; /* a path to a secret is not the secret */
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(key, words[i]) != NULL)
+			return true;
+	return false;
+}
+
+static char *
+config_masked(const struct config_desc *d, const char *v)
+{
+	if (v == NULL)
+		return NULL;
+	if (d->secret)
+		return util_redact_url(v);
+	return xstrdup(v);
+}
+
+static void
+config_print_text(const struct config *cfg)
+{
+	const char *base = (const char *)cfg;
+	size_t i, j;
+
+	printf("# effective settings%s%s\n", cfg->config_file ? " from " : "",
+	    cfg->config_file ? cfg->config_file : "");
+	for (i = 0; i < CONFIG_NDESCS; i++) {
+		const struct config_desc *d = &config_descs[i];
+		char *s;
+
+		switch (d->type) {
+		case CT_STR:
+			s = config_masked(d,
+			    *(char *const *)(const void *)(base + d->off));
+			printf("%-24s %s\n", d->name, s ? s : "(none)");
+			free(s);
+			break;
+		case CT_INT:
+			printf("%-24s %lld\n", d->name,
+			    *(const long long *)(const void *)(base + d->off));
+			break;
+		case CT_BOOL:
+			printf("%-24s %s\n", d->name,
+			    *(const bool *)(const void *)(base + d->off)
+			        ? "true"
+			        : "false");
+			break;
+		case CT_LIST: {
+			char *const *v = *(
+			    char *const *const *)(const void *)(base + d->off);
+			size_t n = *(
+			    const size_t *)(const void *)(base + d->count_off);
+
+			printf("%-24s", d->name);
+			for (j = 0; j < n; j++)
+				printf(" %s", v[j]);
+			printf("%s\n", n == 0 ? " (none)" : "");
+			break;
+		}
+		}
+	}
+	for (i = 0; i < cfg->ntargets; i++) {
+		const struct config_target *t = &cfg->targets[i];
+
+		printf("target %s: type=%s", t->name, t->type);
+		for (j = 0; j < t->nkv; j++)
+			printf(" %s=%s", t->kv[j].key,
+			    config_key_secret(t->kv[j].key) ? "***"
+			                                    : t->kv[j].value);
+		printf("\n");
+	}
+	for (i = 0; i < cfg->npackages; i++) {
+		const struct config_package *p = &cfg->packages[i];
+
+		printf("package %s: tags=", p->name);
+		for (j = 0; j < p->ntag_patterns; j++)
+			printf("%s%s", j ? "," : "", p->tag_patterns[j]);
+		printf(" targets=");
+		for (j = 0; j < p->ntargets; j++)
+			printf("%s%s", j ? "," : "", p->targets[j]);
+		printf("\n");
+	}
+}
+
+static void
+config_print_json(const struct config *cfg)
+{
+	const char *base = (const char *)cfg;
+	struct buf b;
+	size_t i, j;
+
+	buf_init(&b, 16 * MIB);
+	buf_puts(&b, "{");
+	for (i = 0; i < CONFIG_NDESCS; i++) {
+		const struct config_desc *d = &config_descs[i];
+		char *s;
+
+		buf_printf(&b, "%s\"%s\":", i ? "," : "", d->name);
+		switch (d->type) {
+		case CT_STR:
+			s = config_masked(d,
+			    *(char *const *)(const void *)(base + d->off));
+			if (s == NULL) {
+				buf_puts(&b, "null");
+			} else {
+				buf_puts(&b, "\"");
+				for (j = 0; s[j] != '\0'; j++) {
+					if (s[j] == '"' || s[j] == '\\')
+						buf_puts(&b, "\\");
+					buf_append(&b, &s[j], 1);
+				}
+				buf_puts(&b, "\"");
+			}
+			free(s);
+			break;
+		case CT_INT:
+			buf_printf(&b, "%lld",
+			    *(const long long *)(const void *)(base + d->off));
+			break;
+		case CT_BOOL:
+			buf_puts(&b,
+			    *(const bool *)(const void *)(base + d->off)
+			        ? "true"
+			        : "false");
+			break;
+		case CT_LIST: {
+			char *const *v = *(
+			    char *const *const *)(const void *)(base + d->off);
+			size_t n = *(
+			    const size_t *)(const void *)(base + d->count_off);
+
+			buf_puts(&b, "[");
+			for (j = 0; j < n; j++) {
+				size_t k;
+
+				buf_puts(&b, j ? ",\"" : "\"");
+				for (k = 0; v[j][k] != '\0'; k++) {
+					if (v[j][k] == '"' || v[j][k] == '\\')
+						buf_puts(&b, "\\");
+					buf_append(&b, &v[j][k], 1);
+				}
+				buf_puts(&b, "\"");
+			}
+			buf_puts(&b, "]");
+			break;
+		}
+		}
+	}
+	buf_printf(&b, ",\"targets\":%zu,\"packages\":%zu}", cfg->ntargets,
+	    cfg->npackages);
+	printf("%s\n", b.data);
+	buf_dispose(&b);
+}
+
+void
+config_print(const struct config *cfg, bool json)
+{
+	if (json)
+		config_print_json(cfg);
+	else
+		config_print_text(cfg);
+}
+
+const char *
+config_target_get(const struct config_target *t, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < t->nkv; i++)
+		if (strcmp(t->kv[i].key, key) == 0)
+			return t->kv[i].value;
+	return NULL;
+}
+
+void
+config_dispose(struct config *cfg)
+{
+	char *base = (char *)cfg;
+	size_t i, j;
+
+	for (i = 0; i < CONFIG_NDESCS; i++) {
+		const struct config_desc *d = &config_descs[i];
+
+		if (d->type == CT_STR)
+			free(*(char **)(void *)(base + d->off));
+		else if (d->type == CT_LIST)
+			config_list_free(*(char ***)(void *)(base + d->off),
+			    *(size_t *)(void *)(base + d->count_off));
+	}
+	for (i = 0; i < cfg->ntargets; i++) {
+		free(cfg->targets[i].name);
+		free(cfg->targets[i].type);
+		for (j = 0; j < cfg->targets[i].nkv; j++) {
+			free(cfg->targets[i].kv[j].key);
+			free(cfg->targets[i].kv[j].value);
+		}
+		free(cfg->targets[i].kv);
+	}
+	free(cfg->targets);
+	for (i = 0; i < cfg->npackages; i++) {
+		free(cfg->packages[i].name);
+		config_list_free(cfg->packages[i].tag_patterns,
+		    cfg->packages[i].ntag_patterns);
+		config_list_free(cfg->packages[i].targets,
+		    cfg->packages[i].ntargets);
+	}
+	free(cfg->packages);
+	free(cfg->config_file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+void
+config_describe(void)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NDESCS; i++) {
+		const struct config_desc *d = &config_descs[i];
+
+		printf("  --%-22s %-34s %s\n", d->name, d->env[0], d->help);
+	}
+}

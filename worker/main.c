@@ -1,0 +1,141 @@
+/*
+ * main.c - the artifactd binary: global options, settings, subcommands.
+ *
+ * Settings are layered before the subcommand runs: built-in defaults, the
+ * config file (--config or ARTIFACTD_CONFIG), the environment; the
+ * subcommand's flags are applied last (they win).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "worker/cmd.h"
+#include "worker/config.h"
+
+struct main_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv, struct config *cfg);
+	const char *summary;
+};
+
+static const struct main_cmd main_cmds[] = {
+	{ "run", cmd_run, "the daemon: consume events, commit, publish" },
+	{ "commit", cmd_commit, "commit files to the store without the bus" },
+	{ "publish", cmd_publish, "publish release files without the bus" },
+	{ "emit", cmd_emit, "send an event and wait for the answer" },
+	{ "list", cmd_list, "list committed artifacts" },
+	{ "show", cmd_show, "show the artifact of a correlation id" },
+	{ "revert", cmd_revert, "restore a tagged tree as a new commit" },
+	{ "scan", cmd_scan, "scan files for secrets" },
+	{ "replay", cmd_replay, "re-deliver a range of a stream" },
+	{ "dlq", cmd_dlq, "list, show, redrive or purge dead letters" },
+	{ "bridge", cmd_bridge, "append Pub/Sub messages to the streams" },
+	{ "check-config", cmd_check_config,
+	    "print the effective settings (secrets masked)" },
+	{ "version", cmd_version, "print the version" },
+};
+
+static void
+main_usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: artifactd [--config FILE] [--log-format text|json] "
+	           "[--log-level L] COMMAND [options]\n\ncommands:\n");
+	for (i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
+		fprintf(f, "  %-14s %s\n", main_cmds[i].name,
+		    main_cmds[i].summary);
+	fprintf(f, "\n'artifactd COMMAND --help' describes each command.\n");
+}
+
+/* Find --config FILE / --config=FILE anywhere: the file must be read
+ * before any other flag is applied on top of it. */
+static const char *
+main_config_path(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			return argv[i] + 9;
+	}
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	struct error err = { 0 };
+	const char *path;
+	int i, rc, lvl;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		main_usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		main_usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(1, argv + 1, NULL);
+	config_defaults(&cfg);
+	path = main_config_path(argc, argv);
+	if (config_load(&cfg, path, &err) < 0) {
+		fprintf(stderr, "artifactd: %s\n", err.msg);
+		config_dispose(&cfg);
+		return 1;
+	}
+	/* Global options before the command name. */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			continue;
+		if (strncmp(argv[i], "--", 2) == 0 && i + 1 < argc &&
+		    strchr(argv[i], '=') == NULL) {
+			if (config_set(&cfg, argv[i] + 2, argv[i + 1], &err) <
+			    0) {
+				fprintf(stderr, "artifactd: %s\n",
+				    err.msg[0] ? err.msg : "unknown option");
+				config_dispose(&cfg);
+				return 2;
+			}
+			i++;
+			continue;
+		}
+		fprintf(stderr, "artifactd: unknown option %s\n", argv[i]);
+		config_dispose(&cfg);
+		return 2;
+	}
+	if (i >= argc) {
+		main_usage(stderr);
+		config_dispose(&cfg);
+		return 2;
+	}
+	for (size_t c = 0; c < sizeof(main_cmds) / sizeof(main_cmds[0]); c++) {
+		if (strcmp(argv[i], main_cmds[c].name) != 0)
+			continue;
+		lvl = log_level_parse(cfg.log_level);
+		log_init(lvl < 0 ? LOG_LEVEL_INFO : (enum log_level)lvl,
+		    strcmp(cfg.log_format, "json") == 0);
+		rc = main_cmds[c].fn(argc - i, argv + i, &cfg);
+		config_dispose(&cfg);
+		return rc;
+	}
+	fprintf(stderr, "artifactd: unknown command '%s'\n", argv[i]);
+	main_usage(stderr);
+	config_dispose(&cfg);
+	return 2;
+}
