@@ -1,0 +1,1828 @@
+/*
+ * bus.c - the Redis Streams transport on hiredis 0.14.1 and libevent.
+ *
+ * Three kinds of connection, each a struct bus_conn that reconnects by
+ * itself: the reader (only XREADGROUP ... BLOCK, because replies on one
+ * hiredis context come back in order and a blocked read would hold up
+ * everything queued behind it), the command connection (XGROUP, the
+ * completion script, XCLAIM, XAUTOCLAIM, XPENDING, sampling, a heartbeat
+ * PING) and, in bridge mode, a Pub/Sub connection (on which hiredis 0.14.1
+ * tolerates no other command and swallows PING replies).
+ *
+ * hiredis 0.14.1 frees a context itself after its disconnect callback and
+ * crashes when it is freed inside that callback, so a failing connection
+ * is never freed where the failure is noticed: conn_fail() marks it and a
+ * libevent event frees it on the next loop turn. Every reply callback
+ * must cope with a NULL reply, which is how hiredis reports teardown.
+ */
+#include "events/bus.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wcast-qual"
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#include <hiredis/adapters/libevent.h>
+#pragma GCC diagnostic pop
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xalloc.h"
+#include "events/bus_int.h"
+
+/* Reconnect backoff: 100 ms doubling to 10 s, each wait scaled by a
+ * random 0.5-1.0 so many workers do not reconnect in lock-step after a
+ * Redis restart. */
+#define BUS_BACKOFF_MIN_MS 100
+#define BUS_BACKOFF_MAX_MS 10000
+/* A connection that is not usable (TCP + AUTH + SELECT + PING answered)
+ * within this time is dropped: hiredis 0.14.1 has no connect timeout and
+ * a SYN to a black-holed host would wait for minutes. */
+#define BUS_CONNECT_TIMEOUT_MS 3000
+/* The reader's reply must come within BLOCK plus this margin. */
+#define BUS_READ_MARGIN_MS 3000
+/* Heartbeat on the command connection; a PING still unanswered one
+ * period later means the connection is dead (or Redis is wedged). */
+#define BUS_PING_MS 5000
+/* Most entries asked for in one read or claim: bounds the size of one
+ * reply we hold in memory at once (entries can be megabytes). */
+#define BUS_FETCH_MAX 64
+/* Pause before reading again after an error reply, so a persistent error
+ * (a wrong type at the key, say) does not become a busy loop. */
+#define BUS_ERROR_PAUSE_MS 1000
+/* Stream ids are "<ms>-<seq>": at most 20 + 1 + 20 digits. */
+#define BUS_ID_MAX 48
+/* Bridge heartbeat: published on the command connection, expected back
+ * on the Pub/Sub connection (PING cannot be used there on 0.14.1). */
+#define BUS_PS_HEARTBEAT_MS 5000
+#define BUS_PS_DEAD_MS 15000
+
+struct bus;
+
+struct bus_conn {
+	struct bus *bus;
+	int kind;
+	redisAsyncContext *ac;
+	bool ready;      /* connected, authenticated, PING answered */
+	bool failing;    /* kill_ev is scheduled */
+	bool ever_ready; /* for counting reconnects */
+	int backoff_ms;
+	struct event *retry_ev; /* reconnect timer */
+	struct event *watch_ev; /* connect watchdog, reader reply watchdog */
+	struct event *kill_ev;  /* deferred free of ac */
+};
+
+struct bus_stream {
+	char *name;
+	char *dead;
+	bool pending_phase; /* still reading our own PEL (id "0" onwards) */
+	char cursor[BUS_ID_MAX];
+	char claim_cursor[BUS_ID_MAX];
+};
+
+struct bus {
+	struct event_base *base;
+	struct bus_url url;
+	char *group;
+	char *consumer;
+	char *output_stream;
+	char *output_channel;
+	long long maxlen;
+	long long block_ms;
+	long long claim_idle_ms;
+	bool consume;
+	struct bus_stream *streams;
+	size_t nstreams;
+	struct bus_conn conn[BUS_NCONN];
+	bus_msg_cb *on_msg;
+	bus_capacity_cb *capacity;
+	void *arg;
+	bool groups_ready;
+	int groups_waiting;
+	bool reading;
+	int claiming;
+	bool stopped;
+	bool closing;
+	bool ping_outstanding;
+	struct event *claim_ev;
+	struct event *ping_ev;
+	struct event *pause_ev;
+	/* bridge */
+	char **channels;
+	size_t nchannels;
+	bus_pubsub_cb *ps_cb;
+	void *ps_arg;
+	char *hb_channel;
+	int64_t ps_last_heard;
+	struct bus_stats stats;
+};
+
+static const char *const bus_conn_names[BUS_NCONN] = { "reader", "cmd",
+	"pubsub" };
+
+/*
+ * The completion script. Redis runs a script atomically, like MULTI/EXEC,
+ * and a script can also make the writes depend on the XACK: when the entry
+ * is no longer pending (another consumer claimed and answered it, or it
+ * was acknowledged already), nothing is written, so two workers racing on
+ * one entry emit one outcome. ARGV: group, id, channel, maxlen, nevents,
+ * then per event json/event_id/event_type/correlation_id ("" = absent),
+ * then the number of dead-letter field pairs and the pairs.
+ */
+static const char bus_complete_lua[] =
+    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then\n"
+    "  return 0\n"
+    "end\n"
+    "local i = 6\n"
+    "for k = 1, tonumber(ARGV[5]) do\n"
+    "  local a = {KEYS[2]}\n"
+    "  if ARGV[4] ~= '0' then\n"
+    "    a[#a+1] = 'MAXLEN'; a[#a+1] = '~'; a[#a+1] = ARGV[4]\n"
+    "  end\n"
+    "  a[#a+1] = '*'; a[#a+1] = 'event'; a[#a+1] = ARGV[i]\n"
+    "  if ARGV[i+1] ~= '' then\n"
+    "    a[#a+1] = 'event_id'; a[#a+1] = ARGV[i+1]\n"
+    "  end\n"
+    "  if ARGV[i+2] ~= '' then\n"
+    "    a[#a+1] = 'event_type'; a[#a+1] = ARGV[i+2]\n"
+    "  end\n"
+    "  if ARGV[i+3] ~= '' then\n"
+    "    a[#a+1] = 'correlation_id'; a[#a+1] = ARGV[i+3]\n"
+    "  end\n"
+    "  redis.call('XADD', unpack(a))\n"
+    "  if ARGV[3] ~= '' then\n"
+    "    redis.call('PUBLISH', ARGV[3], ARGV[i])\n"
+    "  end\n"
+    "  i = i + 4\n"
+    "end\n"
+    "local n = tonumber(ARGV[i])\n"
+    "if n > 0 then\n"
+    "  local a = {KEYS[3], '*'}\n"
+    "  for k = 1, 2 * n do a[#a+1] = ARGV[i+k] end\n"
+    "  redis.call('XADD', unpack(a))\n"
+    "end\n"
+    "return 1\n";
+
+/* Dedupe-append for the bridge: KEYS stream, seen-key; ARGV ttl, payload,
+ * event_id, event_type. */
+static const char bus_append_lua[] =
+    "if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then\n"
+    "  local a = {KEYS[1], '*', 'event', ARGV[2]}\n"
+    "  if ARGV[3] ~= '' then a[#a+1] = 'event_id'; a[#a+1] = ARGV[3] end\n"
+    "  if ARGV[4] ~= '' then a[#a+1] = 'event_type'; a[#a+1] = ARGV[4] end\n"
+    "  redis.call('XADD', unpack(a))\n"
+    "  return 1\n"
+    "end\n"
+    "return 0\n";
+
+static void bus_kick(struct bus *bus);
+static void conn_start(struct bus_conn *conn);
+
+/* ---------------------------------------------------------------- URL */
+
+static int
+bus_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Percent-decode [s, s+n) into a new string; NULL if malformed. */
+static char *
+bus_unescape(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1);
+	size_t i, j = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n) {
+				free(out);
+				return NULL;
+			}
+			hi = bus_hexval((unsigned char)s[i + 1]);
+			lo = bus_hexval((unsigned char)s[i + 2]);
+			if (hi < 0 || lo < 0) {
+				free(out);
+				return NULL;
+			}
+			out[j++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			out[j++] = s[i];
+		}
+	}
+	out[j] = '\0';
+	return out;
+}
+
+static int
+bus_parse_db(int *out, const char *s, struct error *err)
+{
+	long long v;
+
+	if (util_parse_uint(&v, s, 1000000) < 0)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "redis URL: database \"%s\" is not a number", s);
+	*out = (int)v;
+	return 0;
+}
+
+int
+bus_url_parse(struct bus_url *out, const char *url, struct error *err)
+{
+	struct bus_url u = { 0 };
+	const char *p, *at, *hostend, *slash, *colon;
+	char *tmp = NULL;
+	int rc = ERR_INVALID;
+
+	u.port = 6379;
+	if (url == NULL || *url == '\0') {
+		error_set(err, rc, "CONFIG", "redis URL is empty");
+		goto out;
+	}
+	if (strncmp(url, "unix://", 7) == 0) {
+		const char *q = strchr(url + 7, '?');
+		size_t n = q ? (size_t)(q - (url + 7)) : strlen(url + 7);
+
+		if (n == 0 || url[7] != '/') {
+			error_set(err, rc, "CONFIG",
+			    "redis URL: unix:// needs an absolute path");
+			goto out;
+		}
+		u.path = xstrndup(url + 7, n);
+		if (q != NULL) {
+			if (strncmp(q, "?db=", 4) != 0) {
+				error_set(err, rc, "CONFIG",
+				    "redis URL: only ?db=N is understood");
+				goto out;
+			}
+			if (bus_parse_db(&u.db, q + 4, err) < 0)
+				goto out;
+		}
+		rc = 0;
+		goto done;
+	}
+	if (strncmp(url, "redis://", 8) != 0) {
+		error_set(err, rc, "CONFIG",
+		    "redis URL must start with redis:// or unix:// "
+		    "(TLS is not supported by hiredis 0.14)");
+		goto out;
+	}
+	p = url + 8;
+	slash = strchr(p, '/');
+	at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
+	/* The password may contain '@' only percent-encoded; take the last
+	 * '@' before the path so "a@b" passwords still fail loudly below. */
+	if (at != NULL) {
+		const char *c = memchr(p, ':', (size_t)(at - p));
+
+		if (c != NULL) {
+			if (c > p &&
+			    (u.user = bus_unescape(p, (size_t)(c - p))) == NULL)
+				goto bad_escape;
+			if ((u.pass = bus_unescape(c + 1,
+			         (size_t)(at - c - 1))) == NULL)
+				goto bad_escape;
+			if (*u.pass == '\0') {
+				free(u.pass);
+				u.pass = NULL;
+			}
+		} else if (at > p) {
+			/* "redis://secret@host": the one word is a password
+			 * (what redis-cli -u and most clients do). */
+			if ((u.pass = bus_unescape(p, (size_t)(at - p))) ==
+			    NULL)
+				goto bad_escape;
+		}
+		p = at + 1;
+	}
+	hostend = slash ? slash : p + strlen(p);
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(hostend - p));
+
+		if (rb == NULL) {
+			error_set(err, rc, "CONFIG",
+			    "redis URL: unclosed [ in host");
+			goto out;
+		}
+		u.host = xstrndup(p + 1, (size_t)(rb - p - 1));
+		colon = rb + 1 < hostend && rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(p, ':', (size_t)(hostend - p));
+		u.host = xstrndup(p,
+		    colon ? (size_t)(colon - p) : (size_t)(hostend - p));
+	}
+	if (*u.host == '\0') {
+		free(u.host);
+		u.host = xstrdup("127.0.0.1");
+	}
+	if (colon != NULL) {
+		long long port;
+
+		tmp = xstrndup(colon + 1, (size_t)(hostend - colon - 1));
+		if (util_parse_uint(&port, tmp, 65535) < 0 || port == 0) {
+			error_set(err, rc, "CONFIG",
+			    "redis URL: port \"%s\" is not a port", tmp);
+			goto out;
+		}
+		u.port = (int)port;
+	}
+	if (slash != NULL && slash[1] != '\0') {
+		if (bus_parse_db(&u.db, slash + 1, err) < 0)
+			goto out;
+	}
+	rc = 0;
+	goto done;
+bad_escape:
+	error_set(err, rc, "CONFIG",
+	    "redis URL: bad %%-escape in the user or password");
+	goto out;
+done:
+	*out = u;
+	memset(&u, 0, sizeof(u));
+out:
+	free(tmp);
+	bus_url_dispose(&u);
+	return rc;
+}
+
+void
+bus_url_dispose(struct bus_url *u)
+{
+	if (u == NULL)
+		return;
+	free(u->host);
+	free(u->path);
+	free(u->user);
+	free(u->pass);
+	memset(u, 0, sizeof(*u));
+}
+
+/* --------------------------------------------------------- sync client */
+
+int
+bus_connect_sync(struct redisContext **out, const char *url, int timeout_ms,
+    struct error *err)
+{
+	struct bus_url u;
+	struct timeval tv;
+	redisContext *c = NULL;
+	redisReply *r = NULL;
+	int rc;
+
+	if ((rc = bus_url_parse(&u, url, err)) < 0)
+		return rc;
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	c = u.path ? redisConnectUnixWithTimeout(u.path, tv)
+	           : redisConnectWithTimeout(u.host, u.port, tv);
+	if (c == NULL || c->err) {
+		char *safe = util_redact_url(url);
+
+		rc = error_set(err, ERR_TRANSIENT, "REDIS",
+		    "cannot connect to %s: %s", safe,
+		    c ? c->errstr : "out of memory");
+		free(safe);
+		goto out;
+	}
+	redisSetTimeout(c, tv);
+	if (u.pass != NULL) {
+		r = u.user ? redisCommand(c, "AUTH %s %s", u.user, u.pass)
+		           : redisCommand(c, "AUTH %s", u.pass);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			rc = error_set(err, ERR_FAIL, "AUTH",
+			    "redis refused the credentials: %s",
+			    r ? r->str : c->errstr);
+			goto out;
+		}
+		freeReplyObject(r);
+		r = NULL;
+	}
+	if (u.db != 0) {
+		r = redisCommand(c, "SELECT %d", u.db);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			rc = error_set(err, ERR_FAIL, "REDIS",
+			    "SELECT %d failed: %s", u.db,
+			    r ? r->str : c->errstr);
+			goto out;
+		}
+	}
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	if (c != NULL)
+		redisFree(c);
+	bus_url_dispose(&u);
+	return rc;
+}
+
+/* ----------------------------------------------------------- messages */
+
+const char *
+bus_msg_field(const struct bus_msg *m, const char *name, size_t *len)
+{
+	size_t i;
+
+	for (i = 0; i < m->nfields; i++) {
+		if (strcmp(m->fields[i].name, name) == 0) {
+			if (len != NULL)
+				*len = m->fields[i].value_len;
+			return m->fields[i].value;
+		}
+	}
+	return NULL;
+}
+
+void
+bus_msg_free(struct bus_msg *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->nfields; i++) {
+		free(m->fields[i].name);
+		free(m->fields[i].value);
+	}
+	free(m->fields);
+	free(m->stream);
+	free(m->id);
+	free(m);
+}
+
+int
+bus_parse_entry(struct bus_msg **out, const redisReply *entry,
+    const char *stream)
+{
+	const redisReply *id, *kv;
+	struct bus_msg *m;
+	size_t i, n;
+
+	if (entry == NULL || entry->type != REDIS_REPLY_ARRAY ||
+	    entry->elements != 2)
+		return ERR_INVALID;
+	id = entry->element[0];
+	kv = entry->element[1];
+	if (id->type != REDIS_REPLY_STRING || id->len >= BUS_ID_MAX)
+		return ERR_INVALID;
+	if (kv->type == REDIS_REPLY_NIL) {
+		m = xcalloc(1, sizeof(*m));
+		m->stream = xstrdup(stream);
+		m->id = xstrndup(id->str, id->len);
+		m->deliveries = 1;
+		*out = m;
+		return 1;
+	}
+	if (kv->type != REDIS_REPLY_ARRAY || kv->elements % 2 != 0)
+		return ERR_INVALID;
+	for (i = 0; i < kv->elements; i++)
+		if (kv->element[i]->type != REDIS_REPLY_STRING)
+			return ERR_INVALID;
+	n = kv->elements / 2;
+	if (n > BUS_MAX_FIELDS)
+		n = BUS_MAX_FIELDS;
+	m = xcalloc(1, sizeof(*m));
+	m->stream = xstrdup(stream);
+	m->id = xstrndup(id->str, id->len);
+	m->deliveries = 1;
+	m->fields = xcalloc(n ? n : 1, sizeof(*m->fields));
+	for (i = 0; i < n; i++) {
+		const redisReply *k = kv->element[2 * i];
+		const redisReply *v = kv->element[2 * i + 1];
+
+		m->fields[i].name = xstrndup(k->str, k->len);
+		m->fields[i].value = xmalloc(v->len + 1);
+		memcpy(m->fields[i].value, v->str, v->len);
+		m->fields[i].value[v->len] = '\0';
+		m->fields[i].value_len = v->len;
+	}
+	m->nfields = n;
+	*out = m;
+	return 0;
+}
+
+long long
+bus_pending_count(const redisReply *r, const char *id)
+{
+	size_t i;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		return 0;
+	for (i = 0; i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 4 ||
+		    e->element[0]->type != REDIS_REPLY_STRING ||
+		    e->element[3]->type != REDIS_REPLY_INTEGER)
+			continue;
+		if (strcmp(e->element[0]->str, id) == 0)
+			return e->element[3]->integer;
+	}
+	return 0;
+}
+
+void
+bus_parse_groups(const redisReply *r, const char *group, long long *lag,
+    long long *pending)
+{
+	size_t i, j;
+
+	*lag = -1;
+	*pending = -1;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		return;
+	for (i = 0; i < r->elements; i++) {
+		const redisReply *g = r->element[i];
+		bool mine = false;
+		long long l = -1, p = -1;
+
+		if (g->type != REDIS_REPLY_ARRAY || g->elements % 2 != 0)
+			continue;
+		for (j = 0; j + 1 < g->elements; j += 2) {
+			const redisReply *k = g->element[j];
+			const redisReply *v = g->element[j + 1];
+
+			if (k->type != REDIS_REPLY_STRING)
+				continue;
+			if (strcmp(k->str, "name") == 0 &&
+			    v->type == REDIS_REPLY_STRING &&
+			    strcmp(v->str, group) == 0)
+				mine = true;
+			else if (strcmp(k->str, "lag") == 0 &&
+			         v->type == REDIS_REPLY_INTEGER)
+				l = v->integer;
+			else if (strcmp(k->str, "pending") == 0 &&
+			         v->type == REDIS_REPLY_INTEGER)
+				p = v->integer;
+		}
+		if (mine) {
+			*lag = l;
+			*pending = p;
+			return;
+		}
+	}
+}
+
+char *
+bus_dead_stream(const char *stream)
+{
+	return xasprintf("%s:dead", stream);
+}
+
+/* --------------------------------------------------------- connections */
+
+static bool
+conn_usable(const struct bus_conn *conn)
+{
+	return conn->ac != NULL && conn->ready && !conn->failing;
+}
+
+/* Mark a connection broken; it is freed on the next loop turn (never
+ * inside a hiredis callback) and then reconnected. */
+static void
+conn_fail(struct bus_conn *conn, const char *why)
+{
+	if (conn->ac == NULL || conn->failing)
+		return;
+	conn->failing = true;
+	conn->ready = false;
+	conn->bus->stats.connected[conn->kind] = false;
+	log_warnx("redis_conn_lost conn=%s reason=\"%s\"",
+	    bus_conn_names[conn->kind], why);
+	event_active(conn->kill_ev, 0, 0);
+}
+
+static void
+conn_schedule(struct bus_conn *conn)
+{
+	struct timeval tv;
+	double ms;
+
+	if (conn->bus->closing)
+		return;
+	ms = conn->backoff_ms * util_jitter(0.5, 1.0);
+	conn->backoff_ms *= 2;
+	if (conn->backoff_ms > BUS_BACKOFF_MAX_MS)
+		conn->backoff_ms = BUS_BACKOFF_MAX_MS;
+	tv.tv_sec = (long)ms / 1000;
+	tv.tv_usec = ((long)ms % 1000) * 1000;
+	evtimer_add(conn->retry_ev, &tv);
+}
+
+/* The connection went away: forget the context (hiredis frees it or has
+ * freed it), tell the rest of the bus, and reconnect later. */
+static void
+conn_lost(struct bus_conn *conn)
+{
+	struct bus *bus = conn->bus;
+
+	conn->ac = NULL;
+	conn->ready = false;
+	conn->failing = false;
+	bus->stats.connected[conn->kind] = false;
+	evtimer_del(conn->watch_ev);
+	if (conn->kind == BUS_CONN_READER)
+		bus->reading = false;
+	if (conn->kind == BUS_CONN_CMD) {
+		bus->groups_ready = false;
+		bus->ping_outstanding = false;
+		bus->claiming = 0;
+	}
+	conn_schedule(conn);
+}
+
+static void
+conn_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bus_conn *conn = arg;
+	redisAsyncContext *ac = conn->ac;
+
+	(void)fd;
+	(void)what;
+	if (ac == NULL)
+		return;
+	/* Forget it first: the NULL replies and the disconnect callback
+	 * that redisAsyncFree runs must see that it is no longer ours. */
+	conn->ac = NULL;
+	redisAsyncFree(ac);
+	conn_lost(conn);
+}
+
+static void
+conn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bus_conn *conn = arg;
+
+	(void)fd;
+	(void)what;
+	if (conn->ac == NULL && !conn->bus->closing) {
+		if (conn->ever_ready)
+			conn->bus->stats.reconnects[conn->kind]++;
+		conn_start(conn);
+	}
+}
+
+static void
+conn_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bus_conn *conn = arg;
+
+	(void)fd;
+	(void)what;
+	conn_fail(conn, conn->ready ? "no reply in time" : "connect timed out");
+}
+
+static void
+conn_on_connect(const redisAsyncContext *c, int status)
+{
+	struct bus_conn *conn = c->data;
+
+	if (conn == NULL || conn->ac != c)
+		return;
+	if (status != REDIS_OK) {
+		/* hiredis frees the context after this callback, and no
+		 * disconnect callback follows. */
+		log_warnx("redis_connect_failed conn=%s err=\"%s\"",
+		    bus_conn_names[conn->kind], c->errstr);
+		conn_lost(conn);
+	}
+}
+
+static void
+conn_on_disconnect(const redisAsyncContext *c, int status)
+{
+	struct bus_conn *conn = c->data;
+
+	if (conn == NULL || conn->ac != c)
+		return;
+	if (!conn->failing)
+		log_warnx("redis_conn_lost conn=%s reason=\"%s\"",
+		    bus_conn_names[conn->kind],
+		    status == REDIS_OK ? "closed" : c->errstr);
+	conn_lost(conn);
+}
+
+static void bus_conn_ready(struct bus_conn *conn);
+
+/* Reply of the AUTH / SELECT / PING sent before anything else. */
+static void
+conn_setup_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus_conn *conn = c->data;
+	redisReply *reply = r;
+	intptr_t last = (intptr_t)priv;
+
+	if (reply == NULL || conn == NULL || conn->ac != c)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		char why[160];
+
+		/* Never echo what we sent: it may be the password. */
+		snprintf(why, sizeof(why), "setup refused: %.120s", reply->str);
+		conn_fail(conn, why);
+		return;
+	}
+	if (last) {
+		evtimer_del(conn->watch_ev);
+		conn->ready = true;
+		conn->ever_ready = true;
+		conn->backoff_ms = BUS_BACKOFF_MIN_MS;
+		conn->bus->stats.connected[conn->kind] = true;
+		log_info("redis_connected conn=%s", bus_conn_names[conn->kind]);
+		bus_conn_ready(conn);
+	}
+}
+
+static void
+conn_start(struct bus_conn *conn)
+{
+	struct bus *bus = conn->bus;
+	const struct bus_url *u = &bus->url;
+	redisAsyncContext *ac;
+	struct timeval tv = { BUS_CONNECT_TIMEOUT_MS / 1000,
+		(BUS_CONNECT_TIMEOUT_MS % 1000) * 1000 };
+
+	/* NB: hiredis resolves host names with a blocking getaddrinfo();
+	 * use an IP address or a unix socket where that matters. */
+	ac = u->path ? redisAsyncConnectUnix(u->path)
+	             : redisAsyncConnect(u->host, u->port);
+	if (ac == NULL || ac->err) {
+		log_warnx("redis_connect_failed conn=%s err=\"%s\"",
+		    bus_conn_names[conn->kind],
+		    ac ? ac->errstr : "out of memory");
+		if (ac != NULL)
+			redisAsyncFree(ac);
+		conn_schedule(conn);
+		return;
+	}
+	if (!u->path)
+		redisEnableKeepAlive(&ac->c);
+	ac->data = conn;
+	conn->ac = ac;
+	conn->ready = false;
+	conn->failing = false;
+	redisLibeventAttach(ac, bus->base);
+	redisAsyncSetConnectCallback(ac, conn_on_connect);
+	redisAsyncSetDisconnectCallback(ac, conn_on_disconnect);
+	/* Commands may be queued before the TCP connect completes; the
+	 * PING marks the end of the setup. */
+	if (u->pass != NULL) {
+		if (u->user != NULL)
+			redisAsyncCommand(ac, conn_setup_cb, (void *)0,
+			    "AUTH %s %s", u->user, u->pass);
+		else
+			redisAsyncCommand(ac, conn_setup_cb, (void *)0,
+			    "AUTH %s", u->pass);
+	}
+	if (u->db != 0)
+		redisAsyncCommand(ac, conn_setup_cb, (void *)0, "SELECT %d",
+		    u->db);
+	redisAsyncCommand(ac, conn_setup_cb, (void *)1, "PING");
+	evtimer_add(conn->watch_ev, &tv);
+}
+
+/* ------------------------------------------------------- consumption */
+
+static void
+bus_pause_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	bus_kick(arg);
+}
+
+static void
+bus_pause(struct bus *bus)
+{
+	struct timeval tv = { BUS_ERROR_PAUSE_MS / 1000,
+		(BUS_ERROR_PAUSE_MS % 1000) * 1000 };
+
+	evtimer_add(bus->pause_ev, &tv);
+}
+
+static struct bus_stream *
+bus_find_stream(struct bus *bus, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < bus->nstreams; i++)
+		if (strlen(bus->streams[i].name) == len &&
+		    memcmp(bus->streams[i].name, name, len) == 0)
+			return &bus->streams[i];
+	return NULL;
+}
+
+static void
+bus_count_error(struct bus *bus, const char *what, const redisReply *r)
+{
+	bus->stats.command_errors++;
+	log_warnx("redis_error cmd=%s err=\"%.200s\"", what, r->str);
+}
+
+static void
+bus_group_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus *bus = priv;
+	redisReply *reply = r;
+
+	(void)c;
+	if (reply == NULL)
+		return; /* the connection went down; redone on reconnect */
+	if (reply->type == REDIS_REPLY_ERROR &&
+	    strncmp(reply->str, "BUSYGROUP", 9) != 0)
+		bus_count_error(bus, "XGROUP", reply);
+	if (--bus->groups_waiting == 0) {
+		bus->groups_ready = true;
+		bus_kick(bus);
+	}
+}
+
+static void
+bus_create_groups(struct bus *bus)
+{
+	redisAsyncContext *ac = bus->conn[BUS_CONN_CMD].ac;
+	size_t i;
+
+	if (!bus->consume || !conn_usable(&bus->conn[BUS_CONN_CMD]) ||
+	    bus->groups_waiting > 0)
+		return;
+	bus->groups_ready = false;
+	for (i = 0; i < bus->nstreams; i++) {
+		/* From 0: a new group handles what is already retained.
+		 * MKSTREAM: producers may not have written yet. */
+		if (redisAsyncCommand(ac, bus_group_cb, bus,
+		        "XGROUP CREATE %s %s 0 MKSTREAM", bus->streams[i].name,
+		        bus->group) == REDIS_OK)
+			bus->groups_waiting++;
+	}
+}
+
+/* Entries waiting for their delivery counts (XPENDING) before they are
+ * handed over. */
+struct bus_batch {
+	struct bus *bus;
+	struct bus_msg **msgs;
+	size_t n;
+	bool claimed;
+};
+
+static void
+bus_deliver(struct bus *bus, struct bus_msg **msgs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		bus->stats.received++;
+		bus->on_msg(msgs[i], bus->arg);
+		msgs[i] = NULL;
+	}
+}
+
+static void
+bus_batch_free(struct bus_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		bus_msg_free(b->msgs[i]);
+	free(b->msgs);
+	free(b);
+}
+
+static void
+bus_xpending_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus_batch *b = priv;
+	struct bus *bus = b->bus;
+	redisReply *reply = r;
+	size_t i;
+
+	(void)c;
+	if (reply == NULL) {
+		/* Teardown: the entries stay in our PEL and come back through
+		 * XAUTOCLAIM. */
+		bus_batch_free(b);
+		return;
+	}
+	for (i = 0; i < b->n; i++) {
+		long long n = bus_pending_count(reply, b->msgs[i]->id);
+
+		/* Not listed: acknowledged or claimed by someone else in
+		 * the meantime; deliver anyway, the completion script only
+		 * writes if it is still pending. */
+		b->msgs[i]->deliveries = n > 0 ? n : 1;
+	}
+	if (!bus->closing)
+		bus_deliver(bus, b->msgs, b->n);
+	bus_batch_free(b);
+	bus_kick(bus);
+}
+
+/* Ask for the delivery counts of msgs (all of one stream), then deliver
+ * them. Takes the array over. */
+static void
+bus_deliver_counted(struct bus *bus, const char *stream, struct bus_msg **msgs,
+    size_t n)
+{
+	struct bus_batch *b;
+	char count[24];
+	redisAsyncContext *ac = bus->conn[BUS_CONN_CMD].ac;
+
+	if (n == 0) {
+		free(msgs);
+		return;
+	}
+	b = xcalloc(1, sizeof(*b));
+	b->bus = bus;
+	b->msgs = msgs;
+	b->n = n;
+	snprintf(count, sizeof(count), "%zu", n);
+	if (!conn_usable(&bus->conn[BUS_CONN_CMD]) ||
+	    redisAsyncCommand(ac, bus_xpending_cb, b,
+	        "XPENDING %s %s %s %s %s %s", stream, bus->group, msgs[0]->id,
+	        msgs[n - 1]->id, count, bus->consumer) != REDIS_OK) {
+		/* Without the counts, deliver as if redelivered once more:
+		 * the crash-loop guard then acts one delivery later. */
+		size_t i;
+
+		for (i = 0; i < n; i++)
+			msgs[i]->deliveries = 2;
+		bus_deliver(bus, msgs, n);
+		bus_batch_free(b);
+	}
+}
+
+static void
+bus_ack_trimmed(struct bus *bus, const char *stream, const char *id)
+{
+	bus->stats.trimmed++;
+	log_warnx("bus_trimmed_pending stream=%s id=%s", stream, id);
+	if (conn_usable(&bus->conn[BUS_CONN_CMD]))
+		redisAsyncCommand(bus->conn[BUS_CONN_CMD].ac, NULL, NULL,
+		    "XACK %s %s %s", stream, bus->group, id);
+}
+
+/* Split one stream's entries of a reply into messages (trimmed ones are
+ * acknowledged). Returns the messages (caller frees the array). */
+static struct bus_msg **
+bus_collect(struct bus *bus, const char *stream, const redisReply *entries,
+    size_t *n)
+{
+	struct bus_msg **msgs;
+	size_t i, k = 0;
+
+	msgs =
+	    xcalloc(entries->elements ? entries->elements : 1, sizeof(*msgs));
+	for (i = 0; i < entries->elements; i++) {
+		struct bus_msg *m = NULL;
+		int rc = bus_parse_entry(&m, entries->element[i], stream);
+
+		if (rc == 1) {
+			bus_ack_trimmed(bus, stream, m->id);
+			bus_msg_free(m);
+		} else if (rc == 0) {
+			msgs[k++] = m;
+		} else {
+			log_warnx("bus_bad_entry stream=%s", stream);
+		}
+	}
+	*n = k;
+	return msgs;
+}
+
+static void
+bus_read_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus *bus = priv;
+	struct bus_conn *conn = &bus->conn[BUS_CONN_READER];
+	redisReply *reply = r;
+	size_t i;
+
+	if (conn->ac == c)
+		evtimer_del(conn->watch_ev);
+	if (reply == NULL)
+		return; /* teardown; conn_lost clears `reading` */
+	if (reply->type == REDIS_REPLY_ERROR) {
+		bus->reading = false;
+		bus_count_error(bus, "XREADGROUP", reply);
+		if (strncmp(reply->str, "NOGROUP", 7) == 0) {
+			bus->groups_ready = false;
+			bus_create_groups(bus);
+		}
+		bus_pause(bus);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_NIL) {
+		/* BLOCK timed out, or a history read found nothing. */
+		for (i = 0; i < bus->nstreams; i++)
+			bus->streams[i].pending_phase = false;
+	} else if (reply->type == REDIS_REPLY_ARRAY) {
+		bool pending_read = false;
+
+		for (i = 0; i < bus->nstreams; i++)
+			if (bus->streams[i].pending_phase)
+				pending_read = true;
+		for (i = 0; i < reply->elements; i++) {
+			const redisReply *s = reply->element[i];
+			struct bus_stream *st;
+			struct bus_msg **msgs;
+			size_t n;
+
+			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
+			    s->element[0]->type != REDIS_REPLY_STRING ||
+			    s->element[1]->type != REDIS_REPLY_ARRAY)
+				continue;
+			st = bus_find_stream(bus, s->element[0]->str,
+			    s->element[0]->len);
+			if (st == NULL)
+				continue;
+			if (pending_read) {
+				const redisReply *e = s->element[1];
+
+				if (e->elements == 0) {
+					st->pending_phase = false;
+					continue;
+				}
+				/* Continue after the last one next time. */
+				if (e->element[e->elements - 1]->type ==
+				        REDIS_REPLY_ARRAY &&
+				    e->element[e->elements - 1]->elements ==
+				        2) {
+					const redisReply *id =
+					    e->element[e->elements - 1]
+					        ->element[0];
+
+					snprintf(st->cursor, sizeof(st->cursor),
+					    "%.*s", (int)id->len, id->str);
+				}
+			}
+			msgs = bus_collect(bus, st->name, s->element[1], &n);
+			if (pending_read) {
+				/* Reading our own PEL bumped the counters:
+				 * ask for them (crash-loop guard). */
+				bus_deliver_counted(bus, st->name, msgs, n);
+			} else {
+				bus_deliver(bus, msgs, n);
+				free(msgs);
+			}
+		}
+	}
+	bus->reading = false;
+	bus_kick(bus);
+}
+
+static void
+bus_read(struct bus *bus, size_t count)
+{
+	struct bus_conn *conn = &bus->conn[BUS_CONN_READER];
+	const char *argv[16 + 2 * 8];
+	size_t argc = 0, i, nread = 0;
+	char scount[24], sblock[24];
+	bool pending = false;
+	struct timeval tv;
+
+	for (i = 0; i < bus->nstreams; i++)
+		if (bus->streams[i].pending_phase)
+			pending = true;
+	snprintf(scount, sizeof(scount), "%zu", count);
+	snprintf(sblock, sizeof(sblock), "%lld", bus->block_ms);
+	argv[argc++] = "XREADGROUP";
+	argv[argc++] = "GROUP";
+	argv[argc++] = bus->group;
+	argv[argc++] = bus->consumer;
+	argv[argc++] = "COUNT";
+	argv[argc++] = scount;
+	if (!pending) {
+		argv[argc++] = "BLOCK";
+		argv[argc++] = sblock;
+	}
+	argv[argc++] = "STREAMS";
+	for (i = 0; i < bus->nstreams; i++)
+		if (!pending || bus->streams[i].pending_phase) {
+			argv[argc++] = bus->streams[i].name;
+			nread++;
+		}
+	for (i = 0; i < bus->nstreams; i++)
+		if (!pending || bus->streams[i].pending_phase)
+			argv[argc++] = pending ? bus->streams[i].cursor : ">";
+	(void)nread;
+	if (redisAsyncCommandArgv(conn->ac, bus_read_cb, bus, (int)argc, argv,
+	        NULL) != REDIS_OK) {
+		conn_fail(conn, "cannot queue XREADGROUP");
+		return;
+	}
+	bus->reading = true;
+	tv.tv_sec = (long)((bus->block_ms + BUS_READ_MARGIN_MS) / 1000);
+	tv.tv_usec = (long)((bus->block_ms + BUS_READ_MARGIN_MS) % 1000) * 1000;
+	evtimer_add(conn->watch_ev, &tv);
+}
+
+static void
+bus_claim_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus_stream *st = priv;
+	struct bus *bus;
+	redisReply *reply = r;
+	struct bus_msg **msgs;
+	size_t n, i;
+
+	bus = c->data ? ((struct bus_conn *)c->data)->bus : NULL;
+	if (bus == NULL || reply == NULL)
+		return;
+	if (bus->claiming > 0)
+		bus->claiming--;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		bus_count_error(bus, "XAUTOCLAIM", reply);
+		if (strncmp(reply->str, "NOGROUP", 7) == 0)
+			bus_create_groups(bus);
+		return;
+	}
+	/* Redis 7: [next cursor, [entries], [ids deleted from the PEL]]. */
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[1]->type != REDIS_REPLY_ARRAY)
+		return;
+	snprintf(st->claim_cursor, sizeof(st->claim_cursor), "%.*s",
+	    (int)reply->element[0]->len, reply->element[0]->str);
+	if (reply->elements >= 3 &&
+	    reply->element[2]->type == REDIS_REPLY_ARRAY) {
+		for (i = 0; i < reply->element[2]->elements; i++) {
+			bus->stats.trimmed++;
+			log_warnx("bus_trimmed_pending stream=%s id=%s",
+			    st->name, reply->element[2]->element[i]->str);
+		}
+	}
+	if (bus->closing)
+		return;
+	msgs = bus_collect(bus, st->name, reply->element[1], &n);
+	bus->stats.claims += n;
+	for (i = 0; i < n; i++)
+		log_info("bus_claimed stream=%s id=%s", st->name, msgs[i]->id);
+	bus_deliver_counted(bus, st->name, msgs, n);
+}
+
+static void
+bus_claim_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct bus *bus = arg;
+	struct bus_conn *conn = &bus->conn[BUS_CONN_CMD];
+	size_t i, cap;
+	char sidle[24], scount[24];
+
+	(void)fd;
+	(void)what;
+	if (bus->stopped || !conn_usable(conn) || !bus->groups_ready ||
+	    bus->claiming > 0)
+		return;
+	cap = bus->capacity(bus->arg);
+	if (cap == 0)
+		return;
+	if (cap > BUS_FETCH_MAX)
+		cap = BUS_FETCH_MAX;
+	snprintf(sidle, sizeof(sidle), "%lld", bus->claim_idle_ms);
+	snprintf(scount, sizeof(scount), "%zu", cap);
+	for (i = 0; i < bus->nstreams; i++) {
+		struct bus_stream *st = &bus->streams[i];
+
+		if (redisAsyncCommand(conn->ac, bus_claim_cb, st,
+		        "XAUTOCLAIM %s %s %s %s %s COUNT %s", st->name,
+		        bus->group, bus->consumer, sidle, st->claim_cursor,
+		        scount) == REDIS_OK)
+			bus->claiming++;
+	}
+}
+
+static void
+bus_kick(struct bus *bus)
+{
+	size_t cap;
+
+	if (bus == NULL || bus->stopped || bus->closing || !bus->consume ||
+	    bus->reading)
+		return;
+	if (!conn_usable(&bus->conn[BUS_CONN_READER]) ||
+	    !conn_usable(&bus->conn[BUS_CONN_CMD]) || !bus->groups_ready)
+		return;
+	if (evtimer_pending(bus->pause_ev, NULL))
+		return;
+	cap = bus->capacity(bus->arg);
+	if (cap == 0)
+		return;
+	if (cap > BUS_FETCH_MAX)
+		cap = BUS_FETCH_MAX;
+	bus_read(bus, cap);
+}
+
+/* ------------------------------------------------------------ pub/sub */
+
+static void
+bus_ps_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus *bus = priv;
+	redisReply *reply = r;
+	const redisReply *kind;
+
+	(void)c;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements < 3)
+		return;
+	kind = reply->element[0];
+	if (kind->type != REDIS_REPLY_STRING)
+		return;
+	bus->ps_last_heard = util_mono_ms();
+	if (strcmp(kind->str, "message") != 0 ||
+	    reply->element[1]->type != REDIS_REPLY_STRING ||
+	    reply->element[2]->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(reply->element[1]->str, bus->hb_channel) == 0)
+		return;
+	if (bus->ps_cb != NULL)
+		bus->ps_cb(reply->element[1]->str, reply->element[2]->str,
+		    reply->element[2]->len, bus->ps_arg);
+}
+
+static void
+bus_ps_subscribe(struct bus *bus)
+{
+	struct bus_conn *conn = &bus->conn[BUS_CONN_PUBSUB];
+	const char **argv;
+	size_t i, argc = 0;
+
+	argv = xcalloc(bus->nchannels + 2, sizeof(*argv));
+	argv[argc++] = "SUBSCRIBE";
+	argv[argc++] = bus->hb_channel;
+	for (i = 0; i < bus->nchannels; i++)
+		argv[argc++] = bus->channels[i];
+	if (redisAsyncCommandArgv(conn->ac, bus_ps_cb, bus, (int)argc, argv,
+	        NULL) != REDIS_OK)
+		conn_fail(conn, "cannot queue SUBSCRIBE");
+	bus->ps_last_heard = util_mono_ms();
+	free(argv);
+	log_info("bridge_subscribed channels=%zu", bus->nchannels);
+}
+
+/* ------------------------------------------------------------ heartbeat */
+
+static void
+bus_ping_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus *bus = priv;
+
+	(void)c;
+	if (r == NULL)
+		return;
+	bus->ping_outstanding = false;
+}
+
+static void
+bus_ping_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct bus *bus = arg;
+	struct bus_conn *cmd = &bus->conn[BUS_CONN_CMD];
+	struct bus_conn *ps = &bus->conn[BUS_CONN_PUBSUB];
+
+	(void)fd;
+	(void)what;
+	if (conn_usable(cmd)) {
+		if (bus->ping_outstanding) {
+			conn_fail(cmd, "heartbeat unanswered");
+		} else if (redisAsyncCommand(cmd->ac, bus_ping_cb, bus,
+		               "PING") == REDIS_OK) {
+			bus->ping_outstanding = true;
+		}
+		if (bus->hb_channel != NULL)
+			redisAsyncCommand(cmd->ac, NULL, NULL, "PUBLISH %s %s",
+			    bus->hb_channel, "hb");
+	}
+	if (conn_usable(ps) && conn_usable(cmd) &&
+	    util_mono_ms() - bus->ps_last_heard > BUS_PS_DEAD_MS)
+		conn_fail(ps, "bridge heartbeat not received");
+	/* Readers need no heartbeat of their own: the reply watchdog
+	 * covers them. Retry a stalled read here too (cheap). */
+	bus_kick(bus);
+}
+
+static void
+bus_conn_ready(struct bus_conn *conn)
+{
+	struct bus *bus = conn->bus;
+
+	switch (conn->kind) {
+	case BUS_CONN_CMD:
+		bus->ping_outstanding = false;
+		bus->groups_waiting = 0;
+		bus_create_groups(bus);
+		break;
+	case BUS_CONN_PUBSUB:
+		bus_ps_subscribe(bus);
+		break;
+	default:
+		break;
+	}
+	bus_kick(bus);
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+static void
+conn_init(struct bus *bus, int kind)
+{
+	struct bus_conn *conn = &bus->conn[kind];
+
+	conn->bus = bus;
+	conn->kind = kind;
+	conn->backoff_ms = BUS_BACKOFF_MIN_MS;
+	conn->retry_ev = evtimer_new(bus->base, conn_retry_cb, conn);
+	conn->watch_ev = evtimer_new(bus->base, conn_watch_cb, conn);
+	conn->kill_ev = event_new(bus->base, -1, 0, conn_kill_cb, conn);
+}
+
+int
+bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
+    bus_msg_cb *on_msg, bus_capacity_cb *capacity, void *arg, struct error *err)
+{
+	struct bus *bus;
+	struct timeval tv;
+	long long period;
+	size_t i;
+	int rc;
+
+	if (base == NULL || o == NULL)
+		return error_set(err, ERR_INVALID, NULL, "bus: no base");
+	bus = xcalloc(1, sizeof(*bus));
+	if ((rc = bus_url_parse(&bus->url, o->url, err)) < 0) {
+		free(bus);
+		return rc;
+	}
+	bus->base = base;
+	bus->group = xstrdup(o->group ? o->group : "artifactd");
+	bus->consumer = xstrdup(o->consumer ? o->consumer : "artifactd");
+	bus->output_stream =
+	    xstrdup(o->output_stream ? o->output_stream : "workflow_events");
+	bus->output_channel =
+	    xstrdup(o->output_channel ? o->output_channel : "");
+	bus->maxlen = o->output_maxlen;
+	bus->block_ms = o->block_ms > 0 ? o->block_ms : 5000;
+	bus->claim_idle_ms = o->claim_idle_ms;
+	bus->consume =
+	    o->consume && o->nstreams > 0 && on_msg != NULL && capacity != NULL;
+	bus->on_msg = on_msg;
+	bus->capacity = capacity;
+	bus->arg = arg;
+	bus->nstreams = o->nstreams;
+	bus->streams =
+	    xcalloc(o->nstreams ? o->nstreams : 1, sizeof(*bus->streams));
+	for (i = 0; i < o->nstreams; i++) {
+		bus->streams[i].name = xstrdup(o->streams[i]);
+		bus->streams[i].dead = bus_dead_stream(o->streams[i]);
+		bus->streams[i].pending_phase = true;
+		strcpy(bus->streams[i].cursor, "0");
+		strcpy(bus->streams[i].claim_cursor, "0-0");
+	}
+	for (i = 0; i < BUS_NCONN; i++)
+		conn_init(bus, (int)i);
+	bus->pause_ev = evtimer_new(base, bus_pause_cb, bus);
+	bus->ping_ev = event_new(base, -1, EV_PERSIST, bus_ping_tick, bus);
+	tv.tv_sec = BUS_PING_MS / 1000;
+	tv.tv_usec = 0;
+	event_add(bus->ping_ev, &tv);
+	if (bus->consume && bus->claim_idle_ms > 0) {
+		/* Look for abandoned entries twice per idle period: an
+		 * entry is taken over at most 1.5 idle periods after its
+		 * consumer died. */
+		period = bus->claim_idle_ms / 2;
+		if (period < 250)
+			period = 250;
+		if (period > 30000)
+			period = 30000;
+		bus->claim_ev =
+		    event_new(base, -1, EV_PERSIST, bus_claim_tick, bus);
+		tv.tv_sec = (long)(period / 1000);
+		tv.tv_usec = (long)(period % 1000) * 1000;
+		event_add(bus->claim_ev, &tv);
+	}
+	conn_start(&bus->conn[BUS_CONN_CMD]);
+	if (bus->consume)
+		conn_start(&bus->conn[BUS_CONN_READER]);
+	*out = bus;
+	return 0;
+}
+
+void
+bus_poke(struct bus *bus)
+{
+	bus_kick(bus);
+}
+
+void
+bus_stop_reading(struct bus *bus)
+{
+	bus->stopped = true;
+	if (bus->claim_ev != NULL)
+		event_del(bus->claim_ev);
+}
+
+bool
+bus_ready(const struct bus *bus)
+{
+	if (!conn_usable(&bus->conn[BUS_CONN_CMD]))
+		return false;
+	if (bus->consume &&
+	    (!conn_usable(&bus->conn[BUS_CONN_READER]) || !bus->groups_ready))
+		return false;
+	if (bus->nchannels > 0 && !conn_usable(&bus->conn[BUS_CONN_PUBSUB]))
+		return false;
+	return true;
+}
+
+const struct bus_stats *
+bus_stats(const struct bus *bus)
+{
+	return &bus->stats;
+}
+
+/* ---------------------------------------------------------- completion */
+
+struct bus_call {
+	bus_done_cb *done;
+	void *arg;
+};
+
+static void
+bus_call_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus_call *call = priv;
+	redisReply *reply = r;
+	int rc;
+
+	(void)c;
+	if (reply == NULL) {
+		rc = ERR_TRANSIENT;
+	} else if (reply->type == REDIS_REPLY_ERROR) {
+		struct bus_conn *conn = c->data;
+
+		if (conn != NULL)
+			bus_count_error(conn->bus, "EVAL", reply);
+		rc = ERR_TRANSIENT;
+	} else if (reply->type == REDIS_REPLY_INTEGER) {
+		rc = reply->integer == 1 ? 0 : 1;
+	} else {
+		rc = 0;
+	}
+	if (call->done != NULL)
+		call->done(rc, call->arg);
+	free(call);
+}
+
+int
+bus_complete(struct bus *bus, const struct bus_completion *cp,
+    bus_done_cb *done, void *arg)
+{
+	struct bus_conn *conn = &bus->conn[BUS_CONN_CMD];
+	const struct bus_msg *m = cp->msg;
+	const char **argv;
+	size_t *lens;
+	size_t argc = 0, nargs, i, ndead = 0;
+	char snev[24], smax[24], sdead[24], sdel[24], now[32];
+	char *dead = NULL;
+	struct bus_call *call;
+	int rc = 0;
+
+	if (!conn_usable(conn))
+		return ERR_TRANSIENT;
+	nargs = 16 + 4 * cp->nevents + 2 * (m->nfields + 8);
+	argv = xcalloc(nargs, sizeof(*argv));
+	lens = xcalloc(nargs, sizeof(*lens));
+#define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
+#define ARGN(s, n) (argv[argc] = (s), lens[argc] = (n), argc++)
+	dead = bus_dead_stream(m->stream);
+	snprintf(snev, sizeof(snev), "%zu", cp->nevents);
+	snprintf(smax, sizeof(smax), "%lld", bus->maxlen);
+	snprintf(sdel, sizeof(sdel), "%lld", m->deliveries);
+	util_now_iso8601(now, sizeof(now));
+	ARG("EVAL");
+	ARG(bus_complete_lua);
+	ARG("3");
+	ARG(m->stream);
+	ARG(bus->output_stream);
+	ARG(dead);
+	ARG(bus->group);
+	ARG(m->id);
+	ARG(bus->output_channel);
+	ARG(smax);
+	ARG(snev);
+	for (i = 0; i < cp->nevents; i++) {
+		const struct bus_out_event *e = &cp->events[i];
+
+		ARG(e->json);
+		ARG(e->event_id ? e->event_id : "");
+		ARG(e->event_type ? e->event_type : "");
+		ARG(e->correlation_id ? e->correlation_id : "");
+	}
+	if (cp->dead) {
+		ndead = m->nfields + 7;
+		snprintf(sdead, sizeof(sdead), "%zu", ndead);
+		ARG(sdead);
+		for (i = 0; i < m->nfields; i++) {
+			ARG(m->fields[i].name);
+			ARGN(m->fields[i].value, m->fields[i].value_len);
+		}
+		ARG("reason");
+		ARG(cp->reason ? cp->reason : "unknown");
+		ARG("orig_stream");
+		ARG(m->stream);
+		ARG("orig_id");
+		ARG(m->id);
+		ARG("group");
+		ARG(bus->group);
+		ARG("consumer");
+		ARG(bus->consumer);
+		ARG("deliveries");
+		ARG(sdel);
+		ARG("failed_at");
+		ARG(now);
+	} else {
+		ARG("0");
+	}
+#undef ARG
+#undef ARGN
+	call = xcalloc(1, sizeof(*call));
+	call->done = done;
+	call->arg = arg;
+	if (redisAsyncCommandArgv(conn->ac, bus_call_cb, call, (int)argc, argv,
+	        lens) != REDIS_OK) {
+		free(call);
+		rc = ERR_TRANSIENT;
+	}
+	free(argv);
+	free(lens);
+	free(dead);
+	return rc;
+}
+
+void
+bus_renew(struct bus *bus, const char *stream, const char *const *ids,
+    size_t nids)
+{
+	struct bus_conn *conn = &bus->conn[BUS_CONN_CMD];
+	const char **argv;
+	size_t argc = 0, i;
+
+	if (nids == 0 || !conn_usable(conn))
+		return;
+	argv = xcalloc(nids + 7, sizeof(*argv));
+	argv[argc++] = "XCLAIM";
+	argv[argc++] = stream;
+	argv[argc++] = bus->group;
+	argv[argc++] = bus->consumer;
+	argv[argc++] = "0";
+	for (i = 0; i < nids; i++)
+		argv[argc++] = ids[i];
+	argv[argc++] = "JUSTID";
+	redisAsyncCommandArgv(conn->ac, NULL, NULL, (int)argc, argv, NULL);
+	free(argv);
+}
+
+int
+bus_release(struct bus *bus, const struct bus_msg *m, bus_done_cb *done,
+    void *arg)
+{
+	struct bus_conn *conn = &bus->conn[BUS_CONN_CMD];
+	struct bus_call *call;
+	char retry[24];
+
+	if (!conn_usable(conn))
+		return ERR_TRANSIENT;
+	/* An idle time of a day makes it the first pick of any other
+	 * consumer's XAUTOCLAIM; the counter is set back so a shutdown does
+	 * not count as a failed delivery. */
+	snprintf(retry, sizeof(retry), "%lld",
+	    m->deliveries > 1 ? m->deliveries - 1 : 0);
+	call = xcalloc(1, sizeof(*call));
+	call->done = done;
+	call->arg = arg;
+	if (redisAsyncCommand(conn->ac, bus_call_cb, call,
+	        "XCLAIM %s %s %s 0 %s IDLE 86400000 RETRYCOUNT %s JUSTID",
+	        m->stream, bus->group, bus->consumer, m->id,
+	        retry) != REDIS_OK) {
+		free(call);
+		return ERR_TRANSIENT;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ sampling */
+
+struct bus_sampling {
+	struct bus *bus;
+	bus_sample_cb *cb;
+	void *arg;
+	struct bus_sample *s;
+	size_t n;
+	int waiting;
+	bool failed;
+};
+
+struct bus_sample_req {
+	struct bus_sampling *sp;
+	size_t idx;
+	int what; /* 0 XLEN, 1 XINFO GROUPS, 2 XLEN dead */
+};
+
+static void
+bus_sample_cb_one(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus_sample_req *rq = priv;
+	struct bus_sampling *sp = rq->sp;
+	redisReply *reply = r;
+	struct bus_sample *s = &sp->s[rq->idx];
+
+	(void)c;
+	if (reply == NULL) {
+		sp->failed = true;
+	} else if (rq->what == 0 && reply->type == REDIS_REPLY_INTEGER) {
+		s->length = reply->integer;
+	} else if (rq->what == 2 && reply->type == REDIS_REPLY_INTEGER) {
+		s->dead = reply->integer;
+	} else if (rq->what == 1) {
+		bus_parse_groups(reply, sp->bus->group, &s->lag, &s->pending);
+	}
+	free(rq);
+	if (--sp->waiting > 0)
+		return;
+	if (!sp->failed && sp->cb != NULL)
+		sp->cb(sp->s, sp->n, sp->arg);
+	free(sp->s);
+	free(sp);
+}
+
+void
+bus_sample(struct bus *bus, bus_sample_cb *cb, void *arg)
+{
+	struct bus_conn *conn = &bus->conn[BUS_CONN_CMD];
+	struct bus_sampling *sp;
+	size_t i;
+	int w;
+
+	if (!conn_usable(conn) || bus->nstreams == 0)
+		return;
+	sp = xcalloc(1, sizeof(*sp));
+	sp->bus = bus;
+	sp->cb = cb;
+	sp->arg = arg;
+	sp->n = bus->nstreams;
+	sp->s = xcalloc(sp->n, sizeof(*sp->s));
+	/* One extra count held while queueing, so a reply cannot finish
+	 * the sampling before every request is out. */
+	sp->waiting = 1;
+	for (i = 0; i < sp->n; i++) {
+		sp->s[i].stream = bus->streams[i].name;
+		sp->s[i].length = sp->s[i].lag = sp->s[i].pending = -1;
+		sp->s[i].dead = -1;
+		for (w = 0; w < 3; w++) {
+			struct bus_sample_req *rq = xcalloc(1, sizeof(*rq));
+			int ok;
+
+			rq->sp = sp;
+			rq->idx = i;
+			rq->what = w;
+			if (w == 0)
+				ok = redisAsyncCommand(conn->ac,
+				    bus_sample_cb_one, rq, "XLEN %s",
+				    bus->streams[i].name);
+			else if (w == 1)
+				ok = redisAsyncCommand(conn->ac,
+				    bus_sample_cb_one, rq, "XINFO GROUPS %s",
+				    bus->streams[i].name);
+			else
+				ok = redisAsyncCommand(conn->ac,
+				    bus_sample_cb_one, rq, "XLEN %s",
+				    bus->streams[i].dead);
+			if (ok == REDIS_OK)
+				sp->waiting++;
+			else
+				free(rq);
+		}
+	}
+	if (--sp->waiting == 0) {
+		free(sp->s);
+		free(sp);
+	}
+}
+
+/* -------------------------------------------------------------- bridge */
+
+void
+bus_subscribe(struct bus *bus, const char *const *channels, size_t n,
+    bus_pubsub_cb *cb, void *arg)
+{
+	size_t i;
+
+	bus->channels = xcalloc(n ? n : 1, sizeof(*bus->channels));
+	for (i = 0; i < n; i++)
+		bus->channels[i] = xstrdup(channels[i]);
+	bus->nchannels = n;
+	bus->ps_cb = cb;
+	bus->ps_arg = arg;
+	bus->hb_channel =
+	    xasprintf("artifactd:bridge-heartbeat:%s", bus->consumer);
+	conn_start(&bus->conn[BUS_CONN_PUBSUB]);
+}
+
+int
+bus_append_once(struct bus *bus, const char *stream, const char *event_id,
+    const char *event_type, const char *payload, size_t len, long long ttl_s,
+    bus_done_cb *done, void *arg)
+{
+	struct bus_conn *conn = &bus->conn[BUS_CONN_CMD];
+	struct bus_call *call;
+	char *seen;
+	char ttl[24];
+	int rc = 0;
+
+	if (!conn_usable(conn))
+		return ERR_TRANSIENT;
+	seen = xasprintf("artifactd:seen:%s:%s", stream, event_id);
+	snprintf(ttl, sizeof(ttl), "%lld", ttl_s > 0 ? ttl_s : 86400);
+	call = xcalloc(1, sizeof(*call));
+	call->done = done;
+	call->arg = arg;
+	{
+		const char *argv[] = { "EVAL", bus_append_lua, "2", stream,
+			seen, ttl, payload, event_id,
+			event_type ? event_type : "" };
+		size_t lens[9];
+		size_t i;
+
+		for (i = 0; i < 9; i++)
+			lens[i] = strlen(argv[i]);
+		lens[6] = len;
+		if (redisAsyncCommandArgv(conn->ac, bus_call_cb, call, 9, argv,
+		        lens) != REDIS_OK) {
+			free(call);
+			rc = ERR_TRANSIENT;
+		}
+	}
+	free(seen);
+	return rc;
+}
+
+void
+bus_free(struct bus *bus)
+{
+	size_t i;
+
+	if (bus == NULL)
+		return;
+	bus->closing = true;
+	for (i = 0; i < BUS_NCONN; i++) {
+		struct bus_conn *conn = &bus->conn[i];
+		redisAsyncContext *ac = conn->ac;
+
+		conn->ac = NULL;
+		if (ac != NULL)
+			redisAsyncFree(ac);
+		event_free(conn->retry_ev);
+		event_free(conn->watch_ev);
+		event_free(conn->kill_ev);
+	}
+	if (bus->claim_ev != NULL)
+		event_free(bus->claim_ev);
+	event_free(bus->ping_ev);
+	event_free(bus->pause_ev);
+	for (i = 0; i < bus->nstreams; i++) {
+		free(bus->streams[i].name);
+		free(bus->streams[i].dead);
+	}
+	for (i = 0; i < bus->nchannels; i++)
+		free(bus->channels[i]);
+	free(bus->channels);
+	free(bus->hb_channel);
+	free(bus->streams);
+	free(bus->group);
+	free(bus->consumer);
+	free(bus->output_stream);
+	free(bus->output_channel);
+	bus_url_dispose(&bus->url);
+	free(bus);
+}
