@@ -179,3 +179,195 @@ def check(cond, what):
     if not cond:
         raise AssertionError(what)
     print("ok -", what)
+
+
+# -- Readers of the deploy files (deploy/), for tests/integration/test_deploy_*.
+# Each returns what a deploy file tells the daemon (environment, ports,
+# health paths, signals, timeouts) so the tests can hold it against the
+# real binary. YAML needs Debian's python3-yaml, imported on first use.
+
+def _deploy_yaml():
+    import yaml  # Debian's python3-yaml
+    return yaml
+
+
+def deploy_path(*parts):
+    return os.path.join(SOURCE_DIR, *parts)
+
+
+# -- Dockerfile ----------------------------------------------------------
+
+def deploy_dockerfile_instructions(file=None):
+    """[(stage index, INSTRUCTION, arguments)] with continuation lines
+    joined and comments dropped."""
+    file = file or os.path.join(SOURCE_DIR, "deploy", "Dockerfile")
+    out, cur, stage = [], "", -1
+    with open(file) as f:
+        for line in f:
+            s = line.rstrip("\n")
+            if not cur and (s.strip().startswith("#") or not s.strip()):
+                continue
+            if cur and s.strip().startswith("#"):
+                continue
+            if s.endswith("\\"):
+                cur += s[:-1] + " "
+                continue
+            cur += s
+            word, _, rest = cur.strip().partition(" ")
+            word = word.upper()
+            if word == "FROM":
+                stage += 1
+            out.append((stage, word, rest.strip()))
+            cur = ""
+    return out
+
+
+def deploy_dockerfile_stages(file=None):
+    """{stage name: [("FROM", image), (INSTRUCTION, arguments), ...]}."""
+    stages, names = {}, []
+    for stage, word, rest in deploy_dockerfile_instructions(file):
+        if word == "FROM":
+            toks = rest.split()
+            name = toks[2] if len(toks) >= 3 and toks[1].upper() == "AS" \
+                else str(stage)
+            names.append(name)
+            stages[name] = [("FROM", toks[0])]
+            continue
+        stages[names[stage]].append((word, rest))
+    return stages
+
+
+def deploy_dockerfile_env(stage_items):
+    import shlex
+    env = {}
+    for word, rest in stage_items:
+        if word == "ENV":
+            for tok in shlex.split(rest):
+                k, _, v = tok.partition("=")
+                env[k] = v
+    return env
+
+
+def deploy_apt_installs(run_args):
+    """Package names of every `apt-get install` in a RUN line."""
+    import shlex
+    import re
+    pkgs = []
+    for part in re.split(r"&&|;", run_args):
+        toks = shlex.split(part)
+        if "apt-get" in toks and "install" in toks:
+            after = toks[toks.index("install") + 1:]
+            pkgs += [t for t in after if not t.startswith("-")]
+    return pkgs
+
+
+# -- compose -------------------------------------------------------------
+
+def deploy_compose():
+    with open(os.path.join(SOURCE_DIR, "deploy", "compose.yaml")) as f:
+        return _deploy_yaml().safe_load(f)
+
+
+def deploy_compose_env(service="worker"):
+    env = deploy_compose()["services"][service].get("environment", {})
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) for e in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+# -- Kubernetes ----------------------------------------------------------
+
+def deploy_k8s_docs():
+    """Every document of every manifest, as (file name, document)."""
+    docs = []
+    for name in sorted(os.listdir(os.path.join(SOURCE_DIR, "deploy", "k8s"))):
+        if name.endswith((".yaml", ".yml")):
+            with open(os.path.join(SOURCE_DIR, "deploy", "k8s", name)) as f:
+                docs += [(name, d) for d in _deploy_yaml().safe_load_all(f) if d]
+    return docs
+
+
+def deploy_k8s_kind(kind):
+    return [d for _, d in deploy_k8s_docs() if d.get("kind") == kind]
+
+
+# Values standing in for what Kubernetes fills from Secrets and the
+# downward API when the tests run the daemon with a manifest's environment.
+DEPLOY_K8S_STAND_INS = {
+    "ARTIFACTD_REDIS_URL": "redis://:stand-in-password@redis:6379/0",
+    "ARTIFACTD_CONSUMER": "artifactd-7d9f8-abcde",
+}
+
+
+def deploy_k8s_env():
+    """The container environment of the Deployment: the ConfigMap it loads
+    with envFrom, then its own env entries (secrets get stand-ins)."""
+    cms = {d["metadata"]["name"]: d.get("data", {})
+           for d in deploy_k8s_kind("ConfigMap")}
+    dep = deploy_k8s_kind("Deployment")[0]
+    c = dep["spec"]["template"]["spec"]["containers"][0]
+    env = {}
+    for src in c.get("envFrom", []):
+        env.update({k: str(v) for k, v in
+                    cms[src["configMapRef"]["name"]].items()})
+    for e in c.get("env", []):
+        if "value" in e:
+            env[e["name"]] = str(e["value"])
+        else:
+            env[e["name"]] = DEPLOY_K8S_STAND_INS.get(e["name"], "stand-in-secret")
+    return env
+
+
+# -- systemd -------------------------------------------------------------
+
+def deploy_systemd_unit():
+    """{section: [(key, value)]} of deploy/systemd/artifactd.service."""
+    out, sec = {}, None
+    with open(os.path.join(SOURCE_DIR, "deploy", "systemd", "artifactd.service")) as f:
+        for line in f:
+            s = line.strip()
+            if not s or s.startswith(("#", ";")):
+                continue
+            if s.startswith("["):
+                sec = s.strip("[]")
+                out.setdefault(sec, [])
+                continue
+            k, _, v = s.partition("=")
+            out[sec].append((k.strip(), v.strip()))
+    return out
+
+
+def deploy_unit_get(unit, section, key):
+    vals = [v for k, v in unit.get(section, []) if k == key]
+    return vals[-1] if vals else None
+
+
+def deploy_systemd_env(include_commented=False):
+    """NAME=value lines of deploy/systemd/artifactd.env. With
+    include_commented, also the names of commented-out examples
+    ("#PYPI_API_TOKEN="), with an empty value."""
+    import re
+    env = {}
+    with open(os.path.join(SOURCE_DIR, "deploy", "systemd", "artifactd.env")) as f:
+        for line in f:
+            s = line.strip()
+            m = re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", s)
+            if m:
+                env[m.group(1)] = m.group(2).strip('"')
+                continue
+            m = re.match(r"^#([A-Z][A-Z0-9_]*)=(.*)$", s)
+            if m and include_commented:
+                env.setdefault(m.group(1), "")
+    return env
+
+
+def deploy_timespan_s(v):
+    """A systemd or compose time span ("60", "60s", "1min", "1m30s") in
+    seconds."""
+    import re
+    units = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600,
+             "ms": 0.001}
+    total = 0.0
+    for num, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]*)", str(v)):
+        total += float(num) * units[unit]
+    return total
