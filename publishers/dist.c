@@ -230,7 +230,7 @@ dist_version_normalize(char *out, size_t n, const char *v, bool *has_local)
 				}
 				seg_start = false;
 			} else if (is_sep(ch) && !seg_start &&
-			    isalnum((unsigned char)c.p[1])) {
+			           isalnum((unsigned char)c.p[1])) {
 				snprintf(res + strlen(res),
 				    sizeof(res) - strlen(res), ".");
 				seg_start = true;
@@ -318,7 +318,7 @@ dist_parse_filename(struct dist_filename *out, const char *filename,
 				    "wheel name '%s' has an empty part",
 				    filename);
 	} else if (has_suffix(filename, ".tar.gz") ||
-	    has_suffix(filename, ".zip")) {
+	           has_suffix(filename, ".zip")) {
 		sl = strlen(filename) - (has_suffix(filename, ".zip") ? 4 : 7);
 		copy_n(stem, sizeof(stem), filename, sl);
 		/* Legacy names may hold '-' in the project name; the
@@ -423,7 +423,8 @@ dist_meta_parse(struct dist_meta **out, const char *text, size_t len,
 		}
 		if (m->n == cap) {
 			cap = cap ? cap * 2 : 32;
-			m->fields = xrealloc(m->fields, cap * sizeof(*m->fields));
+			m->fields =
+			    xrealloc(m->fields, cap * sizeof(*m->fields));
 		}
 		v = colon + 1;
 		while (v < p + l && (*v == ' ' || *v == '\t'))
@@ -461,8 +462,8 @@ meta_path_match(const char *path, enum dist_kind kind)
 		return false;
 	if (kind == DIST_WHEEL)
 		return strcmp(slash + 1, "METADATA") == 0 &&
-		    (size_t)(slash - path) > 10 &&
-		    strncmp(slash - 10, ".dist-info", 10) == 0;
+		       (size_t)(slash - path) > 10 &&
+		       strncmp(slash - 10, ".dist-info", 10) == 0;
 	return strcmp(slash + 1, "PKG-INFO") == 0;
 }
 
@@ -485,8 +486,9 @@ dist_meta_read(struct dist_meta **out, const char *path, enum dist_kind kind,
 		archive_read_support_filter_gzip(a);
 	}
 	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-		error_set(err, rc, "INVALID_DIST", "%s is not a readable %s: %s",
-		    path, kind == DIST_WHEEL ? "wheel" : "sdist",
+		error_set(err, rc, "INVALID_DIST",
+		    "%s is not a readable %s: %s", path,
+		    kind == DIST_WHEEL ? "wheel" : "sdist",
 		    archive_error_string(a));
 		goto out;
 	}
@@ -501,14 +503,14 @@ dist_meta_read(struct dist_meta **out, const char *path, enum dist_kind kind,
 		if (strncmp(name, "./", 2) == 0)
 			name += 2;
 		if (kind == DIST_SDIST && name[0] != '\0') {
-			size_t tl = (slash = strchr(name, '/')) ?
-			    (size_t)(slash - name) :
-			    strlen(name);
+			size_t tl = (slash = strchr(name, '/'))
+			                ? (size_t)(slash - name)
+			                : strlen(name);
 
 			if (top[0] == '\0' && tl < sizeof(top)) {
 				copy_n(top, sizeof(top), name, tl);
 			} else if (strlen(top) != tl ||
-			    strncmp(top, name, tl) != 0) {
+			           strncmp(top, name, tl) != 0) {
 				error_set(err, rc, "INVALID_DIST",
 				    "sdist %s has more than one top-level "
 				    "directory",
@@ -521,8 +523,8 @@ dist_meta_read(struct dist_meta **out, const char *path, enum dist_kind kind,
 		if (++found > 1) {
 			error_set(err, rc, "INVALID_DIST",
 			    "%s holds more than one %s", path,
-			    kind == DIST_WHEEL ? "*.dist-info/METADATA" :
-						 "PKG-INFO");
+			    kind == DIST_WHEEL ? "*.dist-info/METADATA"
+			                       : "PKG-INFO");
 			goto out;
 		}
 		while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
@@ -547,8 +549,8 @@ dist_meta_read(struct dist_meta **out, const char *path, enum dist_kind kind,
 	}
 	if (found == 0) {
 		error_set(err, rc, "INVALID_DIST", "%s has no %s", path,
-		    kind == DIST_WHEEL ? "*.dist-info/METADATA" :
-					 "top-level PKG-INFO");
+		    kind == DIST_WHEEL ? "*.dist-info/METADATA"
+		                       : "top-level PKG-INFO");
 		goto out;
 	}
 	rc = dist_meta_parse(out, text.data ? text.data : "", text.len, err);
@@ -572,12 +574,12 @@ platform_ok(const char *tags)
 
 	snprintf(buf, sizeof(buf), "%s", tags);
 	for (tok = strtok_r(buf, ".", &save); tok != NULL;
-	    tok = strtok_r(NULL, ".", &save)) {
+	     tok = strtok_r(NULL, ".", &save)) {
 		bool ok = false;
 
 		for (i = 0; prefixes[i] != NULL && !ok; i++)
-			ok = strncmp(tok, prefixes[i], strlen(prefixes[i])) ==
-			    0;
+			ok =
+			    strncmp(tok, prefixes[i], strlen(prefixes[i])) == 0;
 		if (!ok)
 			return false;
 	}
@@ -625,13 +627,12 @@ dist_check(const struct dist_filename *fn, const struct dist_meta *m,
 			    "file is project '%s', the release is for '%s'",
 			    m->name, package);
 	}
-	if (dist_version_normalize(vfile, sizeof(vfile), fn->version, NULL) <
-		0)
+	if (dist_version_normalize(vfile, sizeof(vfile), fn->version, NULL) < 0)
 		return error_set(err, ERR_INVALID, "INVALID_DIST",
 		    "version '%s' in the file name is not a PEP 440 version",
 		    fn->version);
 	if (dist_version_normalize(vmeta, sizeof(vmeta), m->version, &local) <
-		0)
+	    0)
 		return error_set(err, ERR_INVALID, "INVALID_DIST",
 		    "metadata Version '%s' is not a PEP 440 version",
 		    m->version);

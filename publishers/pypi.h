@@ -34,7 +34,7 @@ void pypi_safe_name(char *out, size_t n, const char *name);
 
 /* Where and how to upload. */
 struct pypi_endpoint {
-	const char *url;	 /* the upload URL, e.g. .../legacy/ */
+	const char *url;         /* the upload URL, e.g. .../legacy/ */
 	const char *auth_header; /* "Authorization: Basic ..." */
 	/* JSON API base ("https://pypi.org/pypi") to compare digests when
 	 * the index says the file exists; NULL: cannot compare. */

@@ -22,8 +22,7 @@ extern const struct publisher_ops pypi_publisher;
 extern const struct publisher_ops artifactory_publisher;
 extern const struct publisher_ops github_publisher;
 extern const struct publisher_ops s3_publisher __attribute__((weak));
-extern const struct publisher_ops codeartifact_publisher
-    __attribute__((weak));
+extern const struct publisher_ops codeartifact_publisher __attribute__((weak));
 
 /* Secret files are tokens and passwords: a few KiB at most. */
 #define SECRET_FILE_MAX (64 * 1024)
@@ -134,7 +133,7 @@ read_secret_file(const char *path, const char *what)
 	if (util_read_file(&s, &len, path, SECRET_FILE_MAX, &err) < 0) {
 		/* The message names the path, never the content. */
 		log_warnx("publish_secret_file_unreadable setting=%s "
-			  "error=\"%s\"",
+		          "error=\"%s\"",
 		    what, err.msg);
 		return NULL;
 	}

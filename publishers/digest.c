@@ -1,0 +1,225 @@
+/*
+ * digest.c - one pass over a file for sha256, blake2b-256, sha1 and md5.
+ *
+ * SHA-256, SHA-1 and MD5 come from OpenSSL's EVP interface; BLAKE2b is
+ * written from RFC 7693 (sections 2.5-3.3) because OpenSSL 3.0 cannot
+ * produce a 256-bit BLAKE2b (see digest.h).
+ */
+#include "publishers/digest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+static const uint64_t blake2b_iv[8] = { 0x6a09e667f3bcc908ULL,
+	0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+	0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL,
+	0x5be0cd19137e2179ULL };
+
+/* The message schedule of RFC 7693 2.7; rounds 10 and 11 reuse 0, 1. */
+static const unsigned char blake2b_sigma[12][16] = {
+	{ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 },
+	{ 14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3 },
+	{ 11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4 },
+	{ 7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8 },
+	{ 9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13 },
+	{ 2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9 },
+	{ 12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11 },
+	{ 13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10 },
+	{ 6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5 },
+	{ 10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0 },
+	{ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 },
+	{ 14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3 },
+};
+
+static uint64_t
+rotr64(uint64_t x, unsigned n)
+{
+	return (x >> n) | (x << (64 - n));
+}
+
+static uint64_t
+load64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void
+mix(uint64_t *v, int a, int b, int c, int d, uint64_t x, uint64_t y)
+{
+	v[a] = v[a] + v[b] + x;
+	v[d] = rotr64(v[d] ^ v[a], 32);
+	v[c] = v[c] + v[d];
+	v[b] = rotr64(v[b] ^ v[c], 24);
+	v[a] = v[a] + v[b] + y;
+	v[d] = rotr64(v[d] ^ v[a], 16);
+	v[c] = v[c] + v[d];
+	v[b] = rotr64(v[b] ^ v[c], 63);
+}
+
+static void
+compress(struct digest_blake2b *s, const unsigned char *block, int last)
+{
+	uint64_t v[16], m[16];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		v[i] = s->h[i];
+		v[i + 8] = blake2b_iv[i];
+	}
+	v[12] ^= s->t[0];
+	v[13] ^= s->t[1];
+	if (last)
+		v[14] = ~v[14];
+	for (i = 0; i < 16; i++)
+		m[i] = load64(block + 8 * i);
+	for (i = 0; i < 12; i++) {
+		const unsigned char *sg = blake2b_sigma[i];
+
+		mix(v, 0, 4, 8, 12, m[sg[0]], m[sg[1]]);
+		mix(v, 1, 5, 9, 13, m[sg[2]], m[sg[3]]);
+		mix(v, 2, 6, 10, 14, m[sg[4]], m[sg[5]]);
+		mix(v, 3, 7, 11, 15, m[sg[6]], m[sg[7]]);
+		mix(v, 0, 5, 10, 15, m[sg[8]], m[sg[9]]);
+		mix(v, 1, 6, 11, 12, m[sg[10]], m[sg[11]]);
+		mix(v, 2, 7, 8, 13, m[sg[12]], m[sg[13]]);
+		mix(v, 3, 4, 9, 14, m[sg[14]], m[sg[15]]);
+	}
+	for (i = 0; i < 8; i++)
+		s->h[i] ^= v[i] ^ v[i + 8];
+}
+
+static void
+counter_add(struct digest_blake2b *s, uint64_t n)
+{
+	s->t[0] += n;
+	if (s->t[0] < n)
+		s->t[1]++;
+}
+
+void
+digest_blake2b_init(struct digest_blake2b *s, size_t outlen)
+{
+	memset(s, 0, sizeof(*s));
+	memcpy(s->h, blake2b_iv, sizeof(s->h));
+	/* Parameter block word 0: digest length, no key, fanout 1,
+	 * depth 1. */
+	s->h[0] ^= 0x01010000ULL ^ (uint64_t)outlen;
+	s->outlen = outlen;
+}
+
+void
+digest_blake2b_update(struct digest_blake2b *s, const void *p, size_t n)
+{
+	const unsigned char *in = p;
+
+	while (n > 0) {
+		size_t take;
+
+		/* A full buffer is compressed only once more input shows it
+		 * is not the last block, which needs the final flag. */
+		if (s->buflen == sizeof(s->buf)) {
+			counter_add(s, sizeof(s->buf));
+			compress(s, s->buf, 0);
+			s->buflen = 0;
+		}
+		take = sizeof(s->buf) - s->buflen;
+		if (take > n)
+			take = n;
+		memcpy(s->buf + s->buflen, in, take);
+		s->buflen += take;
+		in += take;
+		n -= take;
+	}
+}
+
+void
+digest_blake2b_final(struct digest_blake2b *s, unsigned char *out)
+{
+	unsigned char full[64];
+	size_t i;
+
+	counter_add(s, s->buflen);
+	memset(s->buf + s->buflen, 0, sizeof(s->buf) - s->buflen);
+	compress(s, s->buf, 1);
+	for (i = 0; i < 64; i++)
+		full[i] = (unsigned char)(s->h[i / 8] >> (8 * (i % 8)));
+	memcpy(out, full, s->outlen);
+}
+
+void
+digest_blake2b256_hex(char out[65], const void *p, size_t n)
+{
+	struct digest_blake2b s;
+	unsigned char md[32];
+
+	digest_blake2b_init(&s, 32);
+	digest_blake2b_update(&s, p, n);
+	digest_blake2b_final(&s, md);
+	util_hex(out, md, 32);
+}
+
+int
+digest_file(struct digest_set *out, uint64_t *size, const char *path,
+    struct error *err)
+{
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *c256 = EVP_MD_CTX_new(), *c1 = EVP_MD_CTX_new(),
+	           *c5 = EVP_MD_CTX_new();
+	struct digest_blake2b b2;
+	struct digest_set d;
+	unsigned int mdlen;
+	uint64_t total = 0;
+	ssize_t n;
+	int fd, rc = ERR_FAIL;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = errno == ENOENT ? ERR_NOTFOUND : ERR_FAIL;
+		error_set(err, rc, rc == ERR_NOTFOUND ? "FILE_NOT_FOUND" : "IO",
+		    "cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	EVP_DigestInit_ex(c256, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(c1, EVP_sha1(), NULL);
+	EVP_DigestInit_ex(c5, EVP_md5(), NULL);
+	digest_blake2b_init(&b2, 32);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		EVP_DigestUpdate(c256, buf, (size_t)n);
+		EVP_DigestUpdate(c1, buf, (size_t)n);
+		EVP_DigestUpdate(c5, buf, (size_t)n);
+		digest_blake2b_update(&b2, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	if (n < 0) {
+		error_set(err, ERR_FAIL, "IO", "cannot read %s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	EVP_DigestFinal_ex(c256, md, &mdlen);
+	util_hex(d.sha256, md, 32);
+	EVP_DigestFinal_ex(c1, md, &mdlen);
+	util_hex(d.sha1, md, 20);
+	EVP_DigestFinal_ex(c5, md, &mdlen);
+	util_hex(d.md5, md, 16);
+	digest_blake2b_final(&b2, md);
+	util_hex(d.blake2_256, md, 32);
+	*out = d;
+	*size = total;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(c256);
+	EVP_MD_CTX_free(c1);
+	EVP_MD_CTX_free(c5);
+	return rc;
+}

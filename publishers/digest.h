@@ -1,0 +1,51 @@
+/*
+ * digest.h - every digest a release needs, in one pass over a file.
+ *
+ * PyPI wants sha256 and blake2b-256 (publishers.md 1.2), Artifactory sha1,
+ * md5 and sha256 headers, S3 a Content-MD5. Reading a 2 GiB wheel four
+ * times would be wasteful, so the release hashes each file once here.
+ * OpenSSL 3.0 only offers BLAKE2b-512 (the digest length became a
+ * parameter in 3.2, and BLAKE2b-256 is not a truncated BLAKE2b-512: the
+ * length is part of the parameter block), so BLAKE2b is implemented here
+ * after RFC 7693.
+ */
+#ifndef PUBLISHERS_DIGEST_H
+#define PUBLISHERS_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+struct digest_set {
+	char sha256[65];
+	char blake2_256[65];
+	char sha1[41];
+	char md5[33];
+};
+
+/* BLAKE2b (RFC 7693), unkeyed, outlen 1..64 bytes. */
+struct digest_blake2b {
+	uint64_t h[8];
+	uint64_t t[2];
+	unsigned char buf[128];
+	size_t buflen;
+	size_t outlen;
+};
+
+void digest_blake2b_init(struct digest_blake2b *s, size_t outlen);
+void digest_blake2b_update(struct digest_blake2b *s, const void *p, size_t n);
+void digest_blake2b_final(struct digest_blake2b *s, unsigned char *out);
+
+/* BLAKE2b-256 of a buffer as lower-case hex. */
+void digest_blake2b256_hex(char out[65], const void *p, size_t n);
+
+/*
+ * Hash a regular file: all four digests and its size, streamed in
+ * constant memory. Returns 0, ERR_NOTFOUND (code FILE_NOT_FOUND) or
+ * ERR_FAIL (code IO).
+ */
+int digest_file(struct digest_set *out, uint64_t *size, const char *path,
+    struct error *err);
+
+#endif

@@ -1,0 +1,513 @@
+/*
+ * pypi.c - publish wheels and sdists through PyPI's legacy upload API.
+ *
+ * One multipart POST per file, built the way twine builds it
+ * (publishers.md 1.2-1.3): the metadata fields come from the wheel's
+ * METADATA / the sdist's PKG-INFO, the digests are sha256 and blake2_256
+ * (md5 is left out, as twine >= 6.2 does), authentication is
+ * "__token__:<token>" (or a username and password for other indexes).
+ * Idempotency: PyPI answers 200 to a byte-identical re-upload; an index
+ * that says "already exists" (400 or 409) is asked through its JSON API
+ * whether the file there has our sha256 - then the file is already
+ * present, otherwise it is a conflict and nothing is overwritten.
+ */
+#include "publishers/pypi.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xalloc.h"
+
+#define PYPI_DEFAULT_URL "https://upload.pypi.org/legacy/"
+
+/* METADATA header -> Warehouse form field; multi: repeated parts. */
+struct meta_map {
+	const char *header, *field;
+	bool multi;
+};
+
+static const struct meta_map meta_fields[] = {
+	{ "Metadata-Version", "metadata_version", false },
+	{ "Name", "name", false },
+	{ "Version", "version", false },
+	{ "Summary", "summary", false },
+	{ "Description-Content-Type", "description_content_type", false },
+	{ "Keywords", "keywords", false },
+	{ "Home-page", "home_page", false },
+	{ "Download-URL", "download_url", false },
+	{ "Author", "author", false },
+	{ "Author-email", "author_email", false },
+	{ "Maintainer", "maintainer", false },
+	{ "Maintainer-email", "maintainer_email", false },
+	{ "License", "license", false },
+	{ "License-Expression", "license_expression", false },
+	{ "License-File", "license_file", true },
+	{ "Classifier", "classifiers", true },
+	{ "Requires-Dist", "requires_dist", true },
+	{ "Requires-Python", "requires_python", false },
+	{ "Requires-External", "requires_external", true },
+	{ "Project-URL", "project_urls", true },
+	{ "Provides-Extra", "provides_extra", true },
+	{ "Provides-Dist", "provides_dist", true },
+	{ "Obsoletes-Dist", "obsoletes_dist", true },
+	{ "Platform", "platform", true },
+	{ "Supported-Platform", "supported_platform", true },
+	{ "Dynamic", "dynamic", true },
+	{ "Requires", "requires", true },
+	{ "Provides", "provides", true },
+	{ "Obsoletes", "obsoletes", true },
+	{ "Import-Name", "import_name", true },
+	{ "Import-Namespace", "import_namespace", true },
+	{ NULL, NULL, false },
+};
+
+void
+pypi_safe_name(char *out, size_t n, const char *name)
+{
+	size_t j = 0;
+	bool run = false;
+
+	for (; *name != '\0' && j + 1 < n; name++) {
+		unsigned char ch = (unsigned char)*name;
+
+		if ((ch < 0x80 && isalnum(ch)) || ch == '.') {
+			out[j++] = (char)ch;
+			run = false;
+		} else if (!run) {
+			out[j++] = '-';
+			run = true;
+		}
+	}
+	out[j] = '\0';
+}
+
+/* Warehouse treats "" as absent and deletes "UNKNOWN" values. */
+static bool
+value_present(const char *v)
+{
+	return v != NULL && v[0] != '\0' && strcmp(v, "UNKNOWN") != 0;
+}
+
+/* Metadata-Version as a comparable number: "2.4" -> 204. */
+static int
+meta_version_num(const char *v)
+{
+	int major = 0, minor = 0;
+
+	if (sscanf(v, "%d.%d", &major, &minor) < 1)
+		return 0;
+	return major * 100 + minor;
+}
+
+int
+pypi_form_build(struct http_form *f, const struct dist_filename *fn,
+    const struct dist_meta *m, const char *sha256, const char *blake2_256,
+    struct error *err)
+{
+	const struct meta_map *mm;
+	const char *desc;
+	char safe[DIST_NAME_MAX];
+	size_t i;
+
+	if (fn->kind != DIST_WHEEL && fn->kind != DIST_SDIST)
+		return error_set(err, ERR_INVALID, "INVALID_DIST",
+		    "only wheels and sdists can be uploaded to a package "
+		    "index");
+	for (mm = meta_fields; mm->header != NULL; mm++) {
+		/* License-File needs Metadata-Version 2.4 (twine drops it
+		 * for older files, Warehouse would refuse it). */
+		if (strcmp(mm->header, "License-File") == 0 &&
+		    meta_version_num(m->metadata_version) < 204)
+			continue;
+		for (i = 0; i < m->n; i++) {
+			const char *v = m->fields[i].value;
+
+			if (strcasecmp(m->fields[i].key, mm->header) != 0 ||
+			    !value_present(v))
+				continue;
+			if (strcmp(mm->field, "name") == 0) {
+				pypi_safe_name(safe, sizeof(safe), v);
+				v = safe;
+			}
+			http_form_add(f, mm->field, v);
+			if (!mm->multi)
+				break;
+		}
+		/* The description is the body (Metadata 2.1+), or the old
+		 * Description header; it goes right after the summary. */
+		if (strcmp(mm->header, "Summary") == 0) {
+			desc = m->description ? m->description
+			                      : dist_meta_get(m, "Description");
+			if (value_present(desc))
+				http_form_add(f, "description", desc);
+		}
+	}
+	http_form_add(f, "pyversion",
+	    fn->kind == DIST_WHEEL ? fn->python_tag : "source");
+	http_form_add(f, "filetype",
+	    fn->kind == DIST_WHEEL ? "bdist_wheel" : "sdist");
+	http_form_add(f, "sha256_digest", sha256);
+	http_form_add(f, "blake2_256_digest", blake2_256);
+	http_form_add(f, ":action", "file_upload");
+	http_form_add(f, "protocol_version", "1");
+	return 0;
+}
+
+char *
+pypi_json_url_for(const char *upload_url)
+{
+	const char *p, *host, *path;
+	size_t hl;
+
+	if ((p = strstr(upload_url, "://")) == NULL)
+		return NULL;
+	host = p + 3;
+	path = strchr(host, '/');
+	hl = path ? (size_t)(path - host) : strlen(host);
+	if (hl == strlen("upload.pypi.org") &&
+	    strncmp(host, "upload.pypi.org", hl) == 0)
+		return xstrdup("https://pypi.org/pypi");
+	if (hl == strlen("test.pypi.org") &&
+	    strncmp(host, "test.pypi.org", hl) == 0)
+		return xstrdup("https://test.pypi.org/pypi");
+	if (path != NULL) {
+		size_t pl = strlen(path);
+
+		if (pl >= 8 && strcmp(path + pl - 8, "/legacy/") == 0)
+			return xasprintf("%.*s/pypi", (int)(path - upload_url),
+			    upload_url);
+	}
+	return NULL;
+}
+
+/*
+ * Ask the JSON API which sha256 the index holds for filename. Returns 0
+ * with *found/out_sha set, ERR_NOTFOUND when the release or file is not
+ * listed, or an HTTP error. *url_out receives the file's URL (may stay
+ * NULL).
+ */
+static int
+json_lookup(const struct pypi_endpoint *ep, const struct publish_file *f,
+    char sha_out[65], char **url_out, struct error *err)
+{
+	struct http_response resp;
+	struct http_request req = { 0 };
+	static const char *const hdrs[] = { "Accept: application/json", NULL };
+	cJSON *root = NULL, *urls, *u;
+	char norm[DIST_NAME_MAX], *url = NULL, *en = NULL, *ev = NULL;
+	int rc = ERR_NOTFOUND;
+
+	http_response_init(&resp);
+	dist_normalize_name(norm, sizeof(norm), f->meta->name);
+	en = http_escape(norm, false);
+	ev = http_escape(f->meta->version, false);
+	url = xasprintf("%s/%s/%s/json", ep->json_url, en, ev);
+	req.method = "GET";
+	req.url = url;
+	req.headers = hdrs;
+	req.what = "pypi_json";
+	if ((rc = http_request(&resp, &req, err)) < 0)
+		goto out;
+	if (resp.status == 404) {
+		rc = ERR_NOTFOUND;
+		goto out;
+	}
+	if (resp.status != 200) {
+		rc = http_status_error(&resp, "pypi_json", err);
+		goto out;
+	}
+	rc = ERR_NOTFOUND;
+	if ((root = cJSON_ParseWithLength(resp.body.data ? resp.body.data : "",
+	         resp.body.len)) == NULL)
+		goto out;
+	urls = cJSON_GetObjectItemCaseSensitive(root, "urls");
+	cJSON_ArrayForEach(u, urls) {
+		const cJSON *fnm =
+		    cJSON_GetObjectItemCaseSensitive(u, "filename");
+		const cJSON *dg =
+		    cJSON_GetObjectItemCaseSensitive(u, "digests");
+		const cJSON *sh =
+		    cJSON_GetObjectItemCaseSensitive(dg, "sha256");
+		const cJSON *fu = cJSON_GetObjectItemCaseSensitive(u, "url");
+
+		if (!cJSON_IsString(fnm) ||
+		    strcmp(fnm->valuestring, f->filename) != 0)
+			continue;
+		if (!cJSON_IsString(sh) || strlen(sh->valuestring) != 64)
+			break;
+		snprintf(sha_out, 65, "%s", sh->valuestring);
+		for (size_t i = 0; i < 64; i++)
+			sha_out[i] = (char)tolower((unsigned char)sha_out[i]);
+		if (url_out != NULL && cJSON_IsString(fu))
+			*url_out = xstrdup(fu->valuestring);
+		rc = 0;
+		break;
+	}
+out:
+	cJSON_Delete(root);
+	http_response_dispose(&resp);
+	free(url);
+	free(en);
+	free(ev);
+	return rc;
+}
+
+/* PyPI's "already exists" answers (and pypiserver's/CodeArtifact's 409),
+ * as twine's --skip-existing recognises them. */
+static bool
+is_already_exists(const struct http_response *r)
+{
+	if (r->status == 409)
+		return true;
+	if (r->status != 400)
+		return false;
+	return strstr(r->reason, "already exist") != NULL ||
+	       (r->body.data != NULL &&
+	           strstr(r->body.data, "already exist") != NULL);
+}
+
+int
+pypi_upload_file(const struct pypi_endpoint *ep, const struct publish_file *f,
+    bool dry_run, struct publish_outcome *out, struct error *err)
+{
+	struct dist_filename fn;
+	struct http_form form;
+	struct http_body body;
+	struct http_response resp;
+	struct http_request req = { 0 };
+	const char *hdrs[4];
+	char ctype[128], *ct_hdr = NULL, there[65], *file_url = NULL;
+	int rc;
+
+	http_form_init(&form);
+	http_body_init(&body);
+	http_response_init(&resp);
+	if (f->meta == NULL) {
+		rc = error_set(err, ERR_INVALID, "INVALID_DIST",
+		    "%s is not a wheel or sdist", f->filename);
+		goto out;
+	}
+	if ((rc = dist_parse_filename(&fn, f->filename, err)) < 0)
+		goto out;
+	if ((rc = pypi_form_build(&form, &fn, f->meta, f->sha256, f->blake2_256,
+	         err)) < 0)
+		goto out;
+	if ((rc = http_form_body(&body, ctype, sizeof(ctype), &form, NULL,
+	         "content", f->filename, "application/octet-stream", f->path,
+	         f->size, err)) < 0)
+		goto out;
+	if (!http_url_allowed(ep->url)) {
+		char *safe = util_redact_url(ep->url);
+
+		rc = error_set(err, ERR_INVALID, "INVALID_TARGET",
+		    "%s: URL %s refused: https is required (plain http only "
+		    "to loopback)",
+		    ep->what, safe);
+		free(safe);
+		goto out;
+	}
+	if (dry_run) {
+		out->status = PUBLISH_DRY_RUN;
+		snprintf(out->url, sizeof(out->url), "%s", ep->url);
+		log_info("pypi_dry_run target=%s file=%s bytes=%llu fields=%zu",
+		    ep->what, f->filename, (unsigned long long)body.size,
+		    form.n);
+		rc = 0;
+		goto out;
+	}
+	ct_hdr = xasprintf("Content-Type: %s", ctype);
+	hdrs[0] = ct_hdr;
+	hdrs[1] = ep->auth_header;
+	hdrs[2] = NULL;
+	req.method = "POST";
+	req.url = ep->url;
+	req.headers = hdrs;
+	req.body = &body;
+	req.what = ep->what;
+	if ((rc = http_request(&resp, &req, err)) < 0)
+		goto out;
+	if (resp.status == 200 || resp.status == 201) {
+		out->status = PUBLISH_UPLOADED;
+		snprintf(out->url, sizeof(out->url), "%s", ep->url);
+		/* Where it can be fetched, when the index has a JSON API. */
+		if (ep->json_url != NULL &&
+		    json_lookup(ep, f, there, &file_url, NULL) == 0 &&
+		    file_url != NULL)
+			snprintf(out->url, sizeof(out->url), "%s", file_url);
+		rc = 0;
+		goto out;
+	}
+	if (is_already_exists(&resp)) {
+		struct error jerr;
+		int jrc = ERR_NOTFOUND;
+
+		if (ep->json_url != NULL)
+			jrc = json_lookup(ep, f, there, &file_url, &jerr);
+		if (jrc == 0 && strcmp(there, f->sha256) == 0) {
+			out->status = PUBLISH_ALREADY_PRESENT;
+			snprintf(out->url, sizeof(out->url), "%s",
+			    file_url ? file_url : ep->url);
+			rc = 0;
+		} else if (jrc == 0) {
+			rc = error_set(err, ERR_CONFLICT, "CONFLICT",
+			    "%s: %s already exists there with sha256 %.12s..., "
+			    "ours is %.12s...; nothing was overwritten",
+			    ep->what, f->filename, there, f->sha256);
+		} else if (jrc == ERR_TRANSIENT) {
+			rc = error_set(err, ERR_TRANSIENT, "HTTP",
+			    "%s: %s exists; its digest could not be read: %s",
+			    ep->what, f->filename, jerr.msg);
+		} else {
+			rc = error_set(err, ERR_CONFLICT, "CONFLICT",
+			    "%s: HTTP %ld %s (a different file of that name is "
+			    "there, or its digest cannot be checked)",
+			    ep->what, resp.status, resp.reason);
+		}
+		goto out;
+	}
+	rc = http_status_error(&resp, ep->what, err);
+out:
+	free(ct_hdr);
+	free(file_url);
+	http_response_dispose(&resp);
+	http_body_dispose(&body);
+	http_form_dispose(&form);
+	return rc;
+}
+
+/* Secrets do not linger in freed memory. */
+static void
+wipe(char *s)
+{
+	OPENSSL_cleanse(s, strlen(s));
+}
+
+/* Per-release state: the resolved endpoint, so secrets are read once. */
+struct pypi_state {
+	char *url;
+	char *auth;
+	char *json_url;
+	char *what;
+};
+
+static void
+pypi_state_free(void *arg)
+{
+	struct pypi_state *s = arg;
+
+	if (s == NULL)
+		return;
+	free(s->url);
+	if (s->auth != NULL) {
+		wipe(s->auth);
+		free(s->auth);
+	}
+	free(s->json_url);
+	free(s->what);
+	free(s);
+}
+
+static int
+pypi_begin(void **state, const struct publish_target *t,
+    const struct publish_release *rel, struct error *err)
+{
+	struct pypi_state *s = xcalloc(1, sizeof(*s));
+	char *token = NULL, *user = NULL, *pass = NULL, *json = NULL;
+	int rc = ERR_FAIL;
+
+	(void)rel;
+	s->what = xstrdup(t->name);
+	if ((s->url = publish_target_get(t, "url")) == NULL)
+		s->url = xstrdup(PYPI_DEFAULT_URL);
+	/* Warehouse answers 308 to /legacy; we never follow redirects. */
+	{
+		size_t l = strlen(s->url);
+
+		if (l >= 7 && strcmp(s->url + l - 7, "/legacy") == 0) {
+			char *u = xasprintf("%s/", s->url);
+
+			free(s->url);
+			s->url = u;
+		}
+	}
+	token = publish_target_get(t, "token");
+	user = publish_target_get(t, "username");
+	pass = publish_target_get(t, "password");
+	if (user != NULL && pass != NULL && strcmp(user, "__token__") != 0) {
+		s->auth = http_basic_auth_header(user, pass);
+	} else if (token != NULL) {
+		s->auth = http_basic_auth_header("__token__", token);
+	} else if (pass != NULL) {
+		s->auth = http_basic_auth_header("__token__", pass);
+	} else {
+		rc = error_set(err, ERR_FAIL, "AUTH",
+		    "target %s has no token (setting token/token_file, or "
+		    "PYPI_API_TOKEN / TWINE_PASSWORD)",
+		    t->name);
+		goto out;
+	}
+	json = publish_target_get(t, "json_url");
+	s->json_url = json ? json : pypi_json_url_for(s->url);
+	json = NULL;
+	*state = s;
+	s = NULL;
+	rc = 0;
+out:
+	if (token != NULL)
+		wipe(token);
+	if (pass != NULL)
+		wipe(pass);
+	free(token);
+	free(user);
+	free(pass);
+	pypi_state_free(s);
+	return rc;
+}
+
+static int
+pypi_upload(void *state, const struct publish_target *t,
+    const struct publish_release *rel, const struct publish_file *f,
+    struct publish_outcome *out, struct error *err)
+{
+	struct pypi_state *s = state;
+	struct pypi_endpoint ep = { s->url, s->auth, s->json_url, s->what };
+	struct dist_filename fn;
+	struct dist_rules rules = { 0 };
+	char *local = publish_target_get(t, "allow_local_versions");
+	char *strict = publish_target_get(t, "strict_filenames");
+	bool allow_local = false, strict_names = true;
+	int rc;
+
+	if (local != NULL)
+		(void)util_parse_bool(&allow_local, local);
+	if (strict != NULL)
+		(void)util_parse_bool(&strict_names, strict);
+	free(local);
+	free(strict);
+	/* PyPI's own rules by default; a private index may accept local
+	 * versions and legacy file names, if its target says so. */
+	rules.refuse_local = !allow_local;
+	rules.pypi_filenames = strict_names;
+	if ((rc = dist_parse_filename(&fn, f->filename, err)) < 0)
+		return rc;
+	if (f->meta != NULL &&
+	    (rc = dist_check(&fn, f->meta, NULL, NULL, &rules, err)) < 0)
+		return rc;
+	return pypi_upload_file(&ep, f, rel->dry_run, out, err);
+}
+
+const struct publisher_ops pypi_publisher = {
+	.type = "pypi",
+	.begin = pypi_begin,
+	.upload = pypi_upload,
+	.finish = NULL,
+	.state_free = pypi_state_free,
+	.dists_only = true,
+};
