@@ -1,0 +1,129 @@
+/*
+ * store_int.h - what the files of the store module share and nobody else
+ * sees: the struct store itself, the pool of per-thread libgit2 handles,
+ * commit-message trailers, ref-name helpers and the push helper process.
+ *
+ * store.c owns opening, the commit path and idempotency; store_query.c
+ * owns list/show/revert; store_push.c owns the push helper process, the
+ * push/fetch/rebuild loop and store_push_pending().
+ */
+#ifndef STORE_STORE_INT_H
+#define STORE_STORE_INT_H
+
+#include <git2.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "store/store.h"
+
+/* Compare-and-swap attempts on one ref before giving up with
+ * ERR_TRANSIENT. The research note measured about 4 retries per commit
+ * with 4 processes on one branch (store.md 1.4); 200 leaves two orders of
+ * magnitude of headroom while still bounding a stuck lock to a few
+ * seconds (backoff is capped at STORE_BACKOFF_MAX_MS). */
+#define STORE_CAS_ATTEMPTS 200
+#define STORE_BACKOFF_MAX_MS 25
+
+/* How many commits of a branch are searched for an Event-Id trailer.
+ * Redeliveries come minutes, not thousands of commits, after the
+ * original; a per-task branch rarely has more than a handful. */
+#define STORE_DEDUPE_WALK 200
+
+/* Push attempts when the remote moved under us (store.md 2.5). */
+#define STORE_PUSH_ATTEMPTS 5
+
+/* Credential callback calls per connection: libgit2 asks again forever
+ * on a rejected credential (store.md 2.2). */
+#define STORE_CRED_ATTEMPTS 3
+
+/* Limits on what we read back from git (metadata.json, messages). */
+#define STORE_METADATA_MAX (1024 * 1024)
+
+struct store {
+	/* Copies of the options; the strings below are owned. */
+	struct store_opts opts;
+	char *push_url; /* remote_url, or the URL of remote `remote_name` */
+
+	/* Idle libgit2 handles: a git_repository is not thread-safe
+	 * (store.md 1.9), so each call takes one for itself. */
+	pthread_mutex_t pool_lock;
+	git_repository **pool;
+	size_t npool;
+	size_t cappool;
+
+	/* The push helper: a process forked at store_open, while the
+	 * caller has no libgit2 threads yet, that forks one short-lived
+	 * child per push (store_push.c). */
+	pthread_mutex_t helper_lock;
+	int helper_fd;
+	pid_t helper_pid;
+};
+
+/* The trailers of one of our commits; empty strings when absent. */
+struct store_trailers {
+	char event_id[160];
+	char correlation_id[160];
+	char workflow_id[160];
+	char task_id[160];
+	char prompt_hash[160];
+};
+
+/* Take an idle repository handle (opening one if none is idle) and give
+ * it back. Returns 0 or ERR_FAIL. */
+int store_repo_acquire(struct store *st, git_repository **out,
+    struct error *err);
+void store_repo_release(struct store *st, git_repository *repo);
+
+/* Fill err from libgit2's last error; returns ERR_FAIL (code GIT), or
+ * ERR_TRANSIENT for lock contention. */
+int store_git_error(struct error *err, int grc, const char *what);
+
+/* Parse the trailers of a commit message. */
+void store_trailers_parse(struct store_trailers *t, const char *msg);
+
+/* "refs/heads/<prefix>/<wf>/<task>" and the short form, caller frees. */
+char *store_branch_ref(const struct store *st, const char *wf,
+    const char *task);
+
+/* Tag names: "corr_<id>" (or the id itself when it already starts with
+ * "corr_", as the seed's examples do), "prompt_<hash>". Caller frees. */
+char *store_corr_tag(const char *correlation_id);
+char *store_prompt_tag(const char *prompt_hash);
+
+/* The task directory from path_template, caller frees. */
+char *store_task_dir(const struct store *st, const char *wf, const char *task);
+
+/* Sleep a jittered, growing delay for CAS attempt n (0-based). */
+void store_backoff(int attempt);
+
+/* Peel refs/... to a commit id. Returns 0, ERR_NOTFOUND or ERR_FAIL. */
+int store_ref_commit(git_oid *out, git_repository *repo, const char *ref,
+    struct error *err);
+
+/* Read the metadata file at `path` of commit `cid` as JSON (owned by the
+ * caller). Returns 0, ERR_NOTFOUND or ERR_FAIL. */
+int store_read_metadata(cJSON **out, git_repository *repo, const git_oid *cid,
+    const char *path, struct error *err);
+
+/* Helper process lifecycle (store_push.c). */
+int store_helper_start(struct store *st, struct error *err);
+void store_helper_stop(struct store *st);
+
+/* Fetch the remote's branches and tags into a fresh repository (used by
+ * store_open when the directory was missing or empty). */
+int store_clone_fetch(struct store *st, struct error *err);
+
+/*
+ * Push `branch_ref` then `tags` to the push URL, rebuilding our commits
+ * on the remote tip when the remote moved (bounded). On success the local
+ * branch may have been rebuilt: *new_tip (may be NULL) gets its final
+ * commit. Returns 0 when the branch and every tag that is ours are on the
+ * remote; ERR_TRANSIENT otherwise (err says why).
+ */
+int store_push_branch(struct store *st, git_repository *repo,
+    const char *branch_ref, char **tags, size_t ntags, git_oid *new_tip,
+    struct error *err);
+
+#endif

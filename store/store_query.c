@@ -1,0 +1,385 @@
+/*
+ * store_query.c - reading the store back (list, show) and rolling a branch
+ * back to a tagged tree (revert).
+ *
+ * Lookups are exact wherever the question allows it: show is one tag
+ * lookup (refs/tags/corr_<id>), never a walk over all refs, so it stays
+ * fast with 100 000 refs (store.md 4). list iterates only the branches
+ * under the prefix (a glob on refs/heads/<prefix>/[<wf>/]*). revert writes
+ * a new commit whose tree is the tagged tree on top of the branch tip,
+ * with the same compare-and-swap loop as commits: history is never
+ * rewritten and the push stays a fast-forward (store.md 3).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xalloc.h"
+#include "store/store_int.h"
+
+/* Default and ceiling of list's limit: the seed's default is 50, and
+ * 10 000 metadata files are about 10 MB of JSON. */
+#define STORE_LIST_DEFAULT 50
+#define STORE_LIST_MAX 10000
+
+struct list_item {
+	git_oid id;
+	git_time_t time;
+	char *branch; /* short name */
+	char *wf;
+	char *task;
+};
+
+static int
+list_cmp(const void *a, const void *b)
+{
+	const struct list_item *x = a, *y = b;
+
+	if (x->time != y->time)
+		return x->time < y->time ? 1 : -1;
+	return strcmp(x->branch, y->branch);
+}
+
+/* Add commit facts that are not in metadata.json. */
+static void
+query_decorate(cJSON *meta, const char *branch, const git_oid *cid)
+{
+	cJSON_DeleteItemFromObject(meta, "commit_sha");
+	cJSON_DeleteItemFromObject(meta, "branch");
+	cJSON_AddStringToObject(meta, "commit_sha", git_oid_tostr_s(cid));
+	cJSON_AddStringToObject(meta, "branch", branch);
+}
+
+int
+store_list(struct store *st, cJSON **out, const char *workflow_id, size_t limit,
+    struct error *err)
+{
+	git_repository *repo = NULL;
+	git_reference_iterator *it = NULL;
+	git_commit *c = NULL;
+	struct list_item *items = NULL;
+	size_t n = 0, i, plen;
+	const char *name;
+	char *glob = NULL, *dir, *slash;
+	cJSON *arr = NULL, *meta;
+	int rc;
+
+	if (workflow_id != NULL && !util_id_valid(workflow_id))
+		return error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
+		    "workflow id must be 1-128 characters of [A-Za-z0-9._-]");
+	if (limit == 0)
+		limit = STORE_LIST_DEFAULT;
+	if (limit > STORE_LIST_MAX)
+		limit = STORE_LIST_MAX;
+	if ((rc = store_repo_acquire(st, &repo, err)) < 0)
+		return rc;
+	glob = workflow_id
+	           ? xasprintf("refs/heads/%s/%s/*", st->opts.branch_prefix,
+	                 workflow_id)
+	           : xasprintf("refs/heads/%s/*", st->opts.branch_prefix);
+	plen = strlen("refs/heads/") + strlen(st->opts.branch_prefix) + 1;
+	if (git_reference_iterator_glob_new(&it, repo, glob) < 0) {
+		rc = store_git_error(err, ERR_FAIL, "list branches");
+		goto out;
+	}
+	while (git_reference_next_name(&name, it) == 0) {
+		struct list_item li;
+
+		/* <prefix>/<wf>/<task>, nothing deeper. */
+		if (strlen(name) <= plen ||
+		    (slash = strchr(name + plen, '/')) == NULL ||
+		    strchr(slash + 1, '/') != NULL)
+			continue;
+		memset(&li, 0, sizeof(li));
+		if (git_reference_name_to_id(&li.id, repo, name) < 0 ||
+		    git_commit_lookup(&c, repo, &li.id) < 0) {
+			git_error_clear();
+			continue;
+		}
+		li.time = git_commit_time(c);
+		git_commit_free(c);
+		c = NULL;
+		li.branch = xstrdup(name + strlen("refs/heads/"));
+		li.wf = xstrndup(name + plen, (size_t)(slash - (name + plen)));
+		li.task = xstrdup(slash + 1);
+		items = xrealloc(items, (n + 1) * sizeof(*items));
+		items[n++] = li;
+	}
+	git_error_clear();
+	qsort(items, n, sizeof(*items), list_cmp);
+	arr = cJSON_CreateArray();
+	for (i = 0; i < n && (size_t)cJSON_GetArraySize(arr) < limit; i++) {
+		char *path;
+
+		dir = store_task_dir(st, items[i].wf, items[i].task);
+		path = *dir
+		           ? xasprintf("%s/%s", dir, st->opts.metadata_filename)
+		           : xstrdup(st->opts.metadata_filename);
+		meta = NULL;
+		if (store_read_metadata(&meta, repo, &items[i].id, path,
+		        NULL) == 0) {
+			query_decorate(meta, items[i].branch, &items[i].id);
+			cJSON_AddItemToArray(arr, meta);
+		}
+		free(path);
+		free(dir);
+	}
+	*out = arr;
+	arr = NULL;
+	rc = 0;
+out:
+	for (i = 0; i < n; i++) {
+		free(items[i].branch);
+		free(items[i].wf);
+		free(items[i].task);
+	}
+	free(items);
+	cJSON_Delete(arr);
+	git_reference_iterator_free(it);
+	free(glob);
+	store_repo_release(st, repo);
+	return rc;
+}
+
+int
+store_show(struct store *st, cJSON **out, const char *correlation_id,
+    struct error *err)
+{
+	struct store_trailers t;
+	git_repository *repo = NULL;
+	git_commit *c = NULL;
+	git_oid cid;
+	cJSON *meta = NULL;
+	char *tag = NULL, *ref = NULL, *dir = NULL, *path = NULL,
+	     *branch = NULL;
+	int grc, rc;
+
+	if (correlation_id == NULL || !util_id_valid(correlation_id))
+		return error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
+		    "correlation id must be 1-128 characters of "
+		    "[A-Za-z0-9._-]");
+	if ((rc = store_repo_acquire(st, &repo, err)) < 0)
+		return rc;
+	tag = store_corr_tag(correlation_id);
+	ref = xasprintf("refs/tags/%s", tag);
+	if ((rc = store_ref_commit(&cid, repo, ref, err)) < 0) {
+		if (rc == ERR_NOTFOUND)
+			error_set(err, ERR_NOTFOUND, "NOT_FOUND",
+			    "no artifact with correlation id %s",
+			    correlation_id);
+		goto out;
+	}
+	if ((grc = git_commit_lookup(&c, repo, &cid)) < 0) {
+		rc = store_git_error(err, grc, "read commit");
+		goto out;
+	}
+	store_trailers_parse(&t, git_commit_message(c));
+	if (!util_id_valid(t.workflow_id) || !util_id_valid(t.task_id)) {
+		rc = error_set(err, ERR_NOTFOUND, "NOT_FOUND",
+		    "tag %s is not on an artifact commit", tag);
+		goto out;
+	}
+	dir = store_task_dir(st, t.workflow_id, t.task_id);
+	path = *dir ? xasprintf("%s/%s", dir, st->opts.metadata_filename)
+	            : xstrdup(st->opts.metadata_filename);
+	if ((rc = store_read_metadata(&meta, repo, &cid, path, err)) < 0)
+		goto out;
+	branch = xasprintf("%s/%s/%s", st->opts.branch_prefix, t.workflow_id,
+	    t.task_id);
+	query_decorate(meta, branch, &cid);
+	if (cJSON_GetObjectItemCaseSensitive(meta, "files") == NULL)
+		cJSON_AddArrayToObject(meta, "files");
+	*out = meta;
+	meta = NULL;
+	rc = 0;
+out:
+	cJSON_Delete(meta);
+	git_commit_free(c);
+	free(tag);
+	free(ref);
+	free(dir);
+	free(path);
+	free(branch);
+	store_repo_release(st, repo);
+	return rc;
+}
+
+/* Search the last commits of a branch for an Event-Id trailer. */
+static bool
+revert_find_event(git_oid *found, git_repository *repo, const git_oid *tip,
+    const char *event_id)
+{
+	struct store_trailers t;
+	git_commit *c = NULL, *p = NULL;
+	bool hit = false;
+	int i;
+
+	if (git_commit_lookup(&c, repo, tip) < 0) {
+		git_error_clear();
+		return false;
+	}
+	for (i = 0; i < STORE_DEDUPE_WALK && c != NULL; i++) {
+		store_trailers_parse(&t, git_commit_message(c));
+		if (strcmp(t.event_id, event_id) == 0) {
+			git_oid_cpy(found, git_commit_id(c));
+			hit = true;
+			break;
+		}
+		if (git_commit_parentcount(c) == 0 ||
+		    git_commit_parent(&p, c, 0) < 0)
+			break;
+		git_commit_free(c);
+		c = p;
+		p = NULL;
+	}
+	git_error_clear();
+	git_commit_free(c);
+	return hit;
+}
+
+int
+store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
+    const char *event_id, struct error *err)
+{
+	git_repository *repo = NULL;
+	git_commit *tagc = NULL, *tipc = NULL;
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	git_reference *r = NULL;
+	git_oid tagid, tip, cid, newtip;
+	const git_commit *parents[1];
+	char *tagref = NULL, *bref = NULL, *msg = NULL;
+	char tagsha[GIT_OID_HEXSZ + 1];
+	bool dup = false, pushed = false;
+	int attempt, grc, rc, valid = 0;
+	cJSON *o;
+
+	if (tag == NULL || !util_id_valid(tag))
+		return error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
+		    "tag must be 1-128 characters of [A-Za-z0-9._-]");
+	if (branch == NULL || *branch == '\0')
+		branch = st->opts.base_branch;
+	bref = xasprintf("refs/heads/%s", branch);
+	if (git_reference_name_is_valid(&valid, bref) < 0 || !valid) {
+		free(bref);
+		return error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
+		    "\"%.200s\" is not a valid branch name", branch);
+	}
+	if (event_id != NULL && (*event_id == '\0' || strlen(event_id) > 128 ||
+	                            strpbrk(event_id, " \t\r\n") != NULL)) {
+		free(bref);
+		return error_set(err, ERR_INVALID, "INVALID_EVENT",
+		    "event_id must be 1-128 printable characters");
+	}
+	if ((rc = store_repo_acquire(st, &repo, err)) < 0) {
+		free(bref);
+		return rc;
+	}
+	tagref = xasprintf("refs/tags/%s", tag);
+	if ((rc = store_ref_commit(&tagid, repo, tagref, err)) < 0) {
+		if (rc == ERR_NOTFOUND)
+			error_set(err, ERR_NOTFOUND, "NOT_FOUND", "no tag %s",
+			    tag);
+		goto out;
+	}
+	git_oid_tostr(tagsha, sizeof(tagsha), &tagid);
+	if ((grc = git_commit_lookup(&tagc, repo, &tagid)) < 0 ||
+	    (grc = git_commit_tree(&tree, tagc)) < 0) {
+		rc = store_git_error(err, grc, "read tagged commit");
+		goto out;
+	}
+	msg = xasprintf("Revert %s to %s\n\nRestores the tree of %s (%s).\n\n"
+	                "%s%s%sReverted-To: %s\n",
+	    branch, tag, tag, tagsha, event_id ? "Event-Id: " : "",
+	    event_id ? event_id : "", event_id ? "\n" : "", tag);
+	if ((grc = git_signature_now(&sig, st->opts.author_name,
+	         st->opts.author_email)) < 0) {
+		rc = store_git_error(err, grc, "author signature");
+		goto out;
+	}
+	for (attempt = 0; attempt < STORE_CAS_ATTEMPTS; attempt++) {
+		if ((rc = store_ref_commit(&tip, repo, bref, err)) < 0) {
+			if (rc == ERR_NOTFOUND)
+				error_set(err, ERR_NOTFOUND, "NOT_FOUND",
+				    "no branch %s", branch);
+			goto out;
+		}
+		if (event_id != NULL &&
+		    revert_find_event(&cid, repo, &tip, event_id)) {
+			dup = true;
+			break;
+		}
+		git_commit_free(tipc);
+		tipc = NULL;
+		if ((grc = git_commit_lookup(&tipc, repo, &tip)) < 0) {
+			rc = store_git_error(err, grc, "read branch tip");
+			goto out;
+		}
+		/* Already showing that tree: nothing to write. */
+		if (git_oid_equal(git_commit_tree_id(tipc),
+		        git_tree_id(tree))) {
+			git_oid_cpy(&cid, &tip);
+			dup = true;
+			break;
+		}
+		parents[0] = tipc;
+		if ((grc = git_commit_create(&cid, repo, NULL, sig, sig, NULL,
+		         msg, tree, 1, parents)) < 0) {
+			rc = store_git_error(err, grc, "create revert commit");
+			goto out;
+		}
+		grc = git_reference_create_matching(&r, repo, bref, &cid, 1,
+		    &tip, "artifactd: revert");
+		git_reference_free(r);
+		r = NULL;
+		if (grc == 0)
+			break;
+		if (grc != GIT_EMODIFIED && grc != GIT_ELOCKED) {
+			rc = store_git_error(err, grc, "update branch");
+			goto out;
+		}
+		git_error_clear();
+		store_backoff(attempt);
+	}
+	if (attempt == STORE_CAS_ATTEMPTS) {
+		rc = error_set(err, ERR_TRANSIENT, "GIT",
+		    "branch %s kept moving", branch);
+		goto out;
+	}
+	if (st->opts.auto_push && st->push_url != NULL) {
+		struct error perr;
+
+		error_clear(&perr);
+		if (store_push_branch(st, repo, bref, NULL, 0, &newtip,
+		        &perr) == 0) {
+			pushed = true;
+			git_oid_cpy(&cid, &newtip);
+		} else {
+			log_warnx("store_push_deferred branch=%s error=\"%s\"",
+			    branch, perr.msg);
+		}
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "branch", branch);
+	cJSON_AddStringToObject(o, "commit_sha", git_oid_tostr_s(&cid));
+	cJSON_AddStringToObject(o, "reverted_to", tag);
+	cJSON_AddStringToObject(o, "reverted_to_sha", tagsha);
+	cJSON_AddBoolToObject(o, "pushed", pushed);
+	cJSON_AddBoolToObject(o, "duplicate", dup);
+	log_info("store_revert branch=%s tag=%s sha=%s duplicate=%s", branch,
+	    tag, git_oid_tostr_s(&cid), dup ? "true" : "false");
+	*out = o;
+	rc = 0;
+out:
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_commit_free(tagc);
+	git_commit_free(tipc);
+	free(tagref);
+	free(bref);
+	free(msg);
+	store_repo_release(st, repo);
+	return rc;
+}
