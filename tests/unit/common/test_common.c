@@ -1,0 +1,184 @@
+/*
+ * test_common.c - buffers, digests, time, ids, masking, base64, log JSON.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xalloc.h"
+
+static void
+test_buf_limit(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 10);
+	assert_int_equal(buf_puts(&b, "12345"), 0);
+	assert_int_equal(buf_printf(&b, "%d", 6789), 0);
+	assert_string_equal(b.data, "123456789");
+	assert_int_equal(buf_puts(&b, "ab"), ERR_INVALID);
+	assert_string_equal(b.data, "123456789"); /* unchanged */
+	assert_int_equal(buf_puts(&b, "a"), 0);
+	assert_int_equal(b.len, 10);
+	buf_dispose(&b);
+}
+
+static void
+test_sha256(void **state)
+{
+	char hex[UTIL_SHA256_HEX];
+
+	(void)state;
+	util_sha256_hex(hex, "abc", 3);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396"
+	                         "177a9cb410ff61f20015ad");
+}
+
+static void
+test_iso8601(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(util_parse_iso8601(&ms, "1970-01-01T00:00:00Z"), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(util_parse_iso8601(&ms, "2025-11-07T14:30:00Z"), 0);
+	assert_int_equal(ms, 1762525800000LL);
+	assert_int_equal(util_parse_iso8601(&ms,
+	                     "2025-11-07T15:30:00.250+01:00"),
+	    0);
+	assert_int_equal(ms, 1762525800250LL);
+	assert_int_equal(util_parse_iso8601(&ms, "2025-11-07"), ERR_INVALID);
+	assert_int_equal(util_parse_iso8601(&ms, "2025-13-07T00:00:00Z"),
+	    ERR_INVALID);
+	assert_int_equal(util_parse_iso8601(&ms, "2025-11-07T00:00:00Zjunk"),
+	    ERR_INVALID);
+}
+
+static void
+test_ids(void **state)
+{
+	(void)state;
+	assert_true(util_id_valid("task_coder_001"));
+	assert_true(util_id_valid("wf.rsi-1"));
+	assert_false(util_id_valid("../x"));
+	assert_false(util_id_valid("a/b"));
+	assert_false(util_id_valid(".x"));
+	assert_false(util_id_valid("-x"));
+	assert_false(util_id_valid("a..b"));
+	assert_false(util_id_valid("x.lock"));
+	assert_false(util_id_valid(""));
+	assert_false(util_id_valid(NULL));
+	assert_false(util_id_valid("a b"));
+}
+
+static void
+test_redact(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = util_redact_url("redis://user:hunter2@host:6379/0");
+	assert_string_equal(s, "redis://user:***@host:6379/0");
+	free(s);
+	s = util_redact_url("https://ghp_token@github.com/o/r.git");
+	assert_string_equal(s, "https://***@github.com/o/r.git");
+	free(s);
+	s = util_redact_url("redis://127.0.0.1:6379/0");
+	assert_string_equal(s, "redis://127.0.0.1:6379/0");
+	free(s);
+	s = util_redact_url("/path/with@sign");
+	assert_string_equal(s, "/path/with@sign");
+	free(s);
+}
+
+static void
+test_base64(void **state)
+{
+	char *enc, *dec;
+	size_t n;
+
+	(void)state;
+	enc = util_base64_encode("any carnal pleas", 16);
+	assert_string_equal(enc, "YW55IGNhcm5hbCBwbGVhcw==");
+	assert_int_equal(util_base64_decode(&dec, &n, enc, strlen(enc)), 0);
+	assert_int_equal(n, 16);
+	assert_memory_equal(dec, "any carnal pleas", 16);
+	free(dec);
+	free(enc);
+	assert_int_equal(util_base64_decode(&dec, &n, "a$b=", 4), ERR_INVALID);
+	assert_int_equal(util_base64_decode(&dec, &n, "YQ==YQ", 6),
+	    ERR_INVALID);
+}
+
+static void
+test_log_json(void **state)
+{
+	char *j;
+
+	(void)state;
+	j = log_format_json("info", "T",
+	    "commit_done branch=ai/x msg=\"a \\\"quoted\\\" b\" n=3");
+	assert_string_equal(j,
+	    "{\"ts\":\"T\",\"level\":\"info\",\"msg\":\"commit_done\","
+	    "\"branch\":\"ai/x\",\"msg\":\"a \\\\\\\"quoted\\\\\\\" b\","
+	    "\"n\":\"3\"}");
+	free(j);
+}
+
+static void
+test_read_file_limits(void **state)
+{
+	char path[] = "/tmp/artifactd-test-XXXXXX", *data = NULL;
+	struct error err = { 0 };
+	size_t len = 0;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello", 5), 5);
+	close(fd);
+	assert_int_equal(util_read_file(&data, &len, path, 5, &err), 0);
+	assert_int_equal(len, 5);
+	assert_string_equal(data, "hello");
+	free(data);
+	assert_int_equal(util_read_file(&data, &len, path, 4, &err),
+	    ERR_INVALID);
+	assert_string_equal(err.code, "TOO_LARGE");
+	assert_int_equal(util_read_file(&data, &len, "/tmp", 4, &err),
+	    ERR_INVALID);
+	assert_string_equal(err.code, "PATH_REJECTED");
+	unlink(path);
+	assert_int_equal(util_read_file(&data, &len, path, 4, &err),
+	    ERR_NOTFOUND);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_limit),
+		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_iso8601),
+		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_log_json),
+		cmocka_unit_test(test_read_file_limits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
