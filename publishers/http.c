@@ -392,14 +392,28 @@ http_response_header(const struct http_response *r, const char *name)
 /* Per transfer: response collection. */
 struct transfer {
 	struct http_response *resp;
+	const struct http_request *req;
+	CURL *c;
 	bool body_too_large;
+	bool sink_failed;
 };
 
 static size_t
 write_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct transfer *t = arg;
+	long status = 0;
 
+	if (t->req->sink != NULL) {
+		curl_easy_getinfo(t->c, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300) {
+			if (t->req->sink(t->req->sink_arg, p, size * n) != 0) {
+				t->sink_failed = true;
+				return 0;
+			}
+			return size * n;
+		}
+	}
 	if (buf_append(&t->resp->body, p, size * n) < 0) {
 		t->body_too_large = true;
 		return 0;
@@ -606,7 +620,7 @@ http_request(struct http_response *resp, const struct http_request *req,
 {
 	static const struct http_body empty;
 	struct body_reader rd = { .fd = -1 };
-	struct transfer t = { .resp = resp };
+	struct transfer t = { .resp = resp, .req = req };
 	struct curl_slist *hdrs = NULL;
 	char *safe_url = util_redact_url(req->url);
 	const char *what = req->what ? req->what : "http";
@@ -640,18 +654,28 @@ http_request(struct http_response *resp, const struct http_request *req,
 		buf_reset(&resp->body);
 		buf_reset(&resp->headers);
 		t.body_too_large = false;
+		t.sink_failed = false;
 		reader_rewind(&rd);
+		if (req->sink_reset != NULL)
+			req->sink_reset(req->sink_arg);
 		if ((c = curl_easy_init()) == NULL) {
 			rc = error_set(err, ERR_FAIL, "HTTP",
 			    "%s: cannot create a curl handle", what);
 			goto out;
 		}
+		t.c = c;
 		setup_handle(c, req, &t, &rd, hdrs);
 		cc = curl_easy_perform(c);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 		curl_easy_cleanup(c);
 		c = NULL;
 		reader_close(&rd);
+		if (t.sink_failed) {
+			rc = error_set(err, ERR_FAIL, "HTTP",
+			    "%s: response from %s was refused by its reader",
+			    what, safe_url);
+			goto out;
+		}
 		if (t.body_too_large) {
 			rc = error_set(err, ERR_FAIL, "HTTP",
 			    "%s: response from %s is larger than %u bytes",

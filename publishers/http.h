@@ -110,6 +110,13 @@ struct http_request {
 	long timeout_s;
 	/* A short label for logs ("pypi_upload"); may be NULL. */
 	const char *what;
+	/* When set, a 2xx response body goes to sink (in pieces, constant
+	 * memory; e.g. to hash a download) instead of resp->body; a
+	 * non-zero return aborts the transfer (ERR_FAIL). Other statuses
+	 * still fill resp->body. reset is called before each attempt. */
+	int (*sink)(void *arg, const void *p, size_t n);
+	void (*sink_reset)(void *arg);
+	void *sink_arg;
 };
 
 struct http_response {
