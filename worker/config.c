@@ -885,11 +885,17 @@ config_dispose(struct config *cfg)
 void
 config_describe(void)
 {
-	size_t i;
+	size_t i, j;
 
 	for (i = 0; i < CONFIG_NDESCS; i++) {
 		const struct config_desc *d = &config_descs[i];
+		char env[96] = "";
+		size_t n = 0;
 
-		printf("  --%-22s %-34s %s\n", d->name, d->env[0], d->help);
+		for (j = 0; j < 3 && d->env[j] != NULL; j++)
+			n += (size_t)snprintf(env + n, sizeof(env) - n, "%s%s",
+			    j ? "," : "", d->env[j]);
+		printf("  --%-22s %-40s %s%s\n", d->name, env, d->help,
+		    d->secret ? " (secret: also NAME_FILE)" : "");
 	}
 }
