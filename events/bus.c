@@ -17,7 +17,6 @@
  */
 #include "events/bus.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <hiredis/async.h>
@@ -39,6 +38,7 @@
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "events/bus_int.h"
+#include "events/endpoint.h"
 
 /* Reconnect backoff: 100 ms doubling to 10 s, each wait scaled by a
  * random 0.5-1.0 so many workers do not reconnect in lock-step after a
@@ -92,7 +92,7 @@ struct bus_stream {
 
 struct bus {
 	struct event_base *base;
-	struct bus_url url;
+	struct endpoint url;
 	char *group;
 	char *consumer;
 	char *output_stream;
@@ -187,254 +187,6 @@ static const char bus_append_lua[] =
 
 static void bus_kick(struct bus *bus);
 static void conn_start(struct bus_conn *conn);
-
-/* ---------------------------------------------------------------- URL */
-
-static int
-bus_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Percent-decode [s, s+n) into a new string; NULL if malformed. */
-static char *
-bus_unescape(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1);
-	size_t i, j = 0;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			int hi, lo;
-
-			if (i + 2 >= n) {
-				free(out);
-				return NULL;
-			}
-			hi = bus_hexval((unsigned char)s[i + 1]);
-			lo = bus_hexval((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0) {
-				free(out);
-				return NULL;
-			}
-			out[j++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			out[j++] = s[i];
-		}
-	}
-	out[j] = '\0';
-	return out;
-}
-
-static int
-bus_parse_db(int *out, const char *s, struct error *err)
-{
-	long long v;
-
-	if (util_parse_uint(&v, s, 1000000) < 0)
-		return error_set(err, ERR_INVALID, "CONFIG",
-		    "redis URL: database \"%s\" is not a number", s);
-	*out = (int)v;
-	return 0;
-}
-
-int
-bus_url_parse(struct bus_url *out, const char *url, struct error *err)
-{
-	struct bus_url u = { 0 };
-	const char *p, *at, *hostend, *slash, *colon;
-	char *tmp = NULL;
-	int rc = ERR_INVALID;
-
-	u.port = 6379;
-	if (url == NULL || *url == '\0') {
-		error_set(err, rc, "CONFIG", "redis URL is empty");
-		goto out;
-	}
-	if (strncmp(url, "unix://", 7) == 0) {
-		const char *q = strchr(url + 7, '?');
-		size_t n = q ? (size_t)(q - (url + 7)) : strlen(url + 7);
-
-		if (n == 0 || url[7] != '/') {
-			error_set(err, rc, "CONFIG",
-			    "redis URL: unix:// needs an absolute path");
-			goto out;
-		}
-		u.path = xstrndup(url + 7, n);
-		if (q != NULL) {
-			if (strncmp(q, "?db=", 4) != 0) {
-				error_set(err, rc, "CONFIG",
-				    "redis URL: only ?db=N is understood");
-				goto out;
-			}
-			if (bus_parse_db(&u.db, q + 4, err) < 0)
-				goto out;
-		}
-		rc = 0;
-		goto done;
-	}
-	if (strncmp(url, "redis://", 8) != 0) {
-		error_set(err, rc, "CONFIG",
-		    "redis URL must start with redis:// or unix:// "
-		    "(TLS is not supported by hiredis 0.14)");
-		goto out;
-	}
-	p = url + 8;
-	slash = strchr(p, '/');
-	at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
-	/* The password may contain '@' only percent-encoded; take the last
-	 * '@' before the path so "a@b" passwords still fail loudly below. */
-	if (at != NULL) {
-		const char *c = memchr(p, ':', (size_t)(at - p));
-
-		if (c != NULL) {
-			if (c > p &&
-			    (u.user = bus_unescape(p, (size_t)(c - p))) == NULL)
-				goto bad_escape;
-			if ((u.pass = bus_unescape(c + 1,
-			         (size_t)(at - c - 1))) == NULL)
-				goto bad_escape;
-			if (*u.pass == '\0') {
-				free(u.pass);
-				u.pass = NULL;
-			}
-		} else if (at > p) {
-			/* "redis://secret@host": the one word is a password
-			 * (what redis-cli -u and most clients do). */
-			if ((u.pass = bus_unescape(p, (size_t)(at - p))) ==
-			    NULL)
-				goto bad_escape;
-		}
-		p = at + 1;
-	}
-	hostend = slash ? slash : p + strlen(p);
-	if (*p == '[') {
-		const char *rb = memchr(p, ']', (size_t)(hostend - p));
-
-		if (rb == NULL) {
-			error_set(err, rc, "CONFIG",
-			    "redis URL: unclosed [ in host");
-			goto out;
-		}
-		u.host = xstrndup(p + 1, (size_t)(rb - p - 1));
-		colon = rb + 1 < hostend && rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		colon = memchr(p, ':', (size_t)(hostend - p));
-		u.host = xstrndup(p,
-		    colon ? (size_t)(colon - p) : (size_t)(hostend - p));
-	}
-	if (*u.host == '\0') {
-		free(u.host);
-		u.host = xstrdup("127.0.0.1");
-	}
-	if (colon != NULL) {
-		long long port;
-
-		tmp = xstrndup(colon + 1, (size_t)(hostend - colon - 1));
-		if (util_parse_uint(&port, tmp, 65535) < 0 || port == 0) {
-			error_set(err, rc, "CONFIG",
-			    "redis URL: port \"%s\" is not a port", tmp);
-			goto out;
-		}
-		u.port = (int)port;
-	}
-	if (slash != NULL && slash[1] != '\0') {
-		if (bus_parse_db(&u.db, slash + 1, err) < 0)
-			goto out;
-	}
-	rc = 0;
-	goto done;
-bad_escape:
-	error_set(err, rc, "CONFIG",
-	    "redis URL: bad %%-escape in the user or password");
-	goto out;
-done:
-	*out = u;
-	memset(&u, 0, sizeof(u));
-out:
-	free(tmp);
-	bus_url_dispose(&u);
-	return rc;
-}
-
-void
-bus_url_dispose(struct bus_url *u)
-{
-	if (u == NULL)
-		return;
-	free(u->host);
-	free(u->path);
-	free(u->user);
-	free(u->pass);
-	memset(u, 0, sizeof(*u));
-}
-
-/* --------------------------------------------------------- sync client */
-
-int
-bus_connect_sync(struct redisContext **out, const char *url, int timeout_ms,
-    struct error *err)
-{
-	struct bus_url u;
-	struct timeval tv;
-	redisContext *c = NULL;
-	redisReply *r = NULL;
-	int rc;
-
-	if ((rc = bus_url_parse(&u, url, err)) < 0)
-		return rc;
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	c = u.path ? redisConnectUnixWithTimeout(u.path, tv)
-	           : redisConnectWithTimeout(u.host, u.port, tv);
-	if (c == NULL || c->err) {
-		char *safe = util_redact_url(url);
-
-		rc = error_set(err, ERR_TRANSIENT, "REDIS",
-		    "cannot connect to %s: %s", safe,
-		    c ? c->errstr : "out of memory");
-		free(safe);
-		goto out;
-	}
-	redisSetTimeout(c, tv);
-	if (u.pass != NULL) {
-		r = u.user ? redisCommand(c, "AUTH %s %s", u.user, u.pass)
-		           : redisCommand(c, "AUTH %s", u.pass);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			rc = error_set(err, ERR_FAIL, "AUTH",
-			    "redis refused the credentials: %s",
-			    r ? r->str : c->errstr);
-			goto out;
-		}
-		freeReplyObject(r);
-		r = NULL;
-	}
-	if (u.db != 0) {
-		r = redisCommand(c, "SELECT %d", u.db);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			rc = error_set(err, ERR_FAIL, "REDIS",
-			    "SELECT %d failed: %s", u.db,
-			    r ? r->str : c->errstr);
-			goto out;
-		}
-	}
-	*out = c;
-	c = NULL;
-	rc = 0;
-out:
-	if (r != NULL)
-		freeReplyObject(r);
-	if (c != NULL)
-		redisFree(c);
-	bus_url_dispose(&u);
-	return rc;
-}
 
 /* ----------------------------------------------------------- messages */
 
@@ -757,7 +509,7 @@ static void
 conn_start(struct bus_conn *conn)
 {
 	struct bus *bus = conn->bus;
-	const struct bus_url *u = &bus->url;
+	const struct endpoint *u = &bus->url;
 	redisAsyncContext *ac;
 	struct timeval tv = { BUS_CONNECT_TIMEOUT_MS / 1000,
 		(BUS_CONNECT_TIMEOUT_MS % 1000) * 1000 };
@@ -786,13 +538,13 @@ conn_start(struct bus_conn *conn)
 	redisAsyncSetDisconnectCallback(ac, conn_on_disconnect);
 	/* Commands may be queued before the TCP connect completes; the
 	 * PING marks the end of the setup. */
-	if (u->pass != NULL) {
+	if (u->password != NULL) {
 		if (u->user != NULL)
 			redisAsyncCommand(ac, conn_setup_cb, (void *)0,
-			    "AUTH %s %s", u->user, u->pass);
+			    "AUTH %s %s", u->user, u->password);
 		else
 			redisAsyncCommand(ac, conn_setup_cb, (void *)0,
-			    "AUTH %s", u->pass);
+			    "AUTH %s", u->password);
 	}
 	if (u->db != 0)
 		redisAsyncCommand(ac, conn_setup_cb, (void *)0, "SELECT %d",
@@ -1370,7 +1122,7 @@ bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
 	if (base == NULL || o == NULL)
 		return error_set(err, ERR_INVALID, NULL, "bus: no base");
 	bus = xcalloc(1, sizeof(*bus));
-	if ((rc = bus_url_parse(&bus->url, o->url, err)) < 0) {
+	if ((rc = endpoint_parse(&bus->url, o->url, err)) < 0) {
 		free(bus);
 		return rc;
 	}
@@ -1823,6 +1575,6 @@ bus_free(struct bus *bus)
 	free(bus->consumer);
 	free(bus->output_stream);
 	free(bus->output_channel);
-	bus_url_dispose(&bus->url);
+	endpoint_dispose(&bus->url);
 	free(bus);
 }

@@ -24,36 +24,7 @@
 #include "common/error.h"
 
 struct event_base;
-struct redisContext;
 struct bus;
-
-/* Where Redis is: parsed from redis://[user:pass@]host[:port][/db] or
- * unix:///path[?db=N]. Strings are owned. */
-struct bus_url {
-	char *host; /* NULL for unix sockets */
-	int port;
-	char *path; /* unix socket path, or NULL */
-	char *user; /* NULL: AUTH with the password only (or no AUTH) */
-	char *pass; /* NULL: no AUTH */
-	int db;
-};
-
-/*
- * Parse a Redis URL. Returns 0 with *out filled (dispose with
- * bus_url_dispose), or ERR_INVALID naming the problem (never the
- * password).
- */
-int bus_url_parse(struct bus_url *out, const char *url, struct error *err);
-void bus_url_dispose(struct bus_url *u);
-
-/*
- * A blocking connection for the command-line tools (replay, dlq): connect
- * with a timeout of timeout_ms, AUTH and SELECT. *out belongs to the
- * caller (redisFree). Returns 0, ERR_TRANSIENT (cannot connect) or
- * ERR_FAIL (refused AUTH/SELECT).
- */
-int bus_connect_sync(struct redisContext **out, const char *url, int timeout_ms,
-    struct error *err);
 
 /* One field of a stream entry. Both strings are NUL-terminated copies
  * (values may also contain NULs; use the lengths). */
@@ -91,7 +62,7 @@ typedef void bus_pubsub_cb(const char *channel, const char *payload, size_t len,
     void *arg);
 
 struct bus_opts {
-	const char *url;
+	const char *url; /* ARTIFACTD_REDIS_URL, parsed by endpoint.h */
 	const char *group;
 	const char *consumer;
 	const char *const *streams; /* input streams, read together */

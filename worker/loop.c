@@ -1,0 +1,901 @@
+/*
+ * loop.c - the daemon loop: entries from the bus become jobs on the
+ * handler threads, and results become outcome events and acknowledgements.
+ *
+ * Every entry we hold is one struct item, from the moment the bus hands
+ * it over until Redis confirms the answer (or we give it back). Items
+ * move through: QUEUED (waiting for a thread, or for another job with the
+ * same key to finish) -> RUNNING (on a handler thread) -> COMPLETING (the
+ * answer is being written) and are freed; RETRY_WAIT sits between runs of
+ * a transient failure, WAIT_REDIS between attempts to write an answer
+ * while Redis is away. The number of items is the backpressure: the bus
+ * reads only concurrency - items entries. All of this runs on the loop
+ * thread; the handler threads only see the job and the result.
+ */
+#include "worker/loop.h"
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xalloc.h"
+#include "events/bus.h"
+#include "events/envelope.h"
+#include "worker/app.h"
+#include "worker/http.h"
+#include "worker/metrics.h"
+#include "worker/pool.h"
+
+/* Transient failures: wait min(cap, base * 2^(attempt-1)), scaled by a
+ * random 0.5-1.0 (exponential backoff with jitter, as Celery and BullMQ
+ * do). The cap stays well below the claim idle time of a typical setup,
+ * so a retrying entry is held in memory, not bounced through Redis. */
+#define LOOP_RETRY_BASE_MS 1000
+#define LOOP_RETRY_CAP_MS 60000
+/* Writing an answer while Redis is away: try again this often. */
+#define LOOP_REWRITE_MS 1000
+/* Background push of commits a failed push left behind. */
+#define LOOP_PUSH_PERIOD_MS 30000
+/* Stream length / lag / pending sampling for /metrics. */
+#define LOOP_SAMPLE_MS 5000
+/* After the drain timeout, how long we wait for Redis to confirm that
+ * the leftovers were given back before exiting anyway. */
+#define LOOP_RELEASE_WAIT_MS 2000
+
+enum item_state {
+	ITEM_QUEUED,
+	ITEM_RUNNING,
+	ITEM_RETRY_WAIT,
+	ITEM_COMPLETING,
+	ITEM_WAIT_REDIS,
+	ITEM_RELEASING
+};
+
+struct loop;
+
+struct item {
+	struct item *prev, *next;
+	struct loop *loop;
+	struct bus_msg *msg;
+	struct handler_job *job;
+	struct handler_result res;
+	enum item_state state;
+	enum metrics_outcome outcome;
+	int attempts;
+	int64_t started_ms;
+	bool abandoned; /* given back while its handler still runs */
+	struct event *timer;
+};
+
+struct loop {
+	const struct handler_ctx *ctx;
+	const struct config *cfg;
+	struct event_base *base;
+	struct bus *bus;
+	struct pool *pool;
+	struct http *http;
+	struct metrics metrics;
+	struct item *head, *tail;
+	size_t nitems;
+	size_t nrunning;
+	bool stopping;
+	bool drain_expired;
+	bool push_running;
+	int push_rc;
+	int signals;
+	struct event *sig_term, *sig_int;
+	struct event *renew_ev, *push_ev, *sample_ev, *drain_ev, *exit_ev;
+};
+
+static void loop_dispatch(struct loop *lp);
+static void loop_complete(struct item *it);
+static void loop_maybe_finish(struct loop *lp);
+
+/* ---------------------------------------------------------------- items */
+
+static void
+item_link(struct loop *lp, struct item *it)
+{
+	it->prev = lp->tail;
+	it->next = NULL;
+	if (lp->tail != NULL)
+		lp->tail->next = it;
+	else
+		lp->head = it;
+	lp->tail = it;
+	lp->nitems++;
+}
+
+static void
+item_unlink(struct loop *lp, struct item *it)
+{
+	if (it->prev != NULL)
+		it->prev->next = it->next;
+	else
+		lp->head = it->next;
+	if (it->next != NULL)
+		it->next->prev = it->prev;
+	else
+		lp->tail = it->prev;
+	it->prev = it->next = NULL;
+	lp->nitems--;
+}
+
+static void
+item_free(struct item *it)
+{
+	if (it == NULL)
+		return;
+	if (it->timer != NULL)
+		event_free(it->timer);
+	handler_job_free(it->job);
+	handler_result_dispose(&it->res);
+	bus_msg_free(it->msg);
+	free(it);
+}
+
+/* Done with an item: forget it and make room for the next entry. */
+static void
+item_finish(struct item *it)
+{
+	struct loop *lp = it->loop;
+
+	item_unlink(lp, it);
+	item_free(it);
+	loop_dispatch(lp);
+	bus_poke(lp->bus);
+	loop_maybe_finish(lp);
+}
+
+static struct item *
+loop_find(struct loop *lp, const char *stream, const char *id)
+{
+	struct item *it;
+
+	for (it = lp->head; it != NULL; it = it->next)
+		if (strcmp(it->msg->id, id) == 0 &&
+		    strcmp(it->msg->stream, stream) == 0)
+			return it;
+	return NULL;
+}
+
+static void
+item_timer(struct item *it, event_callback_fn fn, long ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (it->timer != NULL)
+		event_free(it->timer);
+	it->timer = evtimer_new(it->loop->base, fn, it);
+	evtimer_add(it->timer, &tv);
+}
+
+/* ------------------------------------------------------------- release */
+
+static void
+loop_release_done(int rc, void *arg)
+{
+	struct item *it = arg;
+	struct loop *lp = it->loop;
+
+	if (rc < 0)
+		log_warnx("release_failed stream=%s id=%s (it stays pending "
+		          "and is claimed after the idle time)",
+		    it->msg->stream, it->msg->id);
+	else
+		lp->metrics.releases++;
+	if (it->abandoned) {
+		/* The handler thread still holds the job: unlink only, the
+		 * pool's done callback frees it if it ever returns. */
+		item_unlink(lp, it);
+		it->state = ITEM_RELEASING;
+		loop_maybe_finish(lp);
+		return;
+	}
+	item_finish(it);
+}
+
+/* Give an entry back for another worker at shutdown. */
+static void
+loop_release(struct item *it)
+{
+	struct loop *lp = it->loop;
+
+	log_info("release stream=%s id=%s", it->msg->stream, it->msg->id);
+	if (it->timer != NULL)
+		evtimer_del(it->timer);
+	it->state = ITEM_RELEASING;
+	if (bus_release(lp->bus, it->msg, loop_release_done, it) < 0)
+		loop_release_done(ERR_TRANSIENT, it);
+}
+
+/* ----------------------------------------------------------- handlers */
+
+static void
+loop_run_job(void *arg)
+{
+	struct item *it = arg;
+
+	handler_run(it->loop->ctx, it->job, &it->res);
+}
+
+static const char *
+loop_action_name(enum handler_action a)
+{
+	switch (a) {
+	case HANDLER_ACK:
+		return "ack";
+	case HANDLER_DEAD_LETTER:
+		return "dead_letter";
+	case HANDLER_RETRY:
+		return "retry";
+	case HANDLER_SKIP:
+		return "skip";
+	}
+	return "?";
+}
+
+static void
+loop_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct item *it = arg;
+
+	(void)fd;
+	(void)what;
+	if (it->state != ITEM_RETRY_WAIT)
+		return;
+	it->state = ITEM_QUEUED;
+	loop_dispatch(it->loop);
+}
+
+static void
+loop_job_done(void *arg)
+{
+	struct item *it = arg;
+	struct loop *lp = it->loop;
+	double secs;
+
+	lp->nrunning--;
+	if (it->abandoned) {
+		/* Given back at the drain timeout; the answer is dropped
+		 * (the next worker answers it again, idempotently). */
+		item_free(it);
+		return;
+	}
+	secs = (double)(util_mono_ms() - it->started_ms) / 1000.0;
+	metrics_observe(&lp->metrics, secs);
+	log_info("handled stream=%s id=%s event_id=%s action=%s "
+	         "duplicate=%s events=%zu ms=%lld",
+	    it->msg->stream, it->msg->id,
+	    it->res.event_id ? it->res.event_id : "-",
+	    loop_action_name(it->res.action),
+	    it->res.duplicate ? "true" : "false", it->res.nevents,
+	    (long long)(secs * 1000));
+	if (it->res.action == HANDLER_RETRY) {
+		it->attempts++;
+		if (it->attempts >= lp->cfg->max_attempts) {
+			/* Out of attempts: the result's events say what
+			 * failed; dead-letter with them. */
+			it->res.action = HANDLER_DEAD_LETTER;
+			if (it->res.reason == NULL)
+				it->res.reason =
+				    xasprintf("transient failure %d times",
+				        it->attempts);
+			lp->metrics.dead_letters_retries++;
+			loop_complete(it);
+		} else if (lp->stopping) {
+			loop_release(it);
+		} else {
+			long ms = LOOP_RETRY_BASE_MS;
+			int i;
+
+			for (i = 1; i < it->attempts && ms < LOOP_RETRY_CAP_MS;
+			     i++)
+				ms *= 2;
+			if (ms > LOOP_RETRY_CAP_MS)
+				ms = LOOP_RETRY_CAP_MS;
+			ms = (long)(ms * util_jitter(0.5, 1.0));
+			lp->metrics.retries++;
+			log_info("retry_scheduled stream=%s id=%s attempt=%d "
+			         "in_ms=%ld reason=\"%s\"",
+			    it->msg->stream, it->msg->id, it->attempts, ms,
+			    it->res.reason ? it->res.reason : "");
+			handler_result_dispose(&it->res);
+			memset(&it->res, 0, sizeof(it->res));
+			it->state = ITEM_RETRY_WAIT;
+			item_timer(it, loop_retry_cb, ms);
+		}
+	} else {
+		if (it->res.action == HANDLER_DEAD_LETTER)
+			lp->metrics.dead_letters_invalid++;
+		loop_complete(it);
+	}
+	loop_dispatch(lp);
+}
+
+/* Is a job with this key running now? */
+static bool
+loop_key_busy(struct loop *lp, const char *key)
+{
+	struct item *it;
+
+	for (it = lp->head; it != NULL; it = it->next)
+		if (it->state == ITEM_RUNNING && it->job != NULL &&
+		    strcmp(it->job->key, key) == 0)
+			return true;
+	return false;
+}
+
+/* Start queued jobs on free threads, oldest first, skipping those whose
+ * key is busy (they keep their place). */
+static void
+loop_dispatch(struct loop *lp)
+{
+	struct item *it;
+
+	if (lp->drain_expired)
+		return;
+	for (it = lp->head; it != NULL && pool_idle(lp->pool) > 0;
+	     it = it->next) {
+		if (it->state != ITEM_QUEUED || loop_key_busy(lp, it->job->key))
+			continue;
+		it->state = ITEM_RUNNING;
+		it->started_ms = util_mono_ms();
+		memset(&it->res, 0, sizeof(it->res));
+		lp->nrunning++;
+		pool_submit(lp->pool, loop_run_job, loop_job_done, it);
+	}
+}
+
+/* -------------------------------------------------------------- answers */
+
+static void loop_rewrite_cb(evutil_socket_t fd, short what, void *arg);
+
+static void
+loop_complete_done(int rc, void *arg)
+{
+	struct item *it = arg;
+	struct loop *lp = it->loop;
+
+	if (rc < 0) {
+		lp->metrics.completion_errors++;
+		it->state = ITEM_WAIT_REDIS;
+		item_timer(it, loop_rewrite_cb, LOOP_REWRITE_MS);
+		return;
+	}
+	if (rc == 1) {
+		log_info("already_answered stream=%s id=%s", it->msg->stream,
+		    it->msg->id);
+		lp->metrics.acked[METRICS_ANSWERED]++;
+	} else {
+		lp->metrics.acked[it->outcome]++;
+	}
+	item_finish(it);
+}
+
+/* Write the answer of an item whose result is final. */
+static void
+loop_write(struct item *it)
+{
+	struct loop *lp = it->loop;
+	struct bus_out_event *ev;
+	cJSON **roots;
+	struct bus_completion c = { 0 };
+	size_t i;
+
+	ev = xcalloc(it->res.nevents ? it->res.nevents : 1, sizeof(*ev));
+	roots = xcalloc(it->res.nevents ? it->res.nevents : 1, sizeof(*roots));
+	for (i = 0; i < it->res.nevents; i++) {
+		const cJSON *v;
+
+		ev[i].json = it->res.events[i];
+		/* Our own output: small and well-formed, parsed only to
+		 * copy its ids into plain stream fields. */
+		roots[i] = cJSON_Parse(it->res.events[i]);
+		if ((v = cJSON_GetObjectItemCaseSensitive(roots[i],
+		         "event_id")) != NULL &&
+		    cJSON_IsString(v))
+			ev[i].event_id = v->valuestring;
+		if ((v = cJSON_GetObjectItemCaseSensitive(roots[i],
+		         "event_type")) != NULL &&
+		    cJSON_IsString(v))
+			ev[i].event_type = v->valuestring;
+		if ((v = cJSON_GetObjectItemCaseSensitive(roots[i],
+		         "correlation_id")) != NULL &&
+		    cJSON_IsString(v))
+			ev[i].correlation_id = v->valuestring;
+	}
+	c.msg = it->msg;
+	c.events = ev;
+	c.nevents = it->res.nevents;
+	c.dead = it->res.action == HANDLER_DEAD_LETTER;
+	c.reason = it->res.reason ? it->res.reason : "dead-lettered";
+	it->state = ITEM_COMPLETING;
+	if (bus_complete(lp->bus, &c, loop_complete_done, it) < 0)
+		loop_complete_done(ERR_TRANSIENT, it);
+	for (i = 0; i < it->res.nevents; i++)
+		cJSON_Delete(roots[i]);
+	free(roots);
+	free(ev);
+}
+
+static void
+loop_rewrite_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct item *it = arg;
+
+	(void)fd;
+	(void)what;
+	if (it->state == ITEM_WAIT_REDIS)
+		loop_write(it);
+}
+
+static void
+loop_complete(struct item *it)
+{
+	switch (it->res.action) {
+	case HANDLER_DEAD_LETTER:
+		it->outcome = METRICS_DEAD_LETTER;
+		log_warnx("dead_letter stream=%s id=%s event_id=%s "
+		          "deliveries=%lld reason=\"%s\"",
+		    it->msg->stream, it->msg->id,
+		    it->res.event_id ? it->res.event_id : "-",
+		    it->msg->deliveries, it->res.reason ? it->res.reason : "");
+		break;
+	case HANDLER_SKIP:
+		it->outcome = METRICS_SKIPPED;
+		break;
+	default:
+		it->outcome =
+		    it->res.duplicate ? METRICS_DUPLICATE : METRICS_OK;
+		break;
+	}
+	loop_write(it);
+}
+
+/* The failure type answering an input of this type on this stream
+ * (the same choice the handlers make for bad input). */
+static const char *
+loop_failure_type(const struct config *cfg, const char *stream,
+    const char *event_type)
+{
+	if (event_type != NULL) {
+		if (strcmp(event_type, "RELEASE_TAGGED") == 0)
+			return "PUBLISH_FAILED";
+		if (strcmp(event_type, "ROLLBACK_REQUESTED") == 0)
+			return "ARTIFACT_REVERT_FAILED";
+		if (strcmp(event_type, "TEST_PASSED") == 0)
+			return "ARTIFACT_COMMIT_FAILED";
+	}
+	if (strcmp(stream, cfg->release_stream) == 0)
+		return "PUBLISH_FAILED";
+	return "ARTIFACT_COMMIT_FAILED";
+}
+
+/*
+ * An entry delivered max_deliveries times without an answer: every
+ * earlier delivery ended with the worker dying (or being killed) while
+ * handling it. Dead-letter it without running the handler again.
+ */
+static void
+loop_crash_letter(struct item *it, const char *json, size_t len,
+    const char *field_event_id, const char *field_type)
+{
+	struct loop *lp = it->loop;
+	struct envelope *in = NULL, *out;
+	struct error err = { 0 };
+	const char *type;
+
+	if (json == NULL || envelope_parse(&in, json, len, NULL) < 0) {
+		in = envelope_new(field_type ? field_type : "UNPARSEABLE");
+		if (field_event_id != NULL && strlen(field_event_id) <= 256)
+			envelope_set_event_id(in, field_event_id);
+	} else if (field_event_id != NULL && in->event_id_derived &&
+	           strlen(field_event_id) <= 256) {
+		envelope_set_event_id(in, field_event_id);
+	}
+	type = loop_failure_type(lp->cfg, it->msg->stream,
+	    field_type ? field_type : in->event_type);
+	error_set(&err, ERR_FAIL, "CRASH",
+	    "delivered %lld times without an answer: handling it "
+	    "may crash the worker",
+	    it->msg->deliveries);
+	out = envelope_failure(in, type, &err, NULL);
+	memset(&it->res, 0, sizeof(it->res));
+	handler_result_add(&it->res, envelope_to_json(out));
+	it->res.action = HANDLER_DEAD_LETTER;
+	it->res.reason =
+	    xasprintf("max deliveries reached (%lld)", it->msg->deliveries);
+	it->res.event_id = xstrdup(in->event_id);
+	it->res.event_type = xstrdup(in->event_type);
+	envelope_free(out);
+	envelope_free(in);
+	lp->metrics.dead_letters_crash++;
+	loop_complete(it);
+}
+
+/* ----------------------------------------------------------- bus side */
+
+static size_t
+loop_capacity(void *arg)
+{
+	struct loop *lp = arg;
+	size_t cap = (size_t)lp->cfg->concurrency;
+
+	if (lp->stopping)
+		return 0;
+	return lp->nitems >= cap ? 0 : cap - lp->nitems;
+}
+
+static void
+loop_on_msg(struct bus_msg *msg, void *arg)
+{
+	struct loop *lp = arg;
+	struct item *it;
+	const char *json, *eid, *etype;
+	size_t len = 0;
+	int rc;
+
+	lp->metrics.received++;
+	if (msg->deliveries > 1)
+		lp->metrics.redeliveries++;
+	if (loop_find(lp, msg->stream, msg->id) != NULL) {
+		/* Already ours (a claim of an entry we hold): one run is
+		 * enough. */
+		bus_msg_free(msg);
+		return;
+	}
+	it = xcalloc(1, sizeof(*it));
+	it->loop = lp;
+	it->msg = msg;
+	item_link(lp, it);
+	if (lp->stopping) {
+		loop_release(it);
+		return;
+	}
+	json = bus_msg_field(msg, "event", &len);
+	eid = bus_msg_field(msg, "event_id", NULL);
+	etype = bus_msg_field(msg, "event_type", NULL);
+	log_debug("received stream=%s id=%s deliveries=%lld", msg->stream,
+	    msg->id, msg->deliveries);
+	if (msg->deliveries >= lp->cfg->max_deliveries) {
+		loop_crash_letter(it, json, len, eid, etype);
+		return;
+	}
+	rc = handler_prepare(lp->ctx, &it->job, msg->stream, json, len, eid,
+	    &it->res);
+	if (rc < 0) {
+		if (it->res.action == HANDLER_DEAD_LETTER)
+			lp->metrics.dead_letters_invalid++;
+		loop_complete(it);
+		return;
+	}
+	handler_result_dispose(&it->res);
+	memset(&it->res, 0, sizeof(it->res));
+	it->state = ITEM_QUEUED;
+	loop_dispatch(lp);
+}
+
+static void
+loop_renew_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *lp = arg;
+	const char **ids;
+	const char *stream;
+	struct item *it, *s;
+	size_t n;
+
+	(void)fd;
+	(void)what;
+	if (lp->nitems == 0)
+		return;
+	ids = xcalloc(lp->nitems, sizeof(*ids));
+	/* One XCLAIM per stream with all our ids of that stream. */
+	for (s = lp->head; s != NULL; s = s->next) {
+		bool first = true;
+
+		for (it = lp->head; it != s; it = it->next)
+			if (strcmp(it->msg->stream, s->msg->stream) == 0)
+				first = false;
+		if (!first)
+			continue;
+		stream = s->msg->stream;
+		n = 0;
+		for (it = s; it != NULL; it = it->next)
+			if (strcmp(it->msg->stream, stream) == 0 &&
+			    it->state != ITEM_RELEASING)
+				ids[n++] = it->msg->id;
+		bus_renew(lp->bus, stream, ids, n);
+	}
+	free(ids);
+}
+
+/* ------------------------------------------------------- push-pending */
+
+static void
+loop_push_run(void *arg)
+{
+	struct loop *lp = arg;
+	struct error err = { 0 };
+
+	/* push_rc is read by loop_push_done on the loop thread, after
+	 * the pool's mutex handed the task back. */
+	lp->push_rc = app_push_pending(lp->ctx, &err);
+	if (lp->push_rc < 0)
+		log_warnx("push_pending_failed err=\"%s\"", err.msg);
+}
+
+static void
+loop_push_done(void *arg)
+{
+	struct loop *lp = arg;
+
+	lp->push_running = false;
+	lp->metrics.push_runs++;
+	if (lp->push_rc < 0)
+		lp->metrics.push_failures++;
+	loop_maybe_finish(lp);
+	loop_dispatch(lp);
+}
+
+static void
+loop_push_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *lp = arg;
+
+	(void)fd;
+	(void)what;
+	if (lp->push_running || lp->stopping || lp->cfg->remote_url == NULL)
+		return;
+	lp->push_running = true;
+	pool_submit(lp->pool, loop_push_run, loop_push_done, lp);
+}
+
+/* ------------------------------------------------------------ metrics */
+
+static void
+loop_sample_done(const struct bus_sample *s, size_t n, void *arg)
+{
+	struct loop *lp = arg;
+
+	metrics_set_samples(&lp->metrics, s, n);
+}
+
+static void
+loop_sample_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *lp = arg;
+
+	(void)fd;
+	(void)what;
+	bus_sample(lp->bus, loop_sample_done, lp);
+}
+
+static bool
+loop_ready(void *arg)
+{
+	struct loop *lp = arg;
+
+	return !lp->stopping && bus_ready(lp->bus);
+}
+
+static int
+loop_metrics(struct buf *out, void *arg)
+{
+	struct loop *lp = arg;
+
+	lp->metrics.inflight = (long long)lp->nitems;
+	lp->metrics.running = (long long)lp->nrunning;
+	lp->metrics.free_slots = (long long)loop_capacity(lp);
+	lp->metrics.draining = lp->stopping;
+	lp->metrics.ready = loop_ready(lp);
+	lp->metrics.bus = bus_stats(lp->bus);
+	return metrics_render(&lp->metrics, lp->cfg->group, out);
+}
+
+/* ----------------------------------------------------------- shutdown */
+
+static void
+loop_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *lp = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopexit(lp->base, NULL);
+}
+
+static void
+loop_maybe_finish(struct loop *lp)
+{
+	struct timeval now = { 0, 0 };
+
+	if (lp->stopping && lp->nitems == 0 && !lp->push_running)
+		evtimer_add(lp->exit_ev, &now);
+}
+
+static void
+loop_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *lp = arg;
+	struct item *it, *next;
+	struct timeval tv = { LOOP_RELEASE_WAIT_MS / 1000,
+		(LOOP_RELEASE_WAIT_MS % 1000) * 1000 };
+
+	(void)fd;
+	(void)what;
+	lp->drain_expired = true;
+	log_warnx("drain_timeout items=%zu (given back for another worker)",
+	    lp->nitems);
+	for (it = lp->head; it != NULL; it = next) {
+		next = it->next;
+		if (it->state == ITEM_RUNNING) {
+			it->abandoned = true;
+			loop_release(it);
+		} else if (it->state == ITEM_WAIT_REDIS ||
+		           it->state == ITEM_QUEUED ||
+		           it->state == ITEM_RETRY_WAIT) {
+			loop_release(it);
+		}
+	}
+	/* Whatever Redis did not confirm by then stays pending and is
+	 * claimed after the idle time. */
+	evtimer_add(lp->exit_ev, &tv);
+}
+
+static void
+loop_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct loop *lp = arg;
+	struct item *it, *next;
+	struct timeval tv;
+
+	(void)what;
+	if (++lp->signals > 1) {
+		/* Second signal: leave now; whatever we hold stays pending
+		 * in Redis and another worker claims it. */
+		log_warnx("shutdown_now signal=%d items=%zu", (int)sig,
+		    lp->nitems);
+		_exit(128 + (int)sig);
+	}
+	lp->stopping = true;
+	log_info("shutdown_started signal=%d items=%zu drain_ms=%lld", (int)sig,
+	    lp->nitems, lp->cfg->drain_timeout_ms);
+	bus_stop_reading(lp->bus);
+	/* Not started yet: give back at once rather than start now. */
+	for (it = lp->head; it != NULL; it = next) {
+		next = it->next;
+		if (it->state == ITEM_QUEUED || it->state == ITEM_RETRY_WAIT)
+			loop_release(it);
+	}
+	tv.tv_sec = (long)(lp->cfg->drain_timeout_ms / 1000);
+	tv.tv_usec = (long)(lp->cfg->drain_timeout_ms % 1000) * 1000;
+	evtimer_add(lp->drain_ev, &tv);
+	loop_maybe_finish(lp);
+}
+
+/* --------------------------------------------------------------- main */
+
+static struct event *
+loop_every(struct loop *lp, long ms, event_callback_fn fn)
+{
+	struct event *ev = event_new(lp->base, -1, EV_PERSIST, fn, lp);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(ev, &tv);
+	return ev;
+}
+
+int
+loop_run(const struct handler_ctx *ctx, const struct config *cfg,
+    struct error *err)
+{
+	struct loop lp = { 0 };
+	struct bus_opts bo = { 0 };
+	const char *streams[2];
+	long renew_ms;
+	bool abandoned = false;
+	struct item *it;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN); /* hiredis 0.14.1 writes with write(2) */
+	if (evthread_use_pthreads() != 0)
+		return error_set(err, ERR_FAIL, NULL,
+		    "libevent has no pthreads support");
+	lp.ctx = ctx;
+	lp.cfg = cfg;
+	metrics_init(&lp.metrics);
+	lp.base = event_base_new();
+	if (lp.base == NULL)
+		return error_set(err, ERR_FAIL, NULL, "event_base_new failed");
+	if ((rc = pool_new(&lp.pool, lp.base, (size_t)cfg->concurrency, err)) <
+	    0)
+		goto out;
+	streams[0] = cfg->test_stream;
+	streams[1] = cfg->release_stream;
+	bo.url = cfg->redis_url;
+	bo.group = cfg->group;
+	bo.consumer = cfg->consumer;
+	bo.streams = streams;
+	bo.nstreams =
+	    strcmp(cfg->test_stream, cfg->release_stream) == 0 ? 1 : 2;
+	bo.output_stream = cfg->output_stream;
+	bo.output_channel = cfg->output_channel;
+	bo.output_maxlen = cfg->stream_maxlen;
+	bo.block_ms = cfg->block_ms;
+	bo.claim_idle_ms = cfg->claim_idle_ms;
+	bo.consume = true;
+	if ((rc = bus_new(&lp.bus, lp.base, &bo, loop_on_msg, loop_capacity,
+	         &lp, err)) < 0)
+		goto out;
+	if ((rc = http_start(&lp.http, lp.base, cfg->http_addr, loop_ready,
+	         loop_metrics, &lp, err)) < 0)
+		goto out;
+	lp.sig_term = evsignal_new(lp.base, SIGTERM, loop_signal_cb, &lp);
+	lp.sig_int = evsignal_new(lp.base, SIGINT, loop_signal_cb, &lp);
+	event_add(lp.sig_term, NULL);
+	event_add(lp.sig_int, NULL);
+	/* Renew three times per idle period: a live job's entry never
+	 * looks idle to other workers' XAUTOCLAIM. */
+	renew_ms = (long)(cfg->claim_idle_ms / 3);
+	if (renew_ms < 100)
+		renew_ms = 100;
+	lp.renew_ev = loop_every(&lp, renew_ms, loop_renew_cb);
+	lp.push_ev = loop_every(&lp, LOOP_PUSH_PERIOD_MS, loop_push_cb);
+	lp.sample_ev = loop_every(&lp, LOOP_SAMPLE_MS, loop_sample_cb);
+	lp.drain_ev = evtimer_new(lp.base, loop_drain_cb, &lp);
+	lp.exit_ev = evtimer_new(lp.base, loop_exit_cb, &lp);
+	{
+		char *safe = util_redact_url(cfg->redis_url);
+
+		log_info("daemon_started redis=%s group=%s consumer=%s "
+		         "streams=%s,%s concurrency=%lld",
+		    safe, cfg->group, cfg->consumer, cfg->test_stream,
+		    cfg->release_stream, cfg->concurrency);
+		free(safe);
+	}
+	/* Push what an earlier run could not push, once at start. */
+	loop_push_cb(-1, 0, &lp);
+	event_base_dispatch(lp.base);
+	abandoned = lp.drain_expired && (lp.nrunning > 0 || lp.push_running);
+	log_info("daemon_stopped released=%llu",
+	    (unsigned long long)lp.metrics.releases);
+	rc = 0;
+out:
+	if (abandoned) {
+		/* Handler threads still run jobs we gave back: do not wait
+		 * for them, and do not run exit handlers under them. */
+		_exit(0);
+	}
+	http_free(lp.http);
+	bus_free(lp.bus);
+	pool_free(lp.pool);
+	while ((it = lp.head) != NULL) {
+		item_unlink(&lp, it);
+		item_free(it);
+	}
+	if (lp.sig_term != NULL)
+		event_free(lp.sig_term);
+	if (lp.sig_int != NULL)
+		event_free(lp.sig_int);
+	if (lp.renew_ev != NULL)
+		event_free(lp.renew_ev);
+	if (lp.push_ev != NULL)
+		event_free(lp.push_ev);
+	if (lp.sample_ev != NULL)
+		event_free(lp.sample_ev);
+	if (lp.drain_ev != NULL)
+		event_free(lp.drain_ev);
+	if (lp.exit_ev != NULL)
+		event_free(lp.exit_ev);
+	metrics_dispose(&lp.metrics);
+	event_base_free(lp.base);
+	return rc;
+}
