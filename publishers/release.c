@@ -1,0 +1,749 @@
+/*
+ * release.c - check a release's files, write its checksums, and run every
+ * target's publisher over them (see release.h).
+ *
+ * Everything that can be known before sending is checked before the first
+ * byte leaves: a half-published release is the worst outcome a release
+ * pipeline can have, so bad input fails the whole release up front.
+ * After that, targets are independent: one failing target does not stop
+ * the others, and every file x target gets its own outcome.
+ */
+/* realpath(3) is XSI, beyond the project's _POSIX_C_SOURCE. */
+#define _XOPEN_SOURCE 700
+
+#include "publishers/release.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xalloc.h"
+#include "publishers/digest.h"
+#include "publishers/dist.h"
+
+void
+release_config_init(struct release_config *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+strv_push(char ***v, size_t *n, const char *s)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = xstrdup(s);
+}
+
+void
+release_config_dispose(struct release_config *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->ntargets; i++) {
+		free(c->targets[i].name);
+		free(c->targets[i].type);
+		strv_free(c->targets[i].keys, c->targets[i].n);
+		strv_free(c->targets[i].values, c->targets[i].n);
+	}
+	free(c->targets);
+	for (i = 0; i < c->npackages; i++) {
+		free(c->packages[i].name);
+		strv_free(c->packages[i].tag_patterns,
+		    c->packages[i].npatterns);
+		strv_free(c->packages[i].targets, c->packages[i].ntargets);
+	}
+	free(c->packages);
+	free(c->artifacts_root);
+	memset(c, 0, sizeof(*c));
+}
+
+struct release_target *
+release_config_add_target(struct release_config *c, const char *name,
+    const char *type)
+{
+	struct release_target *t;
+
+	c->targets =
+	    xrealloc(c->targets, (c->ntargets + 1) * sizeof(*c->targets));
+	t = &c->targets[c->ntargets++];
+	memset(t, 0, sizeof(*t));
+	t->name = xstrdup(name);
+	t->type = xstrdup(type);
+	return t;
+}
+
+void
+release_target_set(struct release_target *t, const char *key, const char *value)
+{
+	size_t n = t->n;
+
+	strv_push(&t->keys, &n, key);
+	strv_push(&t->values, &t->n, value);
+}
+
+struct release_package *
+release_config_add_package(struct release_config *c, const char *name)
+{
+	struct release_package *p;
+
+	c->packages =
+	    xrealloc(c->packages, (c->npackages + 1) * sizeof(*c->packages));
+	p = &c->packages[c->npackages++];
+	memset(p, 0, sizeof(*p));
+	p->name = xstrdup(name);
+	return p;
+}
+
+void
+release_package_add_pattern(struct release_package *p, const char *pattern)
+{
+	strv_push(&p->tag_patterns, &p->npatterns, pattern);
+}
+
+void
+release_package_add_target(struct release_package *p, const char *target)
+{
+	strv_push(&p->targets, &p->ntargets, target);
+}
+
+static bool
+env_set(const char *name)
+{
+	const char *v = getenv(name);
+	char *f;
+	bool ok;
+
+	if (v != NULL && v[0] != '\0')
+		return true;
+	f = xasprintf("%s_FILE", name);
+	v = getenv(f);
+	ok = v != NULL && v[0] != '\0';
+	free(f);
+	return ok;
+}
+
+void
+release_config_env_defaults(struct release_config *c)
+{
+	if (c->ntargets > 0)
+		return;
+	if (env_set("PYPI_API_TOKEN") || env_set("TWINE_PASSWORD"))
+		release_config_add_target(c, "pypi", "pypi");
+	if (env_set("ARTIFACTORY_URL"))
+		release_config_add_target(c, "artifactory", "artifactory");
+	if (env_set("S3_WHEELS_BUCKET"))
+		release_config_add_target(c, "s3", "s3");
+	if (env_set("CODEARTIFACT_DOMAIN"))
+		release_config_add_target(c, "codeartifact", "codeartifact");
+	if (env_set("GITHUB_TOKEN") && env_set("GITHUB_REPOSITORY"))
+		release_config_add_target(c, "github", "github");
+}
+
+void
+release_result_init(struct release_result *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+void
+release_result_dispose(struct release_result *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->n; i++) {
+		free(r->items[i].target);
+		free(r->items[i].file);
+	}
+	free(r->items);
+	free(r->tag);
+	free(r->package);
+	free(r->version);
+	strv_free(r->files, r->nfiles);
+	memset(r, 0, sizeof(*r));
+}
+
+const char *
+release_status_name(enum publish_status s)
+{
+	switch (s) {
+	case PUBLISH_UPLOADED:
+		return "uploaded";
+	case PUBLISH_ALREADY_PRESENT:
+		return "already_present";
+	case PUBLISH_DRY_RUN:
+		return "dry_run";
+	}
+	return "unknown";
+}
+
+static bool
+isdigit_ascii(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The '*' part of a "prefix*" pattern, or NULL when tag does not match. */
+static const char *
+pattern_version(const char *pattern, const char *tag)
+{
+	const char *star = strchr(pattern, '*');
+	size_t pl;
+
+	if (fnmatch(pattern, tag, 0) != 0)
+		return NULL;
+	/* Only "prefix*" patterns say where the version is. */
+	if (star == NULL || star[1] != '\0')
+		return NULL;
+	pl = (size_t)(star - pattern);
+	return tag + pl;
+}
+
+int
+release_match_tag(const struct release_config *c, const char *tag,
+    const char *package, const struct release_package **pkg, char *version,
+    size_t n, struct error *err)
+{
+	const struct release_package *best = NULL;
+	const char *bestv = NULL;
+	size_t i, j, bestlen = 0;
+	char norm[256];
+
+	if (tag == NULL || tag[0] == '\0')
+		return error_set(err, ERR_INVALID, "INVALID_TAG",
+		    "the release has no tag");
+	if (c->npackages == 0) {
+		/* No packages configured: "v1.2.3", "name-v1.2.3" or a bare
+		 * version. */
+		const char *v = strstr(tag, "-v");
+
+		if (v != NULL && isdigit_ascii(v[2]))
+			v += 2;
+		else if (tag[0] == 'v')
+			v = tag + 1;
+		else
+			v = tag;
+		bestv = v;
+	} else {
+		for (i = 0; i < c->npackages; i++) {
+			const struct release_package *p = &c->packages[i];
+			char a[256], b[256];
+
+			if (package != NULL) {
+				dist_normalize_name(a, sizeof(a), p->name);
+				dist_normalize_name(b, sizeof(b), package);
+				if (strcmp(a, b) != 0)
+					continue;
+			}
+			for (j = 0; j < p->npatterns; j++) {
+				const char *v =
+				    pattern_version(p->tag_patterns[j], tag);
+				size_t len = strlen(p->tag_patterns[j]);
+
+				/* The most specific pattern wins:
+				 * "hf-local-v*" over "v*"-like ones. */
+				if (v != NULL &&
+				    (best == NULL || len > bestlen)) {
+					best = p;
+					bestv = v;
+					bestlen = len;
+				}
+			}
+		}
+		if (best == NULL)
+			return error_set(err, ERR_INVALID, "INVALID_TAG",
+			    "tag %s matches no tag pattern%s%s", tag,
+			    package ? " of package " : "",
+			    package ? package : "");
+	}
+	if (dist_version_normalize(norm, sizeof(norm), bestv, NULL) < 0)
+		return error_set(err, ERR_INVALID, "INVALID_TAG",
+		    "tag %s: '%s' is not a PEP 440 version", tag, bestv);
+	snprintf(version, n, "%s", bestv);
+	*pkg = best;
+	return 0;
+}
+
+/* One checked file. */
+struct rfile {
+	char *path;
+	char *name;
+	struct digest_set d;
+	uint64_t size;
+	struct dist_filename fn;
+	struct dist_meta *meta;
+	bool generated;
+};
+
+/* Resolve path inside root; the real path into *out. */
+static int
+resolve_path(char **out, const char *root_real, const char *path,
+    struct error *err)
+{
+	char *joined = NULL, real[PATH_MAX];
+	struct stat st;
+	size_t rl = strlen(root_real);
+	int rc = ERR_INVALID;
+
+	if (path == NULL || path[0] == '\0')
+		return error_set(err, rc, "PATH_REJECTED", "empty file path");
+	joined = path[0] == '/' ? xstrdup(path)
+	                        : xasprintf("%s/%s", root_real, path);
+	if (realpath(joined, real) == NULL) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			error_set(err, rc, "FILE_NOT_FOUND",
+			    "%s does not exist", path);
+		else
+			error_set(err, rc, "PATH_REJECTED", "%s: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (strncmp(real, root_real, rl) != 0 ||
+	    (real[rl] != '/' && strcmp(root_real, "/") != 0)) {
+		error_set(err, rc, "PATH_REJECTED",
+		    "%s is outside the artifacts root", path);
+		goto out;
+	}
+	if (stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+		error_set(err, rc, "PATH_REJECTED", "%s is not a regular file",
+		    path);
+		goto out;
+	}
+	*out = xstrdup(real);
+	rc = 0;
+out:
+	free(joined);
+	return rc;
+}
+
+static void
+rfiles_free(struct rfile *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (f[i].generated && f[i].path != NULL)
+			unlink(f[i].path);
+		free(f[i].path);
+		free(f[i].name);
+		dist_meta_free(f[i].meta);
+	}
+	free(f);
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	const struct rfile *x = *(const struct rfile *const *)a;
+	const struct rfile *y = *(const struct rfile *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* Add a generated file (content in memory) to the list. */
+static int
+add_generated(struct rfile *files, size_t *n, const char *dir, const char *name,
+    const char *content, struct error *err)
+{
+	struct rfile *f = &files[*n];
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->path = xasprintf("%s/%s", dir, name);
+	f->name = xstrdup(name);
+	f->generated = true;
+	(*n)++;
+	if ((rc = util_write_file(f->path, content, strlen(content), err)) < 0)
+		return rc;
+	return digest_file(&f->d, &f->size, f->path, err);
+}
+
+/* Does the package publish to a PyPI-like index with local versions
+ * refused? */
+static bool
+wants_pypi_rules(const struct release_config *c, const size_t *tidx, size_t nt)
+{
+	size_t i;
+
+	for (i = 0; i < nt; i++) {
+		const struct release_target *t = &c->targets[tidx[i]];
+		struct publish_target pt = { t->name, t->type,
+			(const char *const *)t->keys,
+			(const char *const *)t->values, t->n };
+		char *v;
+		bool allow = false;
+
+		if (strcmp(t->type, "pypi") != 0)
+			continue;
+		if ((v = publish_target_get(&pt, "allow_local_versions")) !=
+		    NULL)
+			(void)util_parse_bool(&allow, v);
+		free(v);
+		if (!allow)
+			return true;
+	}
+	return false;
+}
+
+static struct release_item *
+item_new(struct release_result *r, const char *target, const char *file,
+    const char *sha256)
+{
+	struct release_item *it;
+
+	r->items = xrealloc(r->items, (r->n + 1) * sizeof(*r->items));
+	it = &r->items[r->n++];
+	memset(it, 0, sizeof(*it));
+	it->target = xstrdup(target);
+	it->file = xstrdup(file);
+	snprintf(it->sha256, sizeof(it->sha256), "%s", sha256 ? sha256 : "");
+	return it;
+}
+
+/* Worse codes first: a permanent failure outranks a transient one. */
+static int
+worse(int a, int b)
+{
+	static const int order[] = { ERR_INVALID, ERR_FAIL, ERR_CONFLICT,
+		ERR_NOTFOUND, ERR_TRANSIENT, 0 };
+	size_t i;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (a == order[i] || b == order[i])
+			return order[i];
+	return a ? a : b;
+}
+
+/* Run one target over the files. Returns the worst code of its items. */
+static int
+run_target(struct release_result *out, const struct release_target *t,
+    const struct publish_release *rel, struct rfile **sorted, size_t nf)
+{
+	const struct publisher_ops *ops = publisher_find(t->type);
+	struct publish_target pt = { t->name, t->type,
+		(const char *const *)t->keys, (const char *const *)t->values,
+		t->n };
+	void *state = NULL;
+	struct error err;
+	size_t i;
+	int rc = 0, r;
+
+	error_clear(&err);
+	if ((r = ops->begin(&state, &pt, rel, &err)) < 0) {
+		log_warnx("publish_target_failed target=%s code=%s "
+		          "error=\"%s\"",
+		    t->name, err.code, err.msg);
+		for (i = 0; i < nf; i++) {
+			struct release_item *it;
+
+			if (ops->dists_only && sorted[i]->meta == NULL)
+				continue;
+			it = item_new(out, t->name, sorted[i]->name,
+			    sorted[i]->d.sha256);
+			it->rc = r;
+			it->err = err;
+		}
+		return r;
+	}
+	for (i = 0; i < nf; i++) {
+		const struct rfile *f = sorted[i];
+		struct publish_file pf;
+		struct release_item *it;
+
+		if (ops->dists_only && f->meta == NULL)
+			continue;
+		memset(&pf, 0, sizeof(pf));
+		pf.path = f->path;
+		pf.filename = f->name;
+		pf.size = f->size;
+		memcpy(pf.sha256, f->d.sha256, sizeof(pf.sha256));
+		memcpy(pf.blake2_256, f->d.blake2_256, sizeof(pf.blake2_256));
+		memcpy(pf.sha1, f->d.sha1, sizeof(pf.sha1));
+		memcpy(pf.md5, f->d.md5, sizeof(pf.md5));
+		pf.meta = f->meta;
+		it = item_new(out, t->name, f->name, f->d.sha256);
+		error_clear(&it->err);
+		it->rc =
+		    ops->upload(state, &pt, rel, &pf, &it->outcome, &it->err);
+		if (it->rc < 0) {
+			log_warnx("publish_failed target=%s file=%s code=%s "
+			          "error=\"%s\"",
+			    t->name, f->name, it->err.code, it->err.msg);
+			rc = worse(rc, it->rc);
+		} else {
+			log_info("publish_done target=%s file=%s status=%s",
+			    t->name, f->name,
+			    release_status_name(it->outcome.status));
+		}
+	}
+	/* Publishing the release (GitHub: the draft) only once every file
+	 * is there. */
+	if (rc == 0 && ops->finish != NULL &&
+	    (r = ops->finish(state, &pt, rel, &err)) < 0) {
+		struct release_item *it = item_new(out, t->name, "", NULL);
+
+		it->rc = r;
+		it->err = err;
+		rc = worse(rc, r);
+		log_warnx(
+		    "publish_finish_failed target=%s code=%s error=\"%s\"",
+		    t->name, err.code, err.msg);
+	}
+	if (ops->state_free != NULL)
+		ops->state_free(state);
+	return rc;
+}
+
+int
+release_run(struct release_result *out, const struct release_config *c,
+    const struct release_request *req, struct error *err)
+{
+	const struct release_package *pkg = NULL;
+	struct rfile *files = NULL, **sorted = NULL;
+	struct dist_rules rules = { 0 };
+	struct buf sums;
+	char version[256], root_real[PATH_MAX], tmpl[PATH_MAX], *dir = NULL;
+	char pkgnorm[DIST_NAME_MAX] = "";
+	size_t *tidx = NULL, nt = 0, nf = 0, i, j;
+	const char *tmp;
+	int rc = ERR_INVALID, r;
+
+	buf_init(&sums, (size_t)RELEASE_MAX_FILES * 512);
+	out->tag = xstrdup(req->tag ? req->tag : "");
+	out->dry_run = req->dry_run || c->dry_run;
+	if ((rc = release_match_tag(c, req->tag, req->package, &pkg, version,
+	         sizeof(version), err)) < 0)
+		goto out;
+	out->version = xstrdup(version);
+	if (pkg != NULL)
+		dist_normalize_name(pkgnorm, sizeof(pkgnorm), pkg->name);
+	else if (req->package != NULL)
+		dist_normalize_name(pkgnorm, sizeof(pkgnorm), req->package);
+	rc = ERR_INVALID;
+	/* The targets: the package's, or all when no packages are set,
+	 * narrowed to the requested ones. */
+	tidx = xcalloc(c->ntargets + 1, sizeof(*tidx));
+	for (i = 0; i < c->ntargets; i++) {
+		bool in = pkg == NULL;
+
+		for (j = 0; pkg != NULL && j < pkg->ntargets; j++)
+			in = in ||
+			     strcmp(pkg->targets[j], c->targets[i].name) == 0;
+		if (in && req->ntargets > 0) {
+			bool asked = false;
+
+			for (j = 0; j < req->ntargets; j++)
+				asked = asked || strcmp(req->targets[j],
+				                     c->targets[i].name) == 0;
+			in = asked;
+		}
+		if (in)
+			tidx[nt++] = i;
+	}
+	for (j = 0; j < req->ntargets; j++) {
+		bool found = false;
+
+		for (i = 0; i < nt; i++)
+			found = found || strcmp(c->targets[tidx[i]].name,
+			                     req->targets[j]) == 0;
+		if (!found) {
+			error_set(err, rc, "UNKNOWN_TARGET",
+			    "target %s is not a target of this release",
+			    req->targets[j]);
+			goto out;
+		}
+	}
+	if (pkg != NULL) {
+		for (j = 0; j < pkg->ntargets; j++) {
+			bool found = false;
+
+			for (i = 0; i < c->ntargets; i++)
+				found = found || strcmp(c->targets[i].name,
+				                     pkg->targets[j]) == 0;
+			if (!found) {
+				error_set(err, rc, "UNKNOWN_TARGET",
+				    "package %s names target %s, which is not "
+				    "configured",
+				    pkg->name, pkg->targets[j]);
+				goto out;
+			}
+		}
+	}
+	if (nt == 0) {
+		error_set(err, rc, "UNKNOWN_TARGET",
+		    "no publishing target is configured for this release");
+		goto out;
+	}
+	for (i = 0; i < nt; i++)
+		if (publisher_find(c->targets[tidx[i]].type) == NULL) {
+			error_set(err, rc, "UNKNOWN_TARGET",
+			    "target %s has unknown type %s",
+			    c->targets[tidx[i]].name, c->targets[tidx[i]].type);
+			goto out;
+		}
+	if (req->nfiles == 0 || req->nfiles > RELEASE_MAX_FILES) {
+		error_set(err, rc, "INVALID_EVENT",
+		    "a release needs 1 to %d files, got %zu", RELEASE_MAX_FILES,
+		    req->nfiles);
+		goto out;
+	}
+	if (realpath(c->artifacts_root ? c->artifacts_root : ".", root_real) ==
+	    NULL) {
+		rc = error_set(err, ERR_FAIL, "PATH_REJECTED",
+		    "artifacts root %s: %s",
+		    c->artifacts_root ? c->artifacts_root : ".",
+		    strerror(errno));
+		goto out;
+	}
+	rules.refuse_local = wants_pypi_rules(c, tidx, nt);
+	rules.pypi_filenames = false; /* the pypi publisher checks its own */
+	/* Room for the files, SHA256SUMS and one .sha256 each. */
+	files = xcalloc(2 * req->nfiles + 1, sizeof(*files));
+	for (i = 0; i < req->nfiles; i++) {
+		struct rfile *f = &files[nf];
+		const char *slash;
+
+		if ((rc = resolve_path(&f->path, root_real, req->files[i],
+		         err)) < 0)
+			goto out;
+		nf++;
+		slash = strrchr(f->path, '/');
+		f->name = xstrdup(slash ? slash + 1 : f->path);
+		for (j = 0; j + 1 < nf; j++)
+			if (strcmp(files[j].name, f->name) == 0) {
+				rc =
+				    error_set(err, ERR_INVALID, "PATH_REJECTED",
+				        "two files are named %s", f->name);
+				goto out;
+			}
+		if (strcmp(f->name, "SHA256SUMS") == 0 ||
+		    (strlen(f->name) > 7 &&
+		        strcmp(f->name + strlen(f->name) - 7, ".sha256") ==
+		            0)) {
+			rc = error_set(err, ERR_INVALID, "PATH_REJECTED",
+			    "%s: checksum files are generated, do not pass "
+			    "them",
+			    f->name);
+			goto out;
+		}
+		if ((rc = dist_parse_filename(&f->fn, f->name, err)) < 0)
+			goto out;
+		if ((rc = digest_file(&f->d, &f->size, f->path, err)) < 0) {
+			if (rc == ERR_NOTFOUND)
+				rc = ERR_INVALID;
+			goto out;
+		}
+		if (f->fn.kind == DIST_OTHER)
+			continue;
+		if ((rc = dist_meta_read(&f->meta, f->path, f->fn.kind, err)) <
+		    0)
+			goto out;
+		if (pkgnorm[0] == '\0')
+			dist_normalize_name(pkgnorm, sizeof(pkgnorm),
+			    f->meta->name);
+		if ((rc = dist_check(&f->fn, f->meta, pkgnorm, version, &rules,
+		         err)) < 0) {
+			char msg[ERROR_MSG_MAX];
+
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			error_set(err, rc, "INVALID_DIST", "%s: %s", f->name,
+			    msg);
+			goto out;
+		}
+	}
+	out->package = xstrdup(pkgnorm[0] ? pkgnorm : (pkg ? pkg->name : ""));
+	/* SHA256SUMS and <file>.sha256 in sha256sum's format, in a private
+	 * temporary directory. */
+	tmp = getenv("TMPDIR");
+	snprintf(tmpl, sizeof(tmpl), "%s/artifactd-release-XXXXXX",
+	    tmp && tmp[0] ? tmp : "/tmp");
+	if ((dir = mkdtemp(tmpl)) == NULL) {
+		rc = error_set(err, ERR_TRANSIENT, "IO",
+		    "cannot create a temporary directory: %s", strerror(errno));
+		goto out;
+	}
+	dir = xstrdup(dir);
+	sorted = xcalloc(2 * req->nfiles + 1, sizeof(*sorted));
+	for (i = 0; i < nf; i++)
+		sorted[i] = &files[i];
+	qsort(sorted, nf, sizeof(*sorted), cmp_names);
+	{
+		size_t nuser = nf;
+
+		for (i = 0; i < nuser; i++) {
+			char *name = xasprintf("%s.sha256", sorted[i]->name);
+			char *line = xasprintf("%s  %s\n", sorted[i]->d.sha256,
+			    sorted[i]->name);
+
+			buf_puts(&sums, line);
+			r = add_generated(files, &nf, dir, name, line, err);
+			free(name);
+			free(line);
+			if (r < 0) {
+				rc = r;
+				goto out;
+			}
+		}
+		if ((rc = add_generated(files, &nf, dir, "SHA256SUMS",
+		         sums.data ? sums.data : "", err)) < 0)
+			goto out;
+	}
+	for (i = 0; i < nf; i++)
+		sorted[i] = &files[i];
+	qsort(sorted, nf, sizeof(*sorted), cmp_names);
+	for (i = 0; i < nf; i++)
+		strv_push(&out->files, &out->nfiles, sorted[i]->name);
+
+	log_info("release_start tag=%s package=%s version=%s files=%zu "
+	         "targets=%zu dry_run=%s",
+	    out->tag, out->package, out->version, nf, nt,
+	    out->dry_run ? "true" : "false");
+	{
+		struct publish_release rel = { out->tag, out->package,
+			out->version, out->dry_run };
+
+		rc = 0;
+		for (i = 0; i < nt; i++)
+			rc = worse(rc, run_target(out, &c->targets[tidx[i]],
+			                   &rel, sorted, nf));
+	}
+	if (rc < 0) {
+		for (i = 0; i < out->n; i++)
+			if (out->items[i].rc == rc) {
+				*err = out->items[i].err;
+				break;
+			}
+	}
+	log_info("release_done tag=%s package=%s outcomes=%zu result=%s",
+	    out->tag, out->package, out->n, rc == 0 ? "ok" : err->code);
+out:
+	rfiles_free(files, nf);
+	if (dir != NULL)
+		rmdir(dir);
+	free(dir);
+	free(sorted);
+	free(tidx);
+	buf_dispose(&sums);
+	return rc;
+}
