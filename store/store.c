@@ -763,6 +763,31 @@ store_find_event(git_oid *found, git_repository *repo, const git_oid *from,
 	return rc;
 }
 
+/* A duplicate answers with the original commit's tags (named by its
+ * trailers), whatever the redelivered event carried. */
+static void
+store_plan_tags_from(struct store_plan *p, git_repository *repo,
+    const git_oid *cid)
+{
+	struct store_trailers t;
+	git_commit *c = NULL;
+	size_t i;
+
+	if (git_commit_lookup(&c, repo, cid) < 0) {
+		git_error_clear();
+		return;
+	}
+	store_trailers_parse(&t, git_commit_message(c));
+	git_commit_free(c);
+	for (i = 0; i < p->ntags; i++)
+		free(p->tags[i]);
+	p->ntags = 0;
+	if (util_id_valid(t.correlation_id))
+		p->tags[p->ntags++] = store_corr_tag(t.correlation_id);
+	if (util_id_valid(t.prompt_hash))
+		p->tags[p->ntags++] = store_prompt_tag(t.prompt_hash);
+}
+
 /* Tag `name` on cid with a zero-id compare-and-swap: created, already
  * ours, or another commit's (first wins). Returns 1 when the tag points
  * at cid, 0 when it points elsewhere, or a negative code. */
@@ -1057,6 +1082,8 @@ store_commit(struct store *st, const struct store_commit_req *req,
 		    p.branch_ref, STORE_CAS_ATTEMPTS);
 		goto out;
 	}
+	if (dup)
+		store_plan_tags_from(&p, repo, &cid);
 	if ((rc = store_fill_tags(repo, &p, &cid, res, err)) < 0)
 		goto out;
 	store_result_fill(res, st, &p, &cid);

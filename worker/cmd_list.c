@@ -1,0 +1,118 @@
+/*
+ * cmd_list.c - `artifactd list`: the artifacts in the store, newest first,
+ * read from the metadata.json of each task branch's tip (seed 003's
+ * list_artifacts).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "store/store.h"
+#include "worker/app.h"
+#include "worker/cli.h"
+#include "worker/cmd.h"
+
+/* The list is read into memory as one JSON array; 10 000 entries bound
+ * it to a few MB (the store caps the same). */
+#define LIST_LIMIT_MAX 10000
+
+struct list_args {
+	const char *workflow;
+	long long limit;
+	bool json;
+	bool bad_limit;
+};
+
+static int
+list_opt(const char *name, const char *value, void *arg)
+{
+	struct list_args *a = arg;
+
+	if (strcmp(name, "workflow") == 0)
+		a->workflow = value;
+	else if (strcmp(name, "limit") == 0) {
+		if (util_parse_uint(&a->limit, value, LIST_LIMIT_MAX) < 0 ||
+		    a->limit == 0) {
+			a->bad_limit = true;
+			return 1;
+		}
+	} else if (strcmp(name, "json") == 0)
+		a->json = true;
+	return 0;
+}
+
+static const char *
+list_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "-";
+}
+
+int
+cmd_list(int argc, char **argv, struct config *cfg)
+{
+	static const struct cli_opt opts[] = {
+		{ "workflow", 'w', true, "only artifacts of this workflow id" },
+		{ "limit", 'n', true, "at most N artifacts (default 50)" },
+		{ "json", 0, false, "print a JSON array" },
+	};
+	static const struct cli_spec spec = { "list",
+		"[--workflow W] "
+		"[--limit N] [--json]",
+		"List the committed artifacts, newest first: the metadata.json "
+		"of the tip\nof every task branch under the branch prefix, "
+		"with "
+		"its branch and commit.",
+		opts, sizeof(opts) / sizeof(opts[0]), 0, 0 };
+	struct list_args a = { NULL, 50, false, false };
+	struct store *st = NULL;
+	struct error err = { 0 };
+	char **args = NULL, *text;
+	size_t nargs = 0;
+	cJSON *arr = NULL, *it, *m;
+	int rc;
+
+	rc = cli_parse(&spec, argc, argv, cfg, list_opt, &a, &args, &nargs);
+	if (rc == 3) {
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0 || a.bad_limit) {
+		if (a.bad_limit)
+			rc = cli_usage_error(&spec, "--limit must be 1..%d",
+			    LIST_LIMIT_MAX);
+		goto out;
+	}
+	app_log_init(cfg);
+	if (app_open_store(&st, cfg, &err) < 0 ||
+	    store_list(st, &arr, a.workflow, (size_t)a.limit, &err) < 0) {
+		fprintf(stderr, "artifactd list: %s\n", err.msg);
+		rc = err.rc == ERR_INVALID ? 2 : 1;
+		goto out;
+	}
+	if (a.json) {
+		text = cJSON_Print(arr);
+		printf("%s\n", text ? text : "[]");
+		free(text);
+	} else {
+		cJSON_ArrayForEach(it, arr) {
+			m = cJSON_GetObjectItemCaseSensitive(it,
+			    "test_metrics");
+			text = m ? cJSON_PrintUnformatted(m) : NULL;
+			printf("%.12s  %s  corr=%s  %s  %s\n",
+			    list_str(it, "commit_sha"), list_str(it, "branch"),
+			    list_str(it, "correlation_id"),
+			    list_str(it, "commit_timestamp"),
+			    text ? text : "{}");
+			free(text);
+		}
+	}
+	rc = 0;
+out:
+	cJSON_Delete(arr);
+	store_free(st);
+	free(args);
+	return rc;
+}

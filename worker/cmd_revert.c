@@ -1,0 +1,96 @@
+/*
+ * cmd_revert.c - `artifactd revert <tag> [--branch main]`: a new commit on
+ * the branch whose tree is the tagged tree (seed 003's revert_to_tag).
+ * History is never rewritten and nothing is force-pushed; with
+ * --event-id a repeated call is recognised and writes nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "worker/app.h"
+#include "worker/cli.h"
+#include "worker/cmd.h"
+
+struct revert_args {
+	const char *branch;
+	const char *event_id;
+	bool json;
+};
+
+static int
+revert_opt(const char *name, const char *value, void *arg)
+{
+	struct revert_args *a = arg;
+
+	if (strcmp(name, "branch") == 0)
+		a->branch = value;
+	else if (strcmp(name, "event-id") == 0)
+		a->event_id = value;
+	else if (strcmp(name, "json") == 0)
+		a->json = true;
+	return 0;
+}
+
+int
+cmd_revert(int argc, char **argv, struct config *cfg)
+{
+	static const struct cli_opt opts[] = {
+		{ "branch", 'b', true,
+		    "branch to restore (default: the base branch, main)" },
+		{ "event-id", 0, true,
+		    "idempotency key: a second revert with it writes nothing" },
+		{ "json", 0, false, "print the result as JSON" },
+	};
+	static const struct cli_spec spec = { "revert",
+		"<tag> [--branch main] [--event-id ID] [--json]",
+		"Restore the tree of <tag> (e.g. corr_abc123) on a branch as a "
+		"new commit on\ntop of its tip; no history is rewritten. "
+		"Pushed "
+		"when auto-push is on.",
+		opts, sizeof(opts) / sizeof(opts[0]), 1, 1 };
+	struct revert_args a = { NULL, NULL, false };
+	struct store *st = NULL;
+	struct error err = { 0 };
+	char **args = NULL, *text;
+	size_t nargs = 0;
+	cJSON *o = NULL;
+	int rc;
+
+	rc = cli_parse(&spec, argc, argv, cfg, revert_opt, &a, &args, &nargs);
+	if (rc == 3) {
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	app_log_init(cfg);
+	if (app_open_store(&st, cfg, &err) < 0 ||
+	    store_revert(st, &o, args[0],
+	        a.branch ? a.branch : cfg->base_branch, a.event_id, &err) < 0) {
+		fprintf(stderr, "artifactd revert: %s\n", err.msg);
+		rc = err.rc == ERR_INVALID ? 2 : 1;
+		goto out;
+	}
+	if (a.json) {
+		text = cJSON_Print(o);
+		printf("%s\n", text ? text : "{}");
+		free(text);
+	} else {
+		printf("%s %s to %s: %s%s\n",
+		    cJSON_IsTrue(cJSON_GetObjectItem(o, "duplicate"))
+		        ? "already reverted"
+		        : "reverted",
+		    cJSON_GetObjectItem(o, "branch")->valuestring, args[0],
+		    cJSON_GetObjectItem(o, "commit_sha")->valuestring,
+		    cJSON_IsTrue(cJSON_GetObjectItem(o, "pushed")) ? " (pushed)"
+		                                                   : "");
+	}
+	rc = 0;
+out:
+	cJSON_Delete(o);
+	store_free(st);
+	free(args);
+	return rc;
+}
