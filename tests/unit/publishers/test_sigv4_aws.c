@@ -1,0 +1,406 @@
+/*
+ * test_sigv4_aws.c - the AWS side of the publishers: settings, region and
+ * endpoint resolution, the credential chain's local steps, the XML reader,
+ * and the s3 / codeartifact set-up checks (all without I/O).
+ *
+ * Run as `test_sigv4_aws --publish TYPE [--dry-run] [--package P
+ * --version V] [-s key=value]... FILE...` it is a small driver that runs
+ * one publisher (begin, upload per file, finish) the way the release core
+ * does and prints one JSON line per file; the integration tests
+ * (tests/integration/test_s3_*, test_codeartifact_*) use it against
+ * s3rver and the CodeArtifact fake on loopback.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "common/xalloc.h"
+#include "publishers/aws_creds.h"
+#include "publishers/digest.h"
+#include "publishers/dist.h"
+#include "publishers/publisher.h"
+
+extern const struct publisher_ops s3_publisher;
+extern const struct publisher_ops codeartifact_publisher;
+
+static const char *const aws_vars[] = { "AWS_ACCESS_KEY_ID",
+	"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+	"AWS_ACCESS_KEY_ID_FILE", "AWS_SECRET_ACCESS_KEY_FILE",
+	"AWS_SESSION_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+	"AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_REGION",
+	"AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+	"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_CODEARTIFACT",
+	"S3_WHEELS_BUCKET", "CODEARTIFACT_DOMAIN", "CODEARTIFACT_ACCOUNT_ID",
+	"CODEARTIFACT_REPOSITORY", NULL };
+
+static int
+clean_env(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; aws_vars[i] != NULL; i++)
+		unsetenv(aws_vars[i]);
+	return 0;
+}
+
+static void
+test_xml_text(void **state)
+{
+	char *v;
+
+	(void)state;
+	v = aws_xml_text("<a><Code>NoSuchUpload</Code><Message>x &amp; "
+	                 "&lt;y&gt; &quot;z&apos;</Message></a>",
+	    "Message");
+	assert_string_equal(v, "x & <y> \"z'");
+	free(v);
+	v = aws_xml_text("<UploadId>abc</UploadId>", "UploadId");
+	assert_string_equal(v, "abc");
+	free(v);
+	assert_null(aws_xml_text("<UploadId>abc", "UploadId"));
+	assert_null(aws_xml_text("", "Code"));
+}
+
+static void
+test_region(void **state)
+{
+	struct error err;
+	char *r = NULL;
+
+	(void)state;
+	assert_int_equal(aws_region_resolve(&r, NULL, &err), ERR_INVALID);
+	setenv("AWS_DEFAULT_REGION", "eu-west-1", 1);
+	assert_int_equal(aws_region_resolve(&r, NULL, &err), 0);
+	assert_string_equal(r, "eu-west-1");
+	free(r);
+	setenv("AWS_REGION", "us-west-2", 1);
+	assert_int_equal(aws_region_resolve(&r, NULL, &err), 0);
+	assert_string_equal(r, "us-west-2"); /* AWS_REGION wins */
+	free(r);
+	assert_int_equal(aws_region_resolve(&r, "ap-south-1", &err), 0);
+	assert_string_equal(r, "ap-south-1"); /* the target wins */
+	free(r);
+	assert_int_equal(aws_region_resolve(&r, "US East", &err), ERR_INVALID);
+}
+
+static void
+test_endpoint(void **state)
+{
+	struct error err;
+	char *e = NULL;
+
+	(void)state;
+	assert_int_equal(aws_endpoint_resolve(&e, NULL, "S3", "s3", "eu-west-1",
+	                     &err),
+	    0);
+	assert_string_equal(e, "https://s3.eu-west-1.amazonaws.com");
+	free(e);
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4000/", 1);
+	assert_int_equal(aws_endpoint_resolve(&e, NULL, "S3", "s3", "eu-west-1",
+	                     &err),
+	    0);
+	assert_string_equal(e, "http://127.0.0.1:4000");
+	free(e);
+	setenv("AWS_ENDPOINT_URL_S3", "http://localhost:5000", 1);
+	assert_int_equal(aws_endpoint_resolve(&e, NULL, "S3", "s3", "eu-west-1",
+	                     &err),
+	    0);
+	assert_string_equal(e, "http://localhost:5000");
+	free(e);
+	/* Plain http only to loopback, no path. */
+	assert_int_equal(aws_endpoint_resolve(&e, "http://s3.example.com", "S3",
+	                     "s3", "eu-west-1", &err),
+	    ERR_INVALID);
+	assert_string_equal(err.code, "CONFIG");
+	assert_int_equal(aws_endpoint_resolve(&e, "https://h/x", "S3", "s3",
+	                     "eu-west-1", &err),
+	    ERR_INVALID);
+}
+
+static void
+test_env_and_file(void **state)
+{
+	char path[] = "/tmp/aws-secret-XXXXXX";
+	struct aws_credentials c;
+	struct error err;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	/* Nothing configured: AUTH, and the message names the variables. */
+	assert_int_equal(aws_credentials_resolve(&c, NULL, &err), ERR_FAIL);
+	assert_string_equal(err.code, "AUTH");
+	/* Half a pair is an error, not a fall-through. */
+	setenv("AWS_ACCESS_KEY_ID", "AKIDONLY", 1);
+	assert_int_equal(aws_credentials_resolve(&c, NULL, &err), ERR_FAIL);
+	assert_null(strstr(err.msg, "AKIDONLY"));
+	/* The secret from a _FILE, newline stripped. */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs("s3cr3t/Key+\n", f);
+	fclose(f);
+	setenv("AWS_SECRET_ACCESS_KEY_FILE", path, 1);
+	setenv("AWS_SESSION_TOKEN", "tok", 1);
+	assert_int_equal(aws_credentials_resolve(&c, NULL, &err), 0);
+	assert_string_equal(c.access_key_id, "AKIDONLY");
+	assert_string_equal(c.secret_access_key, "s3cr3t/Key+");
+	assert_string_equal(c.session_token, "tok");
+	assert_string_equal(c.source, "env");
+	assert_false(aws_credentials_stale(&c, util_now_ms()));
+	aws_credentials_dispose(&c);
+	unlink(path);
+}
+
+static void
+test_target_keys_win(void **state)
+{
+	const char *keys[] = { "access_key_id", "secret_access_key" };
+	const char *vals[] = { "AKIDTARGET", "targetsecret" };
+	struct publish_target t = { "t", "s3", keys, vals, 2 };
+	struct aws_settings s;
+	struct aws_credentials c;
+	struct error err;
+
+	(void)state;
+	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
+	aws_settings_load(&s, &t);
+	assert_int_equal(aws_credentials_resolve(&c, &s, &err), 0);
+	assert_string_equal(c.access_key_id, "AKIDTARGET");
+	assert_string_equal(c.source, "target");
+	aws_credentials_dispose(&c);
+	aws_settings_dispose(&s);
+}
+
+static void
+test_stale(void **state)
+{
+	struct aws_credentials c = { 0 };
+
+	(void)state;
+	c.expires_ms = 1000000;
+	assert_true(aws_credentials_stale(&c, 1000000 - 60 * 1000));
+	assert_false(aws_credentials_stale(&c, 1000000 - 3600 * 1000));
+	c.expires_ms = 0;
+	assert_false(aws_credentials_stale(&c, 1));
+}
+
+static void
+test_web_identity_bad_settings(void **state)
+{
+	struct aws_credentials c;
+	struct error err;
+
+	(void)state;
+	/* A token file that does not exist fails as AUTH before any call,
+	 * and an STS endpoint on plain http off loopback is refused. */
+	setenv("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/r", 1);
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", 1);
+	assert_int_equal(aws_credentials_resolve(&c, NULL, &err), ERR_FAIL);
+	assert_string_equal(err.code, "AUTH");
+	assert_non_null(strstr(err.msg, "/nonexistent/token"));
+}
+
+static void
+test_s3_begin_checks(void **state)
+{
+	const char *keys[] = { "bucket", "access_key_id", "secret_access_key",
+		"endpoint", "part_size" };
+	const char *vals[] = { "Bad Bucket!", "AKID", "secret",
+		"http://127.0.0.1:1", "1M" };
+	struct publish_target t = { "s3t", "s3", keys, vals, 4 };
+	struct publish_release rel = { "v1.0.0", "pkg", "1.0.0", false };
+	struct error err;
+	void *st = NULL;
+
+	(void)state;
+	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), ERR_INVALID);
+	assert_string_equal(err.code, "CONFIG");
+	vals[0] = "my-bucket";
+	t.n = 5; /* part_size below S3's 5 MiB minimum */
+	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), ERR_INVALID);
+	t.n = 4;
+	vals[3] = "http://s3.example.com"; /* plain http off loopback */
+	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), ERR_INVALID);
+	vals[3] = "http://127.0.0.1:1";
+	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), 0);
+	assert_non_null(st);
+	s3_publisher.state_free(st);
+	/* The bucket from S3_WHEELS_BUCKET (seed 001) when not set. */
+	keys[0] = "prefix";
+	vals[0] = "wheels";
+	setenv("S3_WHEELS_BUCKET", "seed-bucket", 1);
+	st = NULL;
+	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), 0);
+	s3_publisher.state_free(st);
+	keys[0] = "bucket";
+}
+
+static void
+test_codeartifact_begin_checks(void **state)
+{
+	const char *keys[] = { "domain", "domain_owner", "repository", "region",
+		"access_key_id", "secret_access_key", "endpoint" };
+	const char *vals[] = { "my-domain", "1234", "repo", "us-east-1", "AKID",
+		"secret", "http://127.0.0.1:1" };
+	struct publish_target t = { "ca", "codeartifact", keys, vals, 7 };
+	struct publish_release rel = { "v1.0.0", "pkg", "1.0.0", true };
+	struct error err;
+	void *st = NULL;
+
+	(void)state;
+	/* A domain owner that is not a 12-digit account id. */
+	assert_int_equal(codeartifact_publisher.begin(&st, &t, &rel, &err),
+	    ERR_INVALID);
+	vals[1] = "111122223333";
+	vals[3] = "nowhere land";
+	assert_int_equal(codeartifact_publisher.begin(&st, &t, &rel, &err),
+	    ERR_INVALID);
+	vals[3] = "us-east-1";
+	/* Dry run: both calls are signed, none is sent (port 1 would
+	 * refuse). */
+	assert_int_equal(codeartifact_publisher.begin(&st, &t, &rel, &err), 0);
+	codeartifact_publisher.state_free(st);
+}
+
+/* ---- the --publish driver ---- */
+
+static int
+drive(int argc, char **argv)
+{
+	const struct publisher_ops *ops = NULL;
+	const char **keys = xcalloc((size_t)argc, sizeof(*keys));
+	const char **vals = xcalloc((size_t)argc, sizeof(*vals));
+	struct publish_target t = { "test", NULL, keys, vals, 0 };
+	struct publish_release rel = { "v0", NULL, NULL, false };
+	void *st = NULL;
+	struct error err;
+	int i, rc, worst = 0;
+
+	log_init(LOG_LEVEL_INFO, false);
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0) {
+			rel.dry_run = true;
+		} else if (strcmp(argv[i], "--package") == 0 && i + 1 < argc) {
+			rel.package = argv[++i];
+		} else if (strcmp(argv[i], "--version") == 0 && i + 1 < argc) {
+			rel.version = argv[++i];
+		} else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
+			char *kv = argv[++i], *eq = strchr(kv, '=');
+
+			if (eq == NULL)
+				return 2;
+			*eq = '\0';
+			keys[t.n] = kv;
+			vals[t.n++] = eq + 1;
+		} else if (ops == NULL) {
+			t.type = argv[i];
+			ops = strcmp(argv[i], "s3") == 0 ? &s3_publisher
+			      : strcmp(argv[i], "codeartifact") == 0
+			          ? &codeartifact_publisher
+			          : NULL;
+			if (ops == NULL)
+				return 2;
+		} else {
+			break;
+		}
+	}
+	if (ops == NULL)
+		return 2;
+	if ((rc = ops->begin(&st, &t, &rel, &err)) < 0) {
+		printf("{\"begin\":\"failed\",\"rc\":%d,\"code\":\"%s\","
+		       "\"msg\":\"%s\"}\n",
+		    rc, err.code, err.msg);
+		return 1;
+	}
+	for (; i < argc; i++) {
+		struct publish_file f = { 0 };
+		struct publish_outcome out = { 0 };
+		struct digest_set d;
+		struct dist_meta *meta = NULL;
+		struct dist_filename fn;
+		cJSON *o = cJSON_CreateObject();
+		char *line;
+		const char *base = strrchr(argv[i], '/');
+
+		f.path = argv[i];
+		f.filename = base ? base + 1 : argv[i];
+		error_clear(&err);
+		if ((rc = digest_file(&d, &f.size, f.path, &err)) == 0) {
+			memcpy(f.sha256, d.sha256, sizeof(f.sha256));
+			memcpy(f.blake2_256, d.blake2_256,
+			    sizeof(f.blake2_256));
+			memcpy(f.sha1, d.sha1, sizeof(f.sha1));
+			memcpy(f.md5, d.md5, sizeof(f.md5));
+			if (dist_parse_filename(&fn, f.filename, &err) == 0 &&
+			    fn.kind != DIST_OTHER &&
+			    dist_meta_read(&meta, f.path, fn.kind, &err) == 0)
+				f.meta = meta;
+			error_clear(&err);
+			rc = ops->upload(st, &t, &rel, &f, &out, &err);
+		}
+		cJSON_AddStringToObject(o, "file", f.filename);
+		cJSON_AddNumberToObject(o, "rc", rc);
+		if (rc == 0) {
+			cJSON_AddStringToObject(o, "status",
+			    out.status == PUBLISH_UPLOADED ? "uploaded"
+			    : out.status == PUBLISH_ALREADY_PRESENT
+			        ? "already_present"
+			        : "dry_run");
+			cJSON_AddStringToObject(o, "url", out.url);
+		} else {
+			cJSON_AddStringToObject(o, "code", err.code);
+			cJSON_AddStringToObject(o, "msg", err.msg);
+			if (worst == 0)
+				worst = rc;
+		}
+		line = cJSON_PrintUnformatted(o);
+		printf("%s\n", line);
+		fflush(stdout);
+		free(line);
+		cJSON_Delete(o);
+		dist_meta_free(meta);
+	}
+	if (ops->finish != NULL && ops->finish(st, &t, &rel, &err) < 0)
+		worst = ERR_FAIL;
+	ops->state_free(st);
+	free(keys);
+	free(vals);
+	return worst == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_xml_text, clean_env),
+		cmocka_unit_test_setup(test_region, clean_env),
+		cmocka_unit_test_setup(test_endpoint, clean_env),
+		cmocka_unit_test_setup(test_env_and_file, clean_env),
+		cmocka_unit_test_setup(test_target_keys_win, clean_env),
+		cmocka_unit_test_setup(test_stale, clean_env),
+		cmocka_unit_test_setup(test_web_identity_bad_settings,
+		    clean_env),
+		cmocka_unit_test_setup(test_s3_begin_checks, clean_env),
+		cmocka_unit_test_setup(test_codeartifact_begin_checks,
+		    clean_env),
+	};
+
+	if (argc >= 2 && strcmp(argv[1], "--publish") == 0)
+		return drive(argc, argv);
+	log_init(LOG_LEVEL_WARN, false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
