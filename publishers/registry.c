@@ -3,9 +3,9 @@
  * resolved (setting, <key>_file, <key>_env, the type's environment name).
  *
  * s3_publisher and codeartifact_publisher live in s3.c and codeartifact.c
- * (the AWS part of the module). They are referenced weakly so that this
- * table links before those files exist; see publisher_all() for why a weak
- * reference alone would not pull an object out of the static library.
+ * (the AWS part of the module). They are plain references on purpose: a
+ * weak reference would let the table link without them, but would never
+ * pull their objects out of the static library either.
  */
 #include "publishers/publisher.h"
 
@@ -21,8 +21,8 @@
 extern const struct publisher_ops pypi_publisher;
 extern const struct publisher_ops artifactory_publisher;
 extern const struct publisher_ops github_publisher;
-extern const struct publisher_ops s3_publisher __attribute__((weak));
-extern const struct publisher_ops codeartifact_publisher __attribute__((weak));
+extern const struct publisher_ops s3_publisher;
+extern const struct publisher_ops codeartifact_publisher;
 
 /* Secret files are tokens and passwords: a few KiB at most. */
 #define SECRET_FILE_MAX (64 * 1024)
@@ -30,21 +30,15 @@ extern const struct publisher_ops codeartifact_publisher __attribute__((weak));
 const struct publisher_ops *const *
 publisher_all(void)
 {
-	/* Built on first use because weak symbols are only known at link
-	 * time; the table never changes afterwards. */
-	static const struct publisher_ops *table[6];
-	size_t n = 0;
+	static const struct publisher_ops *const table[] = {
+		&pypi_publisher,
+		&artifactory_publisher,
+		&github_publisher,
+		&s3_publisher,
+		&codeartifact_publisher,
+		NULL,
+	};
 
-	if (table[0] != NULL)
-		return table;
-	table[n++] = &pypi_publisher;
-	table[n++] = &artifactory_publisher;
-	table[n++] = &github_publisher;
-	if (&s3_publisher != NULL)
-		table[n++] = &s3_publisher;
-	if (&codeartifact_publisher != NULL)
-		table[n++] = &codeartifact_publisher;
-	table[n] = NULL;
 	return table;
 }
 

@@ -86,4 +86,12 @@ void handler_rollback(const struct handler_ctx *ctx, const struct envelope *env,
 void handler_release(const struct handler_ctx *ctx, const struct envelope *env,
     struct handler_result *res);
 
+struct release_config;
+/* The publishing part of the settings (targets, packages, artifacts root,
+ * dry run) as the release core takes it; the single-package environment
+ * defaults apply when no target is configured. *out is initialized here
+ * and disposed by the caller (release_config_dispose). Returns 0. */
+int handler_release_config(struct release_config *out,
+    const struct config *cfg);
+
 #endif
