@@ -16,6 +16,7 @@
 #include "store/scan.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <assert.h>
 #include <pcre2.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -69,8 +70,11 @@ struct scan_rule {
 struct scanner {
 	struct scan_rule *rules;
 	size_t nrules;
-	char **keywords; /* distinct, lower case */
+	char **keywords; /* distinct, lower case, 2 bytes or more */
+	size_t *kwlen;
+	unsigned *kwpair; /* first two bytes, as (b0 << 8 | b1) */
 	size_t nkeywords;
+	unsigned char pairs[65536 / 8]; /* bitmap of the kwpair values */
 	char **allowed;
 	size_t nallowed;
 	uint32_t max_pairs; /* ovector size that fits every rule */
@@ -90,7 +94,7 @@ struct scan_run {
 	const char *data;
 	size_t len;
 	char *lower;
-	signed char *kwstate; /* -1 unknown, 0 absent, 1 present */
+	unsigned char *kwstate; /* 1 when the keyword occurs */
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jstack;
 	pcre2_match_data *md;
@@ -180,21 +184,6 @@ scan_is_name_char(char c)
 {
 	return scan_is_alpha(c) || scan_is_digit(c) || c == '_' || c == '.' ||
 	       c == '-';
-}
-
-/* Is needle (m > 0 bytes) in p[0..n)? memmem is a GNU extension. */
-static bool
-scan_find(const char *p, size_t n, const char *needle, size_t m)
-{
-	const char *q = p, *end = p + n;
-
-	while ((size_t)(end - q) >= m &&
-	       (q = memchr(q, needle[0], (size_t)(end - q) - m + 1)) != NULL) {
-		if (memcmp(q, needle, m) == 0)
-			return true;
-		q++;
-	}
-	return false;
 }
 
 /* Case-insensitive search of a lower-case needle in p[0..n). */
@@ -602,7 +591,9 @@ scan_assign_keep(const struct scan_run *r, const struct scan_rule *rule,
 	pw = strcmp(rule->id, "secret-assignment") == 0 &&
 	     strcmp(scan_assign_id(name, nname), "password-assignment") == 0;
 	if (rule->flags & SCAN_F_BARE) {
-		if (!alpha || !digit || h <= 3.0)
+		/* Unquoted text is often an expression: demand a mix of
+		 * letters and digits, and more variety outside passwords. */
+		if (!alpha || !digit || h <= (pw ? 2.5 : 3.0))
 			return false;
 	} else if (pw) {
 		/* A literal password is a secret even when short and
@@ -643,26 +634,47 @@ scan_url_keep(const char *user, size_t nuser, const char *v, size_t n)
 	return true;
 }
 
-/* Is one of the rule's keywords in the buffer? Answers are cached per
- * keyword for the scan. */
-static bool
-scan_prefilter(struct scan_run *r, const struct scan_rule *rule)
+/*
+ * Find which keywords occur, in one pass over the lower-cased buffer: a
+ * bitmap of their first two bytes rejects almost every position at once.
+ * (Searching each keyword separately cost several times more, because
+ * first letters such as 'a' and 's' are everywhere.)
+ */
+static void
+scan_keywords_find(struct scan_run *r)
 {
-	const char *kw;
-	size_t i, k;
+	const struct scanner *sc = r->sc;
+	size_t i, k, left = sc->nkeywords;
+	unsigned pair;
+
+	for (i = 0; i + 1 < r->len && left > 0; i++) {
+		pair = (unsigned)(unsigned char)r->lower[i] << 8 |
+		       (unsigned char)r->lower[i + 1];
+		if ((sc->pairs[pair >> 3] & (1u << (pair & 7))) == 0)
+			continue;
+		for (k = 0; k < sc->nkeywords; k++) {
+			if (r->kwstate[k] || sc->kwpair[k] != pair ||
+			    sc->kwlen[k] > r->len - i ||
+			    memcmp(r->lower + i, sc->keywords[k],
+			        sc->kwlen[k]) != 0)
+				continue;
+			r->kwstate[k] = 1;
+			left--;
+		}
+	}
+}
+
+/* Does one of the rule's keywords occur (or has it none)? */
+static bool
+scan_prefilter(const struct scan_run *r, const struct scan_rule *rule)
+{
+	size_t i;
 
 	if (rule->nkw == 0)
 		return true;
-	for (i = 0; i < rule->nkw; i++) {
-		k = rule->kw[i];
-		if (r->kwstate[k] < 0) {
-			kw = r->sc->keywords[k];
-			r->kwstate[k] =
-			    scan_find(r->lower, r->len, kw, strlen(kw));
-		}
-		if (r->kwstate[k] > 0)
+	for (i = 0; i < rule->nkw; i++)
+		if (r->kwstate[rule->kw[i]])
 			return true;
-	}
 	return false;
 }
 
@@ -849,8 +861,8 @@ scan_execute(struct scan_run *r, const struct scanner *sc, const char *file,
 	for (i = 0; i < len; i++)
 		r->lower[i] = scan_lower_char(data[i]);
 	r->lower[len] = '\0';
-	r->kwstate = xmalloc(sc->nkeywords + 1);
-	memset(r->kwstate, -1, sc->nkeywords + 1);
+	r->kwstate = xcalloc(sc->nkeywords + 1, 1);
+	scan_keywords_find(r);
 	if ((r->mctx = pcre2_match_context_create(NULL)) == NULL ||
 	    (r->md = pcre2_match_data_create(sc->max_pairs, NULL)) == NULL)
 		abort(); /* out of memory, as xmalloc would */
@@ -936,15 +948,24 @@ out:
 static size_t
 scan_keyword_index(struct scanner *sc, const char *kw, size_t n)
 {
+	unsigned pair;
 	size_t i;
 
 	for (i = 0; i < sc->nkeywords; i++)
 		if (strlen(sc->keywords[i]) == n &&
 		    memcmp(sc->keywords[i], kw, n) == 0)
 			return i;
+	assert(n >= 2); /* the pair bitmap needs two bytes */
 	sc->keywords =
 	    xrealloc(sc->keywords, (sc->nkeywords + 1) * sizeof(*sc->keywords));
+	sc->kwlen = xrealloc(sc->kwlen, (sc->nkeywords + 1) * sizeof(size_t));
+	sc->kwpair =
+	    xrealloc(sc->kwpair, (sc->nkeywords + 1) * sizeof(*sc->kwpair));
 	sc->keywords[sc->nkeywords] = xstrndup(kw, n);
+	sc->kwlen[sc->nkeywords] = n;
+	pair = (unsigned)(unsigned char)kw[0] << 8 | (unsigned char)kw[1];
+	sc->kwpair[sc->nkeywords] = pair;
+	sc->pairs[pair >> 3] |= (unsigned char)(1u << (pair & 7));
 	return sc->nkeywords++;
 }
 
@@ -1085,6 +1106,8 @@ scanner_free(struct scanner *sc)
 	for (i = 0; i < sc->nkeywords; i++)
 		free(sc->keywords[i]);
 	free(sc->keywords);
+	free(sc->kwlen);
+	free(sc->kwpair);
 	for (i = 0; i < sc->nallowed; i++)
 		free(sc->allowed[i]);
 	free(sc->allowed);

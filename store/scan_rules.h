@@ -147,7 +147,7 @@ static const struct scan_rule_def scan_rules[] = {
 	 * (password-assignment, api-key-assignment, ...).
 	 */
 	{ "secret-assignment",
-	    "(?i)" SCAN_NAME_WORDS "(?<tail>[A-Za-z0-9_.-]{0,30})[\"']?"
+	    "(?i)" SCAN_NAME_WORDS "(?<tail>[A-Za-z0-9_.-]{0,30})[\"']?\\]?"
 	    "[ \\t]{0,16}(?::=|==|=>|=|:)[ \\t]{0,16}(?:[rbuRBU]{1,2})?"
 	    "(?<q>[\"'`])(?<secret>[^\"'`\\s\\\\]{6,200})\\k<q>",
 	    SCAN_NAME_KEYWORDS, NULL, 0.0, SCAN_F_ASSIGN },
