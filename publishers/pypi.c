@@ -6,10 +6,11 @@
  * METADATA / the sdist's PKG-INFO, the digests are sha256 and blake2_256
  * (md5 is left out, as twine >= 6.2 does), authentication is
  * "__token__:<token>" (or a username and password for other indexes).
- * Idempotency: PyPI answers 200 to a byte-identical re-upload; an index
- * that says "already exists" (400 or 409) is asked through its JSON API
- * whether the file there has our sha256 - then the file is already
- * present, otherwise it is a conflict and nothing is overwritten.
+ * Idempotency: before sending, the index's JSON API (when it has one) is
+ * asked whether the file is there - with our sha256 it is already
+ * present and nothing is sent, with another it is a conflict. PyPI also
+ * answers 200 to a byte-identical re-upload; an index that says "already
+ * exists" (400 or 409) is asked again, with the same verdicts.
  */
 #include "publishers/pypi.h"
 
@@ -322,6 +323,26 @@ pypi_upload_file(const struct pypi_endpoint *ep, const struct publish_file *f,
 		rc = 0;
 		goto out;
 	}
+	/* Ask first: a file already there is not sent again (a 2 GiB wheel
+	 * re-published by a redelivered event costs one GET). Any trouble
+	 * with the JSON API just means we upload and let the index judge. */
+	if (ep->json_url != NULL &&
+	    json_lookup(ep, f, there, &file_url, NULL) == 0) {
+		if (strcmp(there, f->sha256) == 0) {
+			out->status = PUBLISH_ALREADY_PRESENT;
+			snprintf(out->url, sizeof(out->url), "%s",
+			    file_url ? file_url : ep->url);
+			rc = 0;
+		} else {
+			rc = error_set(err, ERR_CONFLICT, "CONFLICT",
+			    "%s: %s already exists there with sha256 %.12s..., "
+			    "ours is %.12s...; nothing was overwritten",
+			    ep->what, f->filename, there, f->sha256);
+		}
+		goto out;
+	}
+	free(file_url);
+	file_url = NULL;
 	ct_hdr = xasprintf("Content-Type: %s", ctype);
 	hdrs[0] = ct_hdr;
 	hdrs[1] = ep->auth_header;

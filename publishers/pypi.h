@@ -43,7 +43,10 @@ struct pypi_endpoint {
 };
 
 /*
- * Upload one distribution (f->meta must be set). 200 is uploaded (PyPI
+ * Upload one distribution (f->meta must be set). When ep->json_url is
+ * set, the JSON API is asked first: the same sha256 there is
+ * PUBLISH_ALREADY_PRESENT and nothing is sent, another is ERR_CONFLICT.
+ * 200 is uploaded (PyPI
  * answers 200 to a byte-identical re-upload too); "400 File already
  * exists" and 409 become PUBLISH_ALREADY_PRESENT when the index's JSON
  * API shows the same sha256 for the file name, ERR_CONFLICT (CONFLICT)
