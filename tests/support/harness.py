@@ -371,3 +371,141 @@ def deploy_timespan_s(v):
     for num, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]*)", str(v)):
         total += float(num) * units[unit]
     return total
+
+
+# --- release publishing (publish helper) ---------------------------------
+
+def start_fake(script, *args, log=None):
+    """Start tests/support/<script> (a protocol fake) on a free loopback
+    port; returns (process, base URL)."""
+    d = tmpdir("fake-")
+    port_file = os.path.join(d, "port")
+    path = os.path.join(SOURCE_DIR, "tests", "support", script)
+    p = spawn(["/usr/bin/python3", path, "--port-file", port_file]
+              + [str(a) for a in args],
+              log=log or os.path.join(d, "fake.log"))
+    deadline = time.time() + 15
+    while not os.path.exists(port_file):
+        if p.poll() is not None or time.time() > deadline:
+            raise RuntimeError("%s did not start" % script)
+        time.sleep(0.05)
+    with open(port_file) as f:
+        port = int(f.read())
+    return p, "http://127.0.0.1:%d" % port
+
+
+def fake_control(base, what, body=None):
+    """GET (body None) or POST a fake's /_control/<what>; JSON result."""
+    import urllib.request
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + "/_control/" + what, data=data,
+                                 method="GET" if data is None else "POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read() or b"null")
+
+
+def _metadata_text(name, version, extra_headers=(), description=None,
+                   metadata_version="2.1"):
+    lines = ["Metadata-Version: %s" % metadata_version, "Name: %s" % name,
+             "Version: %s" % version]
+    lines += ["%s: %s" % kv for kv in extra_headers]
+    text = "\n".join(lines) + "\n"
+    if description is not None:
+        text += "\n" + description
+    return text
+
+
+def make_wheel(directory, name, version, extra_headers=(), description=None,
+               file_name=None, file_version=None, meta_version=None,
+               platform="any", python_tag="py3", payload=b"x = 1\n",
+               metadata_version="2.1"):
+    """Build a small but complete wheel (METADATA, WHEEL, RECORD) with
+    zipfile; file name parts default to PEP 427 normalized ones. Returns
+    the path."""
+    import base64 as b64
+    import hashlib
+    import re as _re
+    import zipfile
+    fname = file_name or _re.sub(r"[-_.]+", "_", name).lower()
+    fver = file_version or version
+    di = "%s-%s.dist-info" % (fname, fver)
+    path = os.path.join(directory, "%s-%s-%s-none-%s.whl" % (
+        fname, fver, python_tag, platform))
+    files = {
+        "%s/__init__.py" % fname: payload,
+        di + "/METADATA": _metadata_text(
+            name, meta_version or version, extra_headers, description,
+            metadata_version).encode(),
+        di + "/WHEEL": ("Wheel-Version: 1.0\nGenerator: artifactd-tests\n"
+                        "Root-Is-Purelib: true\nTag: %s-none-%s\n"
+                        % (python_tag, platform)).encode(),
+    }
+    record = []
+    for n, data in files.items():
+        h = b64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(
+            b"=").decode()
+        record.append("%s,sha256=%s,%d" % (n, h, len(data)))
+    record.append(di + "/RECORD,,")
+    files[di + "/RECORD"] = ("\n".join(record) + "\n").encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in files.items():
+            z.writestr(zipfile.ZipInfo(n, (2026, 1, 1, 0, 0, 0)), data)
+    return path
+
+
+def make_sdist(directory, name, version, extra_headers=(), description=None,
+               file_name=None, file_version=None, meta_version=None,
+               metadata_version="2.1"):
+    """Build a PEP 625 sdist (<name>-<ver>/PKG-INFO, pyproject.toml) with
+    tarfile. Returns the path."""
+    import io
+    import re as _re
+    import tarfile
+    fname = file_name or _re.sub(r"[-_.]+", "_", name).lower()
+    fver = file_version or version
+    top = "%s-%s" % (fname, fver)
+    path = os.path.join(directory, top + ".tar.gz")
+    members = {
+        top + "/PKG-INFO": _metadata_text(
+            name, meta_version or version, extra_headers, description,
+            metadata_version).encode(),
+        top + "/pyproject.toml": ("[project]\nname = \"%s\"\nversion = "
+                                  "\"%s\"\n" % (name, version)).encode(),
+    }
+    with tarfile.open(path, "w:gz") as t:
+        for n, data in members.items():
+            ti = tarfile.TarInfo(n)
+            ti.size = len(data)
+            ti.mtime = 1767225600
+            t.addfile(ti, io.BytesIO(data))
+    return path
+
+
+def run_publish(args, env, timeout=120):
+    """Run `artifactd publish ARGS` with env; returns (rc, parsed JSON or
+    None, stdout, stderr)."""
+    r = subprocess.run([ARTIFACTD, "publish"] + list(args), env=env,
+                       capture_output=True, text=True, timeout=timeout)
+    out = None
+    if "--json" in args and r.stdout.strip():
+        try:
+            out = json.loads(r.stdout.strip().splitlines()[-1])
+        except ValueError:
+            out = None
+    return r.returncode, out, r.stdout, r.stderr
+
+
+def publish_env(root, **extra):
+    """A clean environment for `artifactd publish`: no publishing settings
+    inherited from the caller, fast retries, the artifacts root set."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYPI_", "TWINE_", "ARTIFACTORY_", "AWS_",
+                                "CODEARTIFACT_", "S3_", "GITHUB_",
+                                "ARTIFACTD_"))}
+    env.update({"ARTIFACTD_ARTIFACTS_ROOT": root,
+                "ARTIFACTD_HTTP_BACKOFF_MS": "50",
+                "ARTIFACTD_LOG_LEVEL": "debug",
+                "HOME": root})
+    for k, v in extra.items():
+        env[k] = str(v)
+    return env
