@@ -1,0 +1,2 @@
+url = "postgresql://trader:Kx81mPq0Zr@db:5432/x"
+f"redis://{u}:{p}@h"
