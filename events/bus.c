@@ -952,7 +952,11 @@ bus_claim_tick(evutil_socket_t fd, short what, void *arg)
 	if (cap > BUS_FETCH_MAX)
 		cap = BUS_FETCH_MAX;
 	snprintf(sidle, sizeof(sidle), "%lld", bus->claim_idle_ms);
-	snprintf(scount, sizeof(scount), "%zu", cap);
+	/* Claimed entries are suspects: their consumer died, maybe of
+	 * one of them. Taking one at a time (per stream) means a crash
+	 * while handling it counts against it alone, not against innocent
+	 * entries claimed together with it (see the loop's suspects). */
+	snprintf(scount, sizeof(scount), "%d", 1);
 	for (i = 0; i < bus->nstreams; i++) {
 		struct bus_stream *st = &bus->streams[i];
 
@@ -967,7 +971,7 @@ bus_claim_tick(evutil_socket_t fd, short what, void *arg)
 static void
 bus_kick(struct bus *bus)
 {
-	size_t cap;
+	size_t cap, i;
 
 	if (bus == NULL || bus->stopped || bus->closing || !bus->consume ||
 	    bus->reading)
@@ -982,6 +986,11 @@ bus_kick(struct bus *bus)
 		return;
 	if (cap > BUS_FETCH_MAX)
 		cap = BUS_FETCH_MAX;
+	/* Our own pending entries are redeliveries (suspects) too: one at
+	 * a time, for the same reason as claims. */
+	for (i = 0; i < bus->nstreams; i++)
+		if (bus->streams[i].pending_phase)
+			cap = 1;
 	bus_read(bus, cap);
 }
 
@@ -1184,6 +1193,13 @@ void
 bus_poke(struct bus *bus)
 {
 	bus_kick(bus);
+}
+
+void
+bus_claim_now(struct bus *bus)
+{
+	if (bus->consume && bus->claim_idle_ms > 0)
+		bus_claim_tick(-1, 0, bus);
 }
 
 void

@@ -100,6 +100,11 @@ int bus_new(struct bus **out, struct event_base *base,
 /* Free slots changed: read more if the consumer can take more. */
 void bus_poke(struct bus *bus);
 
+/* Look for abandoned entries of other consumers now rather than at the
+ * next claim tick (after a claimed entry was answered, to take the next
+ * one without waiting). Claims take one entry per stream at a time. */
+void bus_claim_now(struct bus *bus);
+
 /* Stop reading and claiming for good (shutdown). Writes still work. */
 void bus_stop_reading(struct bus *bus);
 

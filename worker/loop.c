@@ -11,6 +11,14 @@
  * while Redis is away. The number of items is the backpressure: the bus
  * reads only concurrency - items entries. All of this runs on the loop
  * thread; the handler threads only see the job and the result.
+ *
+ * A redelivered entry (delivery counter above 1) is a suspect: the worker
+ * that held it before may have died handling it. Suspects are taken one
+ * at a time (the bus claims one per stream) and run alone, and nothing
+ * new is read while one is held. So when a poison entry kills the
+ * process again, only its own counter grows; the innocent entries that
+ * happened to be in flight with it the first time are cleared on their
+ * next, solitary, run instead of reaching max_deliveries with it.
  */
 #include "worker/loop.h"
 
@@ -71,6 +79,7 @@ struct item {
 	int attempts;
 	int64_t started_ms;
 	bool abandoned; /* given back while its handler still runs */
+	bool suspect;   /* redelivered and not yet run here: see below */
 	struct event *timer;
 };
 
@@ -85,6 +94,7 @@ struct loop {
 	struct item *head, *tail;
 	size_t nitems;
 	size_t nrunning;
+	size_t nsuspects;
 	bool stopping;
 	bool drain_expired;
 	bool push_running;
@@ -111,6 +121,8 @@ item_link(struct loop *lp, struct item *it)
 		lp->head = it;
 	lp->tail = it;
 	lp->nitems++;
+	if (it->suspect)
+		lp->nsuspects++;
 }
 
 static void
@@ -126,6 +138,8 @@ item_unlink(struct loop *lp, struct item *it)
 		lp->tail = it->prev;
 	it->prev = it->next = NULL;
 	lp->nitems--;
+	if (it->suspect)
+		lp->nsuspects--;
 }
 
 static void
@@ -146,10 +160,13 @@ static void
 item_finish(struct item *it)
 {
 	struct loop *lp = it->loop;
+	bool claimed = it->msg->deliveries > 1;
 
 	item_unlink(lp, it);
 	item_free(it);
 	loop_dispatch(lp);
+	if (claimed && !lp->stopping)
+		bus_claim_now(lp->bus);
 	bus_poke(lp->bus);
 	loop_maybe_finish(lp);
 }
@@ -263,6 +280,12 @@ loop_job_done(void *arg)
 	double secs;
 
 	lp->nrunning--;
+	if (it->suspect && !it->abandoned) {
+		/* It ran to the end here without killing us: no longer a
+		 * suspect. */
+		it->suspect = false;
+		lp->nsuspects--;
+	}
 	if (it->abandoned) {
 		/* Given back at the drain timeout; the answer is dropped
 		 * (the next worker answers it again, idempotently). */
@@ -351,6 +374,8 @@ loop_dispatch(struct loop *lp)
 		memset(&it->res, 0, sizeof(it->res));
 		lp->nrunning++;
 		pool_submit(lp->pool, loop_run_job, loop_job_done, it);
+		if (it->suspect)
+			return;
 	}
 }
 
@@ -529,7 +554,7 @@ loop_capacity(void *arg)
 	struct loop *lp = arg;
 	size_t cap = (size_t)lp->cfg->concurrency;
 
-	if (lp->stopping)
+	if (lp->stopping || lp->nsuspects > 0)
 		return 0;
 	return lp->nitems >= cap ? 0 : cap - lp->nitems;
 }
@@ -555,6 +580,7 @@ loop_on_msg(struct bus_msg *msg, void *arg)
 	it = xcalloc(1, sizeof(*it));
 	it->loop = lp;
 	it->msg = msg;
+	it->suspect = msg->deliveries > 1;
 	item_link(lp, it);
 	if (lp->stopping) {
 		loop_release(it);
