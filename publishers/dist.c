@@ -251,6 +251,32 @@ dist_version_normalize(char *out, size_t n, const char *v, bool *has_local)
 	return 0;
 }
 
+/* PEP 440 equality of two normalized versions: trailing zeros of the
+ * release segment do not count ("1.2.3.0" == "1.2.3"). */
+static bool
+version_equal(const char *a, const char *b)
+{
+	char x[256], y[256];
+	char *v[2] = { x, y };
+	int k;
+
+	snprintf(x, sizeof(x), "%s", a);
+	snprintf(y, sizeof(y), "%s", b);
+	for (k = 0; k < 2; k++) {
+		char *start = strchr(v[k], '!') ? strchr(v[k], '!') + 1 : v[k];
+		char *end = start;
+
+		while (isdigit((unsigned char)*end) ||
+		       (*end == '.' && isdigit((unsigned char)end[1])))
+			end++;
+		while (end - start > 2 && end[-1] == '0' && end[-2] == '.') {
+			memmove(end - 2, end, strlen(end) + 1);
+			end -= 2;
+		}
+	}
+	return strcmp(x, y) == 0;
+}
+
 static bool
 filename_chars_ok(const char *s)
 {
@@ -636,7 +662,7 @@ dist_check(const struct dist_filename *fn, const struct dist_meta *m,
 		return error_set(err, ERR_INVALID, "INVALID_DIST",
 		    "metadata Version '%s' is not a PEP 440 version",
 		    m->version);
-	if (strcmp(vfile, vmeta) != 0)
+	if (!version_equal(vfile, vmeta))
 		return error_set(err, ERR_INVALID, "INVALID_DIST",
 		    "file name says version %s but its metadata says %s",
 		    fn->version, m->version);
@@ -646,7 +672,7 @@ dist_check(const struct dist_filename *fn, const struct dist_meta *m,
 			return error_set(err, ERR_INVALID, "INVALID_DIST",
 			    "the tag's version '%s' is not a PEP 440 version",
 			    version);
-		if (strcmp(vtag, vmeta) != 0)
+		if (!version_equal(vtag, vmeta))
 			return error_set(err, ERR_INVALID, "INVALID_DIST",
 			    "file is version %s but the tag is for %s",
 			    m->version, version);
