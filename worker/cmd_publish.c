@@ -4,13 +4,16 @@
  *
  * Runs the same release core as the RELEASE_TAGGED handler, with the same
  * targets and packages from the settings, and prints one line per file
- * and target (or one JSON object with --json). Exit status 0 when every
+ * and target (or one JSON object with --json). Relative FILE paths are
+ * taken from the current directory; every file must still be inside the
+ * artifacts root. Exit status 0 when every
  * file reached every target, 1 when something failed, 2 on bad usage.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/xalloc.h"
@@ -162,8 +165,8 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	struct release_request req = { 0 };
 	struct release_result rr;
 	struct error err = { 0 };
-	char **args = NULL;
-	size_t nargs = 0;
+	char **args = NULL, **paths = NULL, cwd[4096];
+	size_t nargs = 0, i;
 	int rc;
 
 	release_config_init(&rc_cfg);
@@ -185,9 +188,22 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	}
 	app_log_init(cfg);
 	handler_release_config(&rc_cfg, cfg);
+	/* On the command line, relative paths are the user's, relative to
+	 * the current directory (events name them relative to the artifacts
+	 * root instead). */
+	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		fprintf(stderr, "artifactd publish: cannot read the current "
+		                "directory\n");
+		rc = 1;
+		goto out;
+	}
+	paths = xcalloc(nargs + 1, sizeof(*paths));
+	for (i = 0; i < nargs; i++)
+		paths[i] = args[i][0] == '/' ? xstrdup(args[i])
+		                             : xasprintf("%s/%s", cwd, args[i]);
 	req.tag = pa.tag;
 	req.package = pa.package;
-	req.files = (const char *const *)args;
+	req.files = (const char *const *)paths;
 	req.nfiles = nargs;
 	req.targets = pa.targets;
 	req.ntargets = pa.ntargets;
@@ -201,6 +217,9 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		print_text(&rr, rc, &err);
 	rc = rc == 0 ? 0 : 1;
 out:
+	for (i = 0; paths != NULL && i < nargs; i++)
+		free(paths[i]);
+	free(paths);
 	release_result_dispose(&rr);
 	release_config_dispose(&rc_cfg);
 	free(args);
