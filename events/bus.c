@@ -186,6 +186,7 @@ static const char bus_append_lua[] =
     "return 0\n";
 
 static void bus_kick(struct bus *bus);
+static void bus_claim_tick(evutil_socket_t fd, short what, void *arg);
 static void conn_start(struct bus_conn *conn);
 
 /* ----------------------------------------------------------- messages */
@@ -606,6 +607,10 @@ bus_group_cb(redisAsyncContext *c, void *r, void *priv)
 	if (--bus->groups_waiting == 0) {
 		bus->groups_ready = true;
 		bus_kick(bus);
+		/* Take over at once what others gave back at shutdown (or
+		 * left behind), instead of after the first claim period. */
+		if (bus->consume && bus->claim_idle_ms > 0)
+			bus_claim_tick(-1, 0, bus);
 	}
 }
 

@@ -177,8 +177,8 @@ metrics_render(const struct metrics *m, const char *group, struct buf *out)
 		for (i = 0; i < BUS_NCONN; i++)
 			P("artifactd_redis_connected{conn=\"%s\"} %d\n",
 			    conns[i], b->connected[i] ? 1 : 0);
-		P("# HELP artifactd_redis_reconnects_total Reconnections "
-		  "after a lost connection\n"
+		P("# HELP artifactd_redis_reconnects_total Connection attempts "
+		  "after a lost connection (failed ones included)\n"
 		  "# TYPE artifactd_redis_reconnects_total counter\n");
 		for (i = 0; i < BUS_NCONN; i++) {
 			v = b->reconnects[i];
