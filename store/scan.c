@@ -42,9 +42,10 @@
 /* How far back from the secret word an assignment's name may start
  * ("my_service_db_password"); the regexes bound the rest. */
 #define SCAN_NAME_BACK 40
-/* Longest value the assignment and URL filters look at; their regexes
- * cap values at 200 and 128 bytes. */
-#define SCAN_VALUE_MAX 256
+/* Longest value the assignment and URL filters look at: their regexes
+ * cap values at 200 (assignments), 128 (URLs) and 400 (bearer) bytes.
+ * A longer value (an extra pattern's) is reported unfiltered. */
+#define SCAN_VALUE_MAX 512
 /* How far the env-lookup filter looks around a value on its line. */
 #define SCAN_LINE_WINDOW 512
 /* Fingerprint: at most 4 characters of a literal type prefix, the
@@ -533,11 +534,27 @@ scan_name_is_stop(const char *name, size_t n)
 	return false;
 }
 
+/* "pass" as a word of a name (DB_PASS, passPhrase), not in "bypass". */
+static bool
+scan_has_pass(const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 4 <= n; i++)
+		if (scan_has(name + i, 4, "pass") &&
+		    (i == 0 || !scan_is_alpha(name[i - 1])) &&
+		    (i + 4 == n || !scan_is_alpha(name[i + 4]) ||
+		        scan_has(name + i, n - i, "passphrase")))
+			return true;
+	return false;
+}
+
 /* The id an assignment is reported under, from its name. */
 static const char *
 scan_assign_id(const char *name, size_t n)
 {
-	if (scan_has(name, n, "passw") || scan_has(name, n, "pwd"))
+	if (scan_has(name, n, "passw") || scan_has(name, n, "pwd") ||
+	    scan_has_pass(name, n))
 		return "password-assignment";
 	if (scan_has(name, n, "apikey") || scan_has(name, n, "api_key") ||
 	    scan_has(name, n, "api-key") || scan_has(name, n, "api.key"))

@@ -49,9 +49,10 @@ struct scan_rule_def {
  * quoted and the unquoted rules agree. */
 #define SCAN_NAME_WORDS                                                    \
 	"(?:api[_.-]?key|secret|passw(?:or)?d|pwd|token|private[_.-]?key|" \
-	"access[_.-]?key|auth[_.-]?key|credential)"
+	"access[_.-]?key|auth[_.-]?key|credential|"                        \
+	"(?<![A-Za-z])pass(?:phrase)?(?![A-Za-z]))"
 #define SCAN_NAME_KEYWORDS \
-	"api|secret|passw|pwd|token|private|access|auth|credential"
+	"api|secret|pass|pwd|token|private|access|auth|credential"
 
 static const struct scan_rule_def scan_rules[] = {
 	/* AWS access key ids: a 4-letter type prefix and 16 base32
@@ -137,18 +138,22 @@ static const struct scan_rule_def scan_rules[] = {
 	    "(?<secret>[^\\s/@'\"`]{3,128})@[^\\s/@'\"`]",
 	    "://", NULL, 0.0, SCAN_F_URL },
 	{ "bearer-token",
-	    "(?i)\\bbearer[ \\t]+(?<secret>[A-Za-z0-9_.~+/-]{20,}=*)", "bearer",
-	    NULL, 3.0, SCAN_F_ASSIGN },
+	    "(?i)\\bbearer[ \\t]+(?<secret>[A-Za-z0-9_.~+/-]{20,400}=*)",
+	    "bearer", NULL, 3.0, SCAN_F_ASSIGN },
 	/*
 	 * name = "value" in any of the usual syntaxes (Python, JS, Go :=,
-	 * PHP =>, YAML and JSON colons, comparisons). The regex starts at
+	 * PHP =>, YAML and JSON colons, comparisons, annotations such as
+	 * `api_key: str = "..."`). The regex starts at
 	 * the secret word so PCRE2 can skip ahead quickly; scan.c extends
 	 * the name backwards. The id reported depends on the name
 	 * (password-assignment, api-key-assignment, ...).
 	 */
 	{ "secret-assignment",
 	    "(?i)" SCAN_NAME_WORDS "(?<tail>[A-Za-z0-9_.-]{0,30})[\"']?\\]?"
-	    "[ \\t]{0,16}(?::=|==|=>|=|:)[ \\t]{0,16}(?:[rbuRBU]{1,2})?"
+	    "[ \\t]{0,16}"
+	    "(?::[ \\t]*[A-Za-z_][A-Za-z0-9_.\\[\\], |]{0,40}?[ \\t]*=(?!=)|"
+	    ":=|==|=>|=|:)"
+	    "[ \\t]{0,16}(?:[rbuRBU]{1,2})?"
 	    "(?<q>[\"'`])(?<secret>[^\"'`\\s\\\\]{6,200})\\k<q>",
 	    SCAN_NAME_KEYWORDS, NULL, 0.0, SCAN_F_ASSIGN },
 	/* NAME=value without quotes (.env, YAML, INI), one per line, with
@@ -158,7 +163,7 @@ static const struct scan_rule_def scan_rules[] = {
 	    "(?<name>[A-Za-z0-9_.-]{0,40}?" SCAN_NAME_WORDS
 	    "[A-Za-z0-9_.-]{0,30})"
 	    "[ \\t]*(?:=|:)[ \\t]*"
-	    "(?<secret>[^\\s\"'`#;,(){}\\[\\]<>$\\\\]{10,200})"
+	    "(?<secret>[^\\s\"'`#;,(){}\\[\\]<>$\\\\]{8,200})"
 	    "[ \\t]*(?:#[^\\n]*)?\\r?$",
 	    SCAN_NAME_KEYWORDS, NULL, 0.0, SCAN_F_ASSIGN | SCAN_F_BARE },
 };
