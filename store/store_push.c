@@ -360,7 +360,13 @@ child_push_set(git_remote *remote, struct child_ctx *c,
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
 	po.callbacks = *cb;
 	c->cred_calls = 0;
-	grc = git_remote_push(remote, &specs, &po);
+	/* The branch push reuses the connection that listed the remote's
+	 * refs; a receive-pack session takes one push, so the tags get a
+	 * connection of their own. */
+	grc = git_remote_connected(remote)
+	          ? git_remote_upload(remote, &specs, &po)
+	          : git_remote_push(remote, &specs, &po);
+	git_remote_disconnect(remote);
 	if (grc == GIT_ENONFASTFORWARD && !tags) {
 		/* The whole push was refused on our side: every branch in
 		 * it needs the remote's tip. */
@@ -595,12 +601,12 @@ child_run(int fd)
 	git_error_clear();
 	free(sorted);
 	sorted = NULL;
-	git_remote_disconnect(remote);
 
 	/* Branches first, then the tags whose commits are now there. */
 	if ((grc = child_push_set(remote, &c, &cb, refs, nnames, false,
 	         &any_nonff)) < 0)
 		goto done;
+	git_remote_disconnect(remote);
 	for (i = 0; i < nnames; i++) {
 		if (!refs[i].is_tag || refs[i].state != 0)
 			continue;

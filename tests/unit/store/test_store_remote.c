@@ -395,6 +395,9 @@ test_hanging_server(void **state)
 	snprintf(wf, sizeof(wf), "wf_hang_%d", (int)getpid());
 	opts_init(&o, repo, url);
 	o.push_timeout_s = 2;
+	/* An existing repository: a missing one would be cloned first, and
+	 * that clone times out too (store_open: ERR_TRANSIENT). */
+	assert_int_equal(run("git init -q --bare '%s'", repo), 0);
 	assert_int_equal(store_open(&st, &o, &err), 0);
 	one_init(&c, "ev-hang", wf, "t1", "c_hang", 1);
 	assert_int_equal(store_commit(st, &c.req, &res, &err), 0);
