@@ -112,28 +112,28 @@ static const char *const scan_name_stop[] = { "alg", "algorithm", "arn", "bits",
 	"bucket", "budget", "bytes", "cache", "checksum", "class", "commit",
 	"completion", "cost", "count", "counter", "counts", "desc",
 	"description", "digest", "dir", "dummy", "duration", "encoding",
-	"endpoint", "endpoints", "env", "estimate", "example", "expiration",
-	"expires", "expiry", "fake", "field", "fields", "file", "filename",
-	"files", "fingerprint", "format", "hash", "hashed", "header", "headers",
-	"help", "hint", "host", "id", "idx", "ids", "index", "input",
-	"interval", "kind", "label", "len", "length", "level", "lifetime",
-	"limit", "limits", "max", "md5", "min", "mock", "mode", "module",
-	"name", "names", "num", "number", "offset", "output", "path", "paths",
-	"pattern", "placeholder", "policy", "pos", "prefix", "price", "prompt",
-	"public", "rate", "ref", "reference", "regex", "rev", "revision",
-	"rule", "rules", "sample", "scope", "scopes", "sha", "sha1", "sha256",
-	"sha512", "size", "suffix", "template", "timeout", "total", "ttl",
-	"type", "types", "uri", "url", "urls", "usage", "var", "version" };
+	"endpoint", "endpoints", "estimate", "example", "expiration", "expires",
+	"expiry", "fake", "field", "fields", "file", "filename", "files",
+	"fingerprint", "format", "hash", "hashed", "header", "headers", "help",
+	"hint", "id", "idx", "ids", "index", "input", "interval", "kind",
+	"label", "len", "length", "level", "lifetime", "limit", "limits", "max",
+	"md5", "min", "mock", "mode", "module", "name", "names", "num",
+	"number", "offset", "output", "path", "paths", "pattern", "placeholder",
+	"policy", "pos", "prefix", "price", "prompt", "public", "rate", "ref",
+	"reference", "regex", "rev", "revision", "rule", "rules", "sample",
+	"scope", "scopes", "sha", "sha1", "sha256", "sha512", "size", "suffix",
+	"template", "timeout", "total", "ttl", "type", "types", "uri", "url",
+	"urls", "usage", "version" };
 
 /* Substrings of a value that make it a placeholder, not a secret (the
  * generic rules only: "open" must not silence "OPENSSH PRIVATE KEY"). */
 static const char *const scan_value_stop[] = { "example", "sample", "dummy",
 	"placeholder", "changeme", "change_me", "change-me", "your_", "your-",
 	"yourpass", "yoursecret", "yourtoken", "yourkey", "yourapikey", "xxxx",
-	"****", "....", "redacted", "insert", "replace", "todo", "fixme",
-	"fake", "mock", "foobar", "notasecret", "not_a_secret", "not-a-secret",
-	"_here", "-here", "lorem", "ipsum", "test", "secret_key", "api_key",
-	"password", "<", ">" };
+	"****", "...", "\xe2\x80\xa6", "redacted", "insert", "replace", "todo",
+	"fixme", "fake", "mock", "foobar", "notasecret", "not_a_secret",
+	"not-a-secret", "_here", "-here", "lorem", "ipsum", "test",
+	"secret_key", "api_key", "<", ">" };
 
 /* Values that are a word, not a secret ("password" itself). */
 static const char *const scan_value_words[] = { "admin", "apikey", "changeit",
@@ -449,7 +449,7 @@ scan_word_in(const char *lower, const char *const *list, size_t nlist)
 }
 
 /* Template or indirection syntax: ${VAR}, {{ x }}, %s, f"{pw}", $VAR,
- * <TOKEN>, env:NAME, arn:..., op://... */
+ * <TOKEN>, [password], env:NAME, arn:..., op://... */
 static bool
 scan_is_template(const char *v, size_t n)
 {
@@ -459,7 +459,7 @@ scan_is_template(const char *v, size_t n)
 		"ssm:", "file:", "op:", "sm:" };
 	size_t i;
 
-	if (n == 0 || strchr("$%<@&*", v[0]) != NULL)
+	if (n == 0 || strchr("$%<@&*[", v[0]) != NULL)
 		return true;
 	if (memchr(v, '{', n) != NULL && memchr(v, '}', n) != NULL)
 		return true;
@@ -627,10 +627,11 @@ scan_assign_keep(const struct scan_run *r, const struct scan_rule *rule,
 static bool
 scan_url_keep(const char *user, size_t nuser, const char *v, size_t n)
 {
-	static const char *const words[] = { "api_key", "apikey", "changeme",
-		"key", "mypassword", "pass", "passwd", "password",
-		"placeholder", "pw", "pwd", "secret", "test", "token", "user",
-		"username", "xxx", "your_password", "yourpassword" };
+	static const char *const words[] = { "abc", "api_key", "apikey", "bar",
+		"baz", "changeme", "foo", "key", "mypassword", "pass", "passwd",
+		"password", "placeholder", "pw", "pwd", "qux", "secret", "test",
+		"token", "user", "username", "xxx", "xyz", "your_password",
+		"yourpassword" };
 	static const char *const stop[] = { "example", "xxx", "your",
 		"placeholder", "dummy", "redacted", "changeme", "***" };
 	char lower[SCAN_VALUE_MAX];
