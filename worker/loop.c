@@ -89,6 +89,7 @@ struct loop {
 	struct event_base *base;
 	struct bus *bus;
 	struct pool *pool;
+	struct pool *bg; /* one thread for the background push */
 	struct http *http;
 	struct metrics metrics;
 	struct item *head, *tail;
@@ -668,7 +669,6 @@ loop_push_done(void *arg)
 	if (lp->push_rc < 0)
 		lp->metrics.push_failures++;
 	loop_maybe_finish(lp);
-	loop_dispatch(lp);
 }
 
 static void
@@ -681,7 +681,9 @@ loop_push_cb(evutil_socket_t fd, short what, void *arg)
 	if (lp->push_running || lp->stopping || lp->cfg->remote_url == NULL)
 		return;
 	lp->push_running = true;
-	pool_submit(lp->pool, loop_push_run, loop_push_done, lp);
+	/* On its own thread: a push to a hanging remote takes up to
+	 * GIT_PUSH_TIMEOUT and must not take a handler slot. */
+	pool_submit(lp->bg, loop_push_run, loop_push_done, lp);
 }
 
 /* ------------------------------------------------------------ metrics */
@@ -743,7 +745,9 @@ loop_maybe_finish(struct loop *lp)
 {
 	struct timeval now = { 0, 0 };
 
-	if (lp->stopping && lp->nitems == 0 && !lp->push_running)
+	/* A background push is not waited for: its commits are safe
+	 * locally and the next run pushes them. */
+	if (lp->stopping && lp->nitems == 0)
 		evtimer_add(lp->exit_ev, &now);
 }
 
@@ -842,7 +846,8 @@ loop_run(const struct handler_ctx *ctx, const struct config *cfg,
 	if (lp.base == NULL)
 		return error_set(err, ERR_FAIL, NULL, "event_base_new failed");
 	if ((rc = pool_new(&lp.pool, lp.base, (size_t)cfg->concurrency, err)) <
-	    0)
+	        0 ||
+	    (rc = pool_new(&lp.bg, lp.base, 1, err)) < 0)
 		goto out;
 	streams[0] = cfg->test_stream;
 	streams[1] = cfg->release_stream;
@@ -890,7 +895,7 @@ loop_run(const struct handler_ctx *ctx, const struct config *cfg,
 	/* Push what an earlier run could not push, once at start. */
 	loop_push_cb(-1, 0, &lp);
 	event_base_dispatch(lp.base);
-	abandoned = lp.drain_expired && (lp.nrunning > 0 || lp.push_running);
+	abandoned = (lp.drain_expired && lp.nrunning > 0) || lp.push_running;
 	log_info("daemon_stopped released=%llu",
 	    (unsigned long long)lp.metrics.releases);
 	rc = 0;
@@ -903,6 +908,7 @@ out:
 	http_free(lp.http);
 	bus_free(lp.bus);
 	pool_free(lp.pool);
+	pool_free(lp.bg);
 	while ((it = lp.head) != NULL) {
 		item_unlink(&lp, it);
 		item_free(it);
