@@ -195,7 +195,11 @@ class OrchestratorService:
 
     def publish_release(self, tag, files, package=None, targets=None,
                         dry_run=False, correlation_id=None, timeout=300.0):
-        """Publish the built distributions of a release tag."""
+        """Publish the built distributions of a release tag. artifactd
+        answers each file x target (PACKAGE_PUBLISHED, collected in
+        "progress") and ends a fully published release with
+        RELEASE_PUBLISHED; this returns at that, or at the first
+        PUBLISH_FAILED (answers for the other files may still follow)."""
         data = {"tag": tag, "files": list(files), "dry_run": bool(dry_run)}
         if package:
             data["package"] = package
