@@ -100,7 +100,8 @@ struct scan_run {
 	pcre2_jit_stack *jstack;
 	pcre2_match_data *md;
 	bool first_only;
-	size_t best; /* first_only: offset of the best hit so far */
+	size_t best;        /* first_only: offset of the best hit so far */
+	const char *failed; /* id of the rule whose match failed, or NULL */
 	struct scan_found *found;
 	size_t nfound, capfound;
 };
@@ -788,6 +789,7 @@ scan_rule_run(struct scan_run *r, size_t ri, const char *file,
 			PCRE2_UCHAR why[128];
 
 			pcre2_get_error_message(rc, why, sizeof(why));
+			r->failed = rule->id;
 			return error_set(err, ERR_INVALID, "SCAN_FAILED",
 			    "secret scan failed: rule=%s file=%s: %s", rule->id,
 			    file, (const char *)why);
@@ -924,6 +926,8 @@ scanner_scan(struct scanner *sc, const char *name, const char *data, size_t len,
 	memset(hit, 0, sizeof(*hit));
 	if ((rc = scan_execute(&r, sc, name, data, len, true, err)) < 0) {
 		snprintf(hit->file, sizeof(hit->file), "%s", name);
+		snprintf(hit->rule, sizeof(hit->rule), "%s",
+		    r.failed != NULL ? r.failed : "");
 		goto out;
 	}
 	if (r.nfound > 0) {

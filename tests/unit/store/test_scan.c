@@ -507,6 +507,9 @@ test_match_limit_fails_closed(void **state)
 	                     &err),
 	    ERR_INVALID);
 	assert_string_equal(err.code, "SCAN_FAILED");
+	assert_string_equal(hit.rule, "custom-1");
+	assert_string_equal(hit.file, "slow.txt");
+	assert_int_equal(hit.line, 0);
 	assert_non_null(strstr(err.msg, "custom-1"));
 	assert_non_null(strstr(err.msg, "slow.txt"));
 	scanner_free(sc);
