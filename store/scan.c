@@ -825,27 +825,32 @@ scan_found_cmp(const void *a, const void *b)
 	return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
+/*
+ * The 1-based line of offset off. Hits come in order of position, so the
+ * count goes on from the previous hit's (*from, *line) instead of
+ * restarting: a file with many hits stays linear.
+ */
 static unsigned
-scan_line_of(const char *data, size_t off)
+scan_line_of(const char *data, size_t off, size_t *from, unsigned *line)
 {
-	unsigned line = 1;
-	const char *p = data, *end = data + off, *nl;
+	const char *p = data + *from, *end = data + off, *nl;
 
 	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		line++;
+		(*line)++;
 		p = nl + 1;
 	}
-	return line;
+	*from = (size_t)(p - data);
+	return *line;
 }
 
 static void
 scan_hit_fill(struct scan_hit *hit, const struct scan_run *r,
-    const struct scan_found *f, const char *name)
+    const struct scan_found *f, const char *name, size_t *from, unsigned *line)
 {
 	memset(hit, 0, sizeof(*hit));
 	snprintf(hit->rule, sizeof(hit->rule), "%s", f->id);
 	snprintf(hit->file, sizeof(hit->file), "%s", name);
-	hit->line = scan_line_of(r->data, f->off);
+	hit->line = scan_line_of(r->data, f->off, from, line);
 	snprintf(hit->fingerprint, sizeof(hit->fingerprint), "%s", f->fp);
 }
 
@@ -919,6 +924,8 @@ scanner_scan(struct scanner *sc, const char *name, const char *data, size_t len,
     struct scan_hit *hit, struct error *err)
 {
 	struct scan_run r;
+	unsigned line = 1;
+	size_t from = 0;
 	int rc;
 
 	if (name == NULL)
@@ -931,7 +938,7 @@ scanner_scan(struct scanner *sc, const char *name, const char *data, size_t len,
 		goto out;
 	}
 	if (r.nfound > 0) {
-		scan_hit_fill(hit, &r, &r.found[0], name);
+		scan_hit_fill(hit, &r, &r.found[0], name, &from, &line);
 		rc = scan_detected(err, hit);
 	}
 out:
@@ -945,7 +952,8 @@ scanner_scan_all(struct scanner *sc, const char *name, const char *data,
 {
 	struct scan_hit hit, first;
 	struct scan_run r;
-	size_t i;
+	unsigned line = 1;
+	size_t i, from = 0;
 	int rc;
 
 	if (name == NULL)
@@ -953,7 +961,7 @@ scanner_scan_all(struct scanner *sc, const char *name, const char *data,
 	if ((rc = scan_execute(&r, sc, name, data, len, false, err)) < 0)
 		goto out;
 	for (i = 0; i < r.nfound; i++) {
-		scan_hit_fill(&hit, &r, &r.found[i], name);
+		scan_hit_fill(&hit, &r, &r.found[i], name, &from, &line);
 		if (i == 0)
 			first = hit;
 		if (fn != NULL && (rc = fn(&hit, arg)) < 0)
