@@ -31,6 +31,7 @@ cmd_run(int argc, char **argv, struct config *cfg)
 	size_t nargs = 0;
 	int rc;
 
+	loop_catch_signals();
 	rc = cli_parse(&spec, argc, argv, cfg, NULL, NULL, &args, &nargs);
 	free(args);
 	if (rc == 3)

@@ -813,6 +813,27 @@ loop_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* --------------------------------------------------------------- main */
 
+/* A signal that came before the loop's own handlers were installed. */
+static volatile sig_atomic_t loop_early_signal;
+
+static void
+loop_early_handler(int sig)
+{
+	loop_early_signal = sig;
+}
+
+void
+loop_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = loop_early_handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
 static struct event *
 loop_every(struct loop *lp, long ms, event_callback_fn fn)
 {
@@ -873,6 +894,8 @@ loop_run(const struct handler_ctx *ctx, const struct config *cfg,
 	lp.sig_int = evsignal_new(lp.base, SIGINT, loop_signal_cb, &lp);
 	event_add(lp.sig_term, NULL);
 	event_add(lp.sig_int, NULL);
+	if (loop_early_signal != 0)
+		raise(loop_early_signal); /* now handled by the loop */
 	/* Renew three times per idle period: a live job's entry never
 	 * looks idle to other workers' XAUTOCLAIM. */
 	renew_ms = (long)(cfg->claim_idle_ms / 3);

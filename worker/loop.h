@@ -17,6 +17,14 @@
 #include "worker/handler.h"
 
 /*
+ * Catch SIGTERM/SIGINT from now on (call it first thing, before the slow
+ * start-up: opening the store, cloning): a signal arriving before
+ * loop_run is ready is remembered and starts the normal shutdown as soon
+ * as the loop runs, instead of killing the process mid-way.
+ */
+void loop_catch_signals(void);
+
+/*
  * Run until SIGTERM/SIGINT (or a fatal start-up error). ctx is borrowed
  * and must stay valid. Returns 0 after a clean shutdown, or a negative
  * code with err filled when the loop could not start (bad URL, the HTTP
