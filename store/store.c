@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -39,6 +40,10 @@
 /* Event ids go into a trailer line; a ULID or a Redis stream id is 26
  * characters, a UUID 36. */
 #define STORE_EVENT_ID_MAX 128
+
+/* Present in a repository we created until its first fetch from the
+ * remote succeeded. */
+#define STORE_CLONE_MARKER "artifactd-clone-incomplete"
 
 /* Opening ---------------------------------------------------------------- */
 
@@ -142,8 +147,8 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 	struct store *st;
 	git_repository *repo = NULL;
 	bool fresh = false;
-	int grc, rc = ERR_FAIL;
-	char *url;
+	int fd, grc, rc = ERR_FAIL;
+	char *url, *marker = NULL;
 
 	git_libgit2_init();
 	/* The repository is named by the operator, and containers mount it
@@ -184,18 +189,29 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 	 * use libgit2 (store_push.c). */
 	if ((rc = store_helper_start(st, err)) < 0)
 		goto out;
-	if (fresh && st->opts.remote_url != NULL) {
+	/* A repository we created is filled from the remote. The marker
+	 * stays until that fetch succeeded, so a clone cut short (remote
+	 * down, bad credentials, killed) is resumed by the next open rather
+	 * than leaving an empty repository that remembers no events. */
+	marker = xasprintf("%s/%s", st->opts.repo_path, STORE_CLONE_MARKER);
+	if (st->opts.remote_url != NULL &&
+	    (fresh || access(marker, F_OK) == 0)) {
+		if (fresh && (fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC,
+		                  0644)) >= 0)
+			close(fd);
 		url = util_redact_url(st->opts.remote_url);
 		log_info("store_clone repo=\"%s\" remote=\"%s\"",
 		    st->opts.repo_path, url);
 		free(url);
 		if ((rc = store_clone_fetch(st, err)) < 0)
 			goto out;
+		unlink(marker);
 	}
 	*out = st;
 	st = NULL;
 	rc = 0;
 out:
+	free(marker);
 	git_repository_free(repo);
 	store_free(st);
 	return rc;
