@@ -370,6 +370,24 @@ store_backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+void
+store_lock_check(git_repository *repo, const char *ref, int attempt)
+{
+	struct stat sb;
+	char *path;
+
+	/* Only after many lost attempts: a live writer holds a ref lock for
+	 * well under a millisecond. */
+	if (attempt < STORE_STALE_LOCK_AFTER)
+		return;
+	path = xasprintf("%s%s.lock", git_repository_path(repo), ref);
+	if (stat(path, &sb) == 0 &&
+	    time(NULL) - sb.st_mtime > STORE_STALE_LOCK_S && unlink(path) == 0)
+		log_warnx("store_stale_lock_removed lock=\"%s\" age_s=%lld",
+		    path, (long long)(time(NULL) - sb.st_mtime));
+	free(path);
+}
+
 int
 store_ref_commit(git_oid *out, git_repository *repo, const char *ref,
     struct error *err)
@@ -841,6 +859,7 @@ store_tag(git_repository *repo, const char *name, const git_oid *cid,
 			goto out;
 		}
 		git_error_clear();
+		store_lock_check(repo, ref, attempt);
 		store_backoff(attempt);
 	}
 	rc = error_set(err, ERR_TRANSIENT, "GIT",
@@ -902,8 +921,8 @@ store_write_blobs(git_repository *repo, struct store_plan *p, struct error *err)
 }
 
 /* One attempt: build the commit on the current tip and compare-and-swap
- * the branch. Returns 0 (written, *cid set), 1 (lost the race: retry) or
- * a negative code. */
+ * the branch. Returns 0 (written, *cid set), 1 (lost the race: retry), 2
+ * (the ref was locked: retry) or a negative code. */
 static int
 store_commit_once(git_repository *repo, struct store *st,
     const struct store_plan *p, const git_oid *tip, bool have_tip, git_oid *cid,
@@ -971,7 +990,7 @@ store_commit_once(git_repository *repo, struct store *st,
 	    have_tip ? tip : &zero, "artifactd: commit");
 	if (grc == GIT_EMODIFIED || grc == GIT_ELOCKED) {
 		git_error_clear();
-		rc = 1;
+		rc = grc == GIT_ELOCKED ? 2 : 1;
 		goto out;
 	}
 	if (grc < 0) {
@@ -1035,7 +1054,7 @@ store_commit(struct store *st, const struct store_commit_req *req,
 	git_repository *repo = NULL;
 	git_oid tip, seen, cid, tagged, newtip;
 	bool have_tip, have_seen = false, dup = false;
-	int attempt, rc;
+	int attempt, locked = 0, rc;
 
 	memset(res, 0, sizeof(*res));
 	memset(&p, 0, sizeof(p));
@@ -1090,6 +1109,8 @@ store_commit(struct store *st, const struct store_commit_req *req,
 			goto out;
 		if (rc == 0)
 			break;
+		if (rc == 2)
+			store_lock_check(repo, p.branch_ref, ++locked);
 		store_backoff(attempt);
 	}
 	if (!dup && attempt == STORE_CAS_ATTEMPTS) {

@@ -26,6 +26,12 @@
 #define STORE_CAS_ATTEMPTS 200
 #define STORE_BACKOFF_MAX_MS 25
 
+/* A ref lock older than this, met after this many lost attempts, was
+ * left by a killed process (store.md 1.4: libgit2 never waits on a lock
+ * and never removes a stale one) and is removed. */
+#define STORE_STALE_LOCK_S 60
+#define STORE_STALE_LOCK_AFTER 20
+
 /* How many commits of a branch are searched for an Event-Id trailer.
  * Redeliveries come minutes, not thousands of commits, after the
  * original; a per-task branch rarely has more than a handful. */
@@ -97,6 +103,10 @@ char *store_task_dir(const struct store *st, const char *wf, const char *task);
 
 /* Sleep a jittered, growing delay for CAS attempt n (0-based). */
 void store_backoff(int attempt);
+
+/* Remove refs/...'s lock file if it is stale (see above); attempt is the
+ * count of lost attempts so far. */
+void store_lock_check(git_repository *repo, const char *ref, int attempt);
 
 /* Peel refs/... to a commit id. Returns 0, ERR_NOTFOUND or ERR_FAIL. */
 int store_ref_commit(git_oid *out, git_repository *repo, const char *ref,

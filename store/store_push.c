@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -644,6 +645,7 @@ helper_main(int ctl)
 		struct cmsghdr align;
 	} u;
 	char byte;
+	sigset_t mask;
 	int fd, i;
 	pid_t pid;
 	long maxfd = sysconf(_SC_OPEN_MAX);
@@ -656,8 +658,18 @@ helper_main(int ctl)
 	for (i = 3; i < maxfd; i++)
 		if (i != ctl)
 			close(i);
+	/* The daemon's handlers (SIGTERM: drain) mean nothing here; the
+	 * helper ends when its socket closes, its children with it. */
+	sigemptyset(&mask);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGUSR2, SIG_DFL);
 	signal(SIGCHLD, SIG_IGN); /* children are reaped by the kernel */
 	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	for (;;) {
 		memset(&mh, 0, sizeof(mh));
 		iov.iov_base = &byte;
@@ -680,6 +692,8 @@ helper_main(int ctl)
 		if (pid == 0) {
 			close(ctl);
 			signal(SIGCHLD, SIG_DFL);
+			/* No push outlives the helper, hence the daemon. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			child_run(fd);
 		}
 		close(fd);

@@ -341,6 +341,8 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 			goto out;
 		}
 		git_error_clear();
+		if (grc == GIT_ELOCKED)
+			store_lock_check(repo, bref, attempt);
 		store_backoff(attempt);
 	}
 	if (attempt == STORE_CAS_ATTEMPTS) {

@@ -22,6 +22,7 @@
 
 #include "common/error.h"
 #include "common/xalloc.h"
+#include "store/scan.h"
 #include "store/store.h"
 
 struct fixture {
@@ -541,6 +542,81 @@ test_list_show_revert(void **state)
 	store_commit_result_dispose(&r2);
 }
 
+/* A secret aborts the commit before anything is written, and neither
+ * the error nor the log names it. */
+static void
+test_secret_aborts(void **state)
+{
+	struct fixture *f = *state;
+	struct store_commit_result res;
+	struct store *st;
+	struct scanner *sc;
+	struct req_buf rb;
+	struct error err;
+	const char *secret = "sk_live_4eC39HqLyjWDarjtT1zdp7dc";
+	char code[256], *n;
+
+	assert_int_equal(scanner_new(&sc, NULL, 0, NULL, 0, &err), 0);
+	f->opts.scanner = sc;
+	f->opts.scan_for_secrets = true;
+	assert_int_equal(store_open(&st, &f->opts, &err), 0);
+	req_init(&rb, "e1", "wf", "t1", "c1", "p1", 1);
+	snprintf(code, sizeof(code), "STRIPE_KEY = \"%s\"\n", secret);
+	rb.files[1].name = "config.py";
+	rb.files[1].data = code;
+	rb.files[1].len = strlen(code);
+	assert_int_equal(store_commit(st, &rb.req, &res, &err), ERR_INVALID);
+	assert_string_equal(err.code, "SECRET_DETECTED");
+	assert_non_null(strstr(err.msg, "config.py"));
+	assert_null(strstr(err.msg, secret));
+	assert_null(rev_sha(f->repo, "ai/generated/wf/t1"));
+	assert_null(rev_sha(f->repo, "refs/tags/corr_c1"));
+	n = xasprintf("test $(find '%s/objects' -type f | wc -l) = 0", f->repo);
+	assert_int_equal(system(n), 0); /* not one object */
+	free(n);
+	/* Clean content goes through the same scanner. */
+	req_dispose(&rb);
+	req_init(&rb, "e2", "wf", "t1", "c1", "p1", 1);
+	assert_int_equal(store_commit(st, &rb.req, &res, &err), 0);
+	store_commit_result_dispose(&res);
+	req_dispose(&rb);
+	store_free(st);
+	scanner_free(sc);
+	f->opts.scanner = NULL;
+}
+
+/* A lock left by a killed process does not block the branch forever:
+ * after many lost attempts a lock older than a minute is removed. A
+ * fresh lock is respected (the commit gives up with ERR_TRANSIENT). */
+static void
+test_stale_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct store_commit_result res;
+	struct req_buf rb;
+	struct error err;
+	char *cmd;
+
+	cmd = xasprintf("mkdir -p '%s/refs/heads/ai/generated/wf' && "
+	                "touch '%s/refs/heads/ai/generated/wf/t1.lock'",
+	    f->repo, f->repo);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	req_init(&rb, "e1", "wf", "t1", "c1", NULL, 1);
+	assert_int_equal(store_commit(f->st, &rb.req, &res, &err),
+	    ERR_TRANSIENT);
+	assert_null(rev_sha(f->repo, "ai/generated/wf/t1"));
+	cmd = xasprintf("touch -d '2 hours ago' "
+	                "'%s/refs/heads/ai/generated/wf/t1.lock'",
+	    f->repo);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	assert_int_equal(store_commit(f->st, &rb.req, &res, &err), 0);
+	assert_false(res.duplicate);
+	store_commit_result_dispose(&res);
+	req_dispose(&rb);
+}
+
 /* Concurrency: threads on one struct store, processes on one repo. */
 struct worker_arg {
 	struct store *st;
@@ -645,6 +721,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rejections, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_list_show_revert, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stale_lock, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_secret_aborts, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_threads_one_branch, setup,
 		    teardown),
