@@ -321,9 +321,19 @@ drive(int argc, char **argv)
 	if (ops == NULL)
 		return 2;
 	if ((rc = ops->begin(&st, &t, &rel, &err)) < 0) {
-		printf("{\"begin\":\"failed\",\"rc\":%d,\"code\":\"%s\","
-		       "\"msg\":\"%s\"}\n",
-		    rc, err.code, err.msg);
+		cJSON *o = cJSON_CreateObject();
+		char *line;
+
+		cJSON_AddStringToObject(o, "begin", "failed");
+		cJSON_AddNumberToObject(o, "rc", rc);
+		cJSON_AddStringToObject(o, "code", err.code);
+		cJSON_AddStringToObject(o, "msg", err.msg);
+		line = cJSON_PrintUnformatted(o);
+		printf("%s\n", line);
+		free(line);
+		cJSON_Delete(o);
+		free(keys);
+		free(vals);
 		return 1;
 	}
 	for (; i < argc; i++) {
