@@ -523,6 +523,11 @@ s3_put_single(struct s3_state *st, const char *key,
 	if (resp.status != 200) {
 		s3_error_code(code, sizeof(code), &resp);
 		rc = http_status_error(&resp, "s3 PUT", err);
+		/* A concurrent conditional write: S3 asks for a retry. */
+		if (strcmp(code, "ConditionalRequestConflict") == 0)
+			rc = error_set(err, ERR_TRANSIENT, "HTTP",
+			    "s3 PUT %s: a concurrent write to the key, retry",
+			    key);
 		if (strcmp(code, "XAmzContentSHA256Mismatch") == 0 ||
 		    strcmp(code, "BadDigest") == 0)
 			rc = error_set(err, ERR_TRANSIENT, "HTTP",
@@ -716,7 +721,8 @@ s3_put_multipart(struct s3_state *st, const char *key,
 	/* Complete may answer 200 with an <Error> body. */
 	s3_error_code(code, sizeof(code), &resp);
 	if (resp.status != 200 || code[0] != '\0') {
-		if (resp.status == 200)
+		if (resp.status == 200 ||
+		    strcmp(code, "ConditionalRequestConflict") == 0)
 			rc = error_set(err, ERR_TRANSIENT, "HTTP",
 			    "s3 CompleteMultipartUpload failed: %s", code);
 		else
