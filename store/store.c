@@ -146,6 +146,7 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 {
 	struct store *st;
 	git_repository *repo = NULL;
+	git_config *cfg = NULL;
 	bool fresh = false;
 	int fd, grc, rc = ERR_FAIL;
 	char *url, *marker = NULL;
@@ -176,6 +177,14 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 		}
 		fresh = true;
 		log_info("store_init repo=\"%s\"", st->opts.repo_path);
+		/* Keep refs loose: with 100k packed refs every ref create
+		 * scans the packed list (research store.md 4), measured 3-4x
+		 * slower commits than with 100k loose refs. */
+		if (git_repository_config(&cfg, repo) == 0) {
+			(void)git_config_set_bool(cfg, "gc.packRefs", 0);
+			git_config_free(cfg);
+		}
+		git_error_clear();
 	} else if ((grc = git_repository_open_ext(&repo, st->opts.repo_path,
 	                GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) < 0) {
 		rc = store_git_error(err, grc, "open repository");
