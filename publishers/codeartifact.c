@@ -53,6 +53,8 @@ struct ca_state {
 	char *repository;
 	char *repo_url; /* the PyPI endpoint, ends in '/' */
 	char *auth;     /* "Authorization: Basic base64(aws:token)" */
+	char *duration;
+	int64_t token_expires_ms; /* 0: unknown */
 	char *target;
 };
 
@@ -81,6 +83,7 @@ ca_state_free(void *arg)
 	free(st->repository);
 	free(st->repo_url);
 	ca_wipe_free(st->auth);
+	free(st->duration);
 	free(st->target);
 	free(st);
 }
@@ -191,6 +194,40 @@ out:
 	return rc;
 }
 
+/* GetAuthorizationToken: (re)fill st->auth and its expiry. */
+static int
+ca_fetch_token(struct ca_state *st, struct error *err)
+{
+	struct sigv4_param tp[] = { { "domain", st->domain },
+		{ "domain-owner", st->owner }, { "duration", st->duration } };
+	cJSON *json = NULL;
+	const cJSON *v, *exp;
+	int rc;
+
+	if ((rc = ca_call(st, "POST", "/v1/authorization-token", tp, 3, false,
+	         &json, "codeartifact_get_token", err)) < 0)
+		return rc;
+	v = cJSON_GetObjectItemCaseSensitive(json, "authorizationToken");
+	exp = cJSON_GetObjectItemCaseSensitive(json, "expiration");
+	if (!cJSON_IsString(v) || *v->valuestring == '\0' ||
+	    strpbrk(v->valuestring, "\r\n") != NULL) {
+		rc = error_set(err, ERR_FAIL, "AUTH",
+		    "codeartifact GetAuthorizationToken answered without a "
+		    "token");
+		goto out;
+	}
+	ca_wipe_free(st->auth);
+	st->auth = http_basic_auth_header("aws", v->valuestring);
+	OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
+	/* The expiration is epoch seconds (a JSON number). */
+	st->token_expires_ms =
+	    cJSON_IsNumber(exp) ? (int64_t)(exp->valuedouble * 1000) : 0;
+	rc = 0;
+out:
+	cJSON_Delete(json);
+	return rc;
+}
+
 static int
 ca_begin(void **state, const struct publish_target *t,
     const struct publish_release *rel, struct error *err)
@@ -225,6 +262,7 @@ ca_begin(void **state, const struct publish_target *t,
 	}
 	if ((duration = publish_target_get(t, "token_duration")) == NULL)
 		duration = xstrdup(CA_DEFAULT_DURATION);
+	st->duration = xstrdup(duration);
 	if (util_parse_uint(&secs, duration, 43200) < 0 ||
 	    (secs != 0 && secs < 900)) {
 		rc = error_set(err, ERR_INVALID, "CONFIG",
@@ -250,13 +288,13 @@ ca_begin(void **state, const struct publish_target *t,
 			{ "repository", st->repository },
 			{ "format", "pypi" } };
 
-		if ((rc = ca_call(st, "POST", "/v1/authorization-token", tp, 3,
-		         rel->dry_run, &json, "codeartifact_get_token", err)) <
-		    0)
-			goto out;
 		if (rel->dry_run) {
 			/* Signed, not sent: the endpoint has the documented
 			 * shape, and no token exists. */
+			rc = ca_call(st, "POST", "/v1/authorization-token", tp,
+			    3, true, &json, "codeartifact_get_token", err);
+			if (rc < 0)
+				goto out;
 			st->repo_url = xasprintf("https://%s-%s.d.codeartifact."
 			                         "%s.amazonaws.com/pypi/%s/",
 			    st->domain, st->owner, st->region, st->repository);
@@ -267,19 +305,8 @@ ca_begin(void **state, const struct publish_target *t,
 			st->auth = http_basic_auth_header("aws", "dry-run");
 			goto done;
 		}
-		v = cJSON_GetObjectItemCaseSensitive(json,
-		    "authorizationToken");
-		if (!cJSON_IsString(v) || *v->valuestring == '\0' ||
-		    strpbrk(v->valuestring, "\r\n") != NULL) {
-			rc = error_set(err, ERR_FAIL, "AUTH",
-			    "codeartifact GetAuthorizationToken answered "
-			    "without a token");
+		if ((rc = ca_fetch_token(st, err)) < 0)
 			goto out;
-		}
-		st->auth = http_basic_auth_header("aws", v->valuestring);
-		OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
-		cJSON_Delete(json);
-		json = NULL;
 		if ((rc = ca_call(st, "GET", "/v1/repository/endpoint", rp, 4,
 		         false, &json, "codeartifact_get_endpoint", err)) < 0)
 			goto out;
@@ -387,6 +414,14 @@ ca_upload(void *state, const struct publish_target *t,
 	bool same = false;
 	int rc;
 
+	/* A release that outlives its token (large files, slow links) gets a
+	 * new one rather than a 401 half-way. */
+	if (!rel->dry_run && st->token_expires_ms != 0 &&
+	    st->token_expires_ms - AWS_REFRESH_MARGIN_MS / 2 <= util_now_ms()) {
+		if ((rc = ca_fetch_token(st, err)) < 0)
+			goto out;
+		ep.auth_header = st->auth;
+	}
 	rc = pypi_upload_file(&ep, f, rel->dry_run, out, err);
 	if (rc != ERR_CONFLICT)
 		goto out;

@@ -68,6 +68,7 @@ class State:
         self.files = {}           # filename -> dict(name, version, bytes)
         self.log = []             # (method, path, outcome)
         self.fail = []            # [prefix, status, count]
+        self.token_lifetime = None  # seconds; None: the asked duration
         self.lock = threading.RLock()
         self.port = None
 
@@ -209,7 +210,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self._aws_error(400, "ValidationException",
                                        "duration out of range")
             tok = "eyJ2ZXIiOjF9." + secrets.token_urlsafe(40)
-            exp = time.time() + (dur or 3600)
+            exp = time.time() + (self.state.token_lifetime or dur or 3600)
             with self.state.lock:
                 self.state.tokens[tok] = exp
             return self._send(200, {"authorizationToken": tok,
