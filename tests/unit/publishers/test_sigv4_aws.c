@@ -250,6 +250,52 @@ test_s3_begin_checks(void **state)
 }
 
 static void
+test_s3_dry_run_urls(void **state)
+{
+	const char *keys[] = { "bucket", "access_key_id", "secret_access_key",
+		"region", "path_style" };
+	const char *vals[] = { "my-bucket", "AKID", "secret", "eu-west-1",
+		"false" };
+	struct publish_target t = { "s3t", "s3", keys, vals, 4 };
+	struct publish_release rel = { "v1.0.0", "pkg", "1.0.0", true };
+	struct publish_file f = { .path = "/nonexistent/x",
+		.filename = "a b+c-1.0.0.tar.gz",
+		.size = 10 };
+	struct publish_outcome out;
+	struct error err;
+	void *st = NULL;
+
+	(void)state;
+	memset(f.sha256, 'a', 64);
+	/* AWS: virtual-hosted style, key under wheels/, encoded once. */
+	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), 0);
+	assert_int_equal(s3_publisher.upload(st, &t, &rel, &f, &out, &err), 0);
+	assert_int_equal(out.status, PUBLISH_DRY_RUN);
+	assert_string_equal(out.url,
+	    "https://my-bucket.s3.eu-west-1."
+	    "amazonaws.com/wheels/a%20b%2Bc-1.0.0.tar.gz");
+	s3_publisher.state_free(st);
+	/* A dotted bucket cannot be a TLS host name: path style. */
+	vals[0] = "my.dotted.bucket";
+	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), 0);
+	assert_int_equal(s3_publisher.upload(st, &t, &rel, &f, &out, &err), 0);
+	assert_string_equal(out.url, "https://s3.eu-west-1.amazonaws.com/"
+	                             "my.dotted.bucket/wheels/a%20b%2Bc-1.0.0"
+	                             ".tar.gz");
+	s3_publisher.state_free(st);
+	/* Explicit path style, and an empty prefix via AWS_ENDPOINT_URL_S3. */
+	vals[0] = "my-bucket";
+	t.n = 5;
+	vals[4] = "true";
+	setenv("AWS_ENDPOINT_URL_S3", "https://minio.example.com:9000", 1);
+	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), 0);
+	assert_int_equal(s3_publisher.upload(st, &t, &rel, &f, &out, &err), 0);
+	assert_string_equal(out.url, "https://minio.example.com:9000/my-bucket/"
+	                             "wheels/a%20b%2Bc-1.0.0.tar.gz");
+	s3_publisher.state_free(st);
+}
+
+static void
 test_codeartifact_begin_checks(void **state)
 {
 	const char *keys[] = { "domain", "domain_owner", "repository", "region",
@@ -405,6 +451,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(test_web_identity_bad_settings,
 		    clean_env),
 		cmocka_unit_test_setup(test_s3_begin_checks, clean_env),
+		cmocka_unit_test_setup(test_s3_dry_run_urls, clean_env),
 		cmocka_unit_test_setup(test_codeartifact_begin_checks,
 		    clean_env),
 	};
