@@ -348,19 +348,30 @@ ca_asset_same(struct ca_state *st, const struct publish_release *rel,
     const struct publish_file *f, bool *same, struct error *err)
 {
 	char *token = NULL, pkg[256];
+	const char *name, *version;
 	cJSON *json = NULL;
 	int rc = 0, page;
 	bool found = false;
 
 	*same = false;
-	/* CodeArtifact stores PyPI names normalized (PEP 503). */
-	dist_normalize_name(pkg, sizeof(pkg),
-	    rel->package != NULL ? rel->package : "");
+	/* The file's own metadata names its project and version; the
+	 * release's are the fallback. CodeArtifact stores PyPI names
+	 * normalized (PEP 503). */
+	name = f->meta != NULL ? dist_meta_get(f->meta, "Name") : NULL;
+	version = f->meta != NULL ? dist_meta_get(f->meta, "Version") : NULL;
+	if (name == NULL)
+		name = rel->package;
+	if (version == NULL)
+		version = rel->version;
+	if (name == NULL || version == NULL)
+		return error_set(err, ERR_CONFLICT, "CONFLICT",
+		    "cannot tell the package and version of %s", f->filename);
+	dist_normalize_name(pkg, sizeof(pkg), name);
 	for (page = 0; page < CA_MAX_PAGES && !found; page++) {
 		struct sigv4_param p[8] = { { "domain", st->domain },
 			{ "domain-owner", st->owner },
 			{ "repository", st->repository }, { "format", "pypi" },
-			{ "package", pkg }, { "version", rel->version } };
+			{ "package", pkg }, { "version", version } };
 		size_t n = 6;
 		const cJSON *assets, *a, *next;
 
@@ -371,14 +382,14 @@ ca_asset_same(struct ca_state *st, const struct publish_release *rel,
 			break;
 		assets = cJSON_GetObjectItemCaseSensitive(json, "assets");
 		cJSON_ArrayForEach(a, assets) {
-			const cJSON *name, *hashes, *sha;
+			const cJSON *aname, *hashes, *sha;
 
-			name = cJSON_GetObjectItemCaseSensitive(a, "name");
+			aname = cJSON_GetObjectItemCaseSensitive(a, "name");
 			hashes = cJSON_GetObjectItemCaseSensitive(a, "hashes");
 			sha =
 			    cJSON_GetObjectItemCaseSensitive(hashes, "SHA-256");
-			if (cJSON_IsString(name) &&
-			    strcmp(name->valuestring, f->filename) == 0) {
+			if (cJSON_IsString(aname) &&
+			    strcmp(aname->valuestring, f->filename) == 0) {
 				found = true;
 				*same = cJSON_IsString(sha) &&
 				        strcasecmp(sha->valuestring,
