@@ -60,6 +60,9 @@
 /* Pause before reading again after an error reply, so a persistent error
  * (a wrong type at the key, say) does not become a busy loop. */
 #define BUS_ERROR_PAUSE_MS 1000
+/* Input streams read by one XREADGROUP (we use two: tests and
+ * releases); bounds the argument vector of the read. */
+#define BUS_MAX_STREAMS 8
 /* Stream ids are "<ms>-<seq>": at most 20 + 1 + 20 digits. */
 #define BUS_ID_MAX 48
 /* Bridge heartbeat: published on the command connection, expected back
@@ -109,6 +112,7 @@ struct bus {
 	void *arg;
 	bool groups_ready;
 	int groups_waiting;
+	int counting; /* batches waiting for their XPENDING counts */
 	bool reading;
 	int claiming;
 	bool stopped;
@@ -675,6 +679,8 @@ bus_xpending_cb(redisAsyncContext *c, void *r, void *priv)
 	size_t i;
 
 	(void)c;
+	if (bus->counting > 0)
+		bus->counting--;
 	if (reply == NULL) {
 		/* Teardown: the entries stay in our PEL and come back through
 		 * XAUTOCLAIM. */
@@ -726,7 +732,11 @@ bus_deliver_counted(struct bus *bus, const char *stream, struct bus_msg **msgs,
 			msgs[i]->deliveries = 2;
 		bus_deliver(bus, msgs, n);
 		bus_batch_free(b);
+		return;
 	}
+	/* Until the counts are in, the loop does not know it holds these
+	 * (suspect) entries: read and claim nothing more meanwhile. */
+	bus->counting++;
 }
 
 static void
@@ -852,7 +862,7 @@ static void
 bus_read(struct bus *bus, size_t count)
 {
 	struct bus_conn *conn = &bus->conn[BUS_CONN_READER];
-	const char *argv[16 + 2 * 8];
+	const char *argv[10 + 2 * BUS_MAX_STREAMS];
 	size_t argc = 0, i, nread = 0;
 	char scount[24], sblock[24];
 	bool pending = false;
@@ -949,7 +959,7 @@ bus_claim_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (bus->stopped || !conn_usable(conn) || !bus->groups_ready ||
-	    bus->claiming > 0)
+	    bus->claiming > 0 || bus->counting > 0)
 		return;
 	cap = bus->capacity(bus->arg);
 	if (cap == 0)
@@ -984,7 +994,7 @@ bus_kick(struct bus *bus)
 	if (!conn_usable(&bus->conn[BUS_CONN_READER]) ||
 	    !conn_usable(&bus->conn[BUS_CONN_CMD]) || !bus->groups_ready)
 		return;
-	if (evtimer_pending(bus->pause_ev, NULL))
+	if (evtimer_pending(bus->pause_ev, NULL) || bus->counting > 0)
 		return;
 	cap = bus->capacity(bus->arg);
 	if (cap == 0)
@@ -1135,6 +1145,9 @@ bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
 
 	if (base == NULL || o == NULL)
 		return error_set(err, ERR_INVALID, NULL, "bus: no base");
+	if (o->nstreams > BUS_MAX_STREAMS)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "at most %d input streams", BUS_MAX_STREAMS);
 	bus = xcalloc(1, sizeof(*bus));
 	if ((rc = endpoint_parse(&bus->url, o->url, err)) < 0) {
 		free(bus);
