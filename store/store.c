@@ -306,6 +306,8 @@ store_trailers_parse(struct store_trailers *t, const char *msg)
 			dst = t->task_id;
 		else if (strcmp(k, "Prompt-Hash") == 0)
 			dst = t->prompt_hash;
+		else if (strcmp(k, "Reverted-To") == 0)
+			dst = t->reverted_to;
 		if (dst != NULL)
 			snprintf(dst, sizeof(t->event_id), "%s", v);
 	}

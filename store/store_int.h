@@ -74,6 +74,7 @@ struct store_trailers {
 	char workflow_id[160];
 	char task_id[160];
 	char prompt_hash[160];
+	char reverted_to[160];
 };
 
 /* Take an idle repository handle (opening one if none is idle) and give

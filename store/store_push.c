@@ -999,6 +999,76 @@ out:
 	return rc;
 }
 
+/* The Event-Id trailers of the remote's recent commits on the branch. */
+struct push_events {
+	char **ids;
+	git_oid *oids;
+	size_t n;
+};
+
+static void
+push_remote_events(struct push_events *ev, git_repository *repo,
+    const git_oid *tip)
+{
+	struct store_trailers t;
+	git_commit *c = NULL, *p = NULL;
+	int i;
+
+	if (git_commit_lookup(&c, repo, tip) < 0) {
+		git_error_clear();
+		return;
+	}
+	for (i = 0; i < STORE_DEDUPE_WALK && c != NULL; i++) {
+		store_trailers_parse(&t, git_commit_message(c));
+		if (t.event_id[0] != '\0') {
+			ev->ids =
+			    xrealloc(ev->ids, (ev->n + 1) * sizeof(*ev->ids));
+			ev->oids =
+			    xrealloc(ev->oids, (ev->n + 1) * sizeof(*ev->oids));
+			ev->ids[ev->n] = xstrdup(t.event_id);
+			git_oid_cpy(&ev->oids[ev->n], git_commit_id(c));
+			ev->n++;
+		}
+		if (git_commit_parentcount(c) == 0 ||
+		    git_commit_parent(&p, c, 0) < 0)
+			break;
+		git_commit_free(c);
+		c = p;
+		p = NULL;
+	}
+	git_error_clear();
+	git_commit_free(c);
+}
+
+static bool
+push_events_find(const struct push_events *ev, const git_commit *c,
+    git_oid *found)
+{
+	struct store_trailers t;
+	size_t i;
+
+	store_trailers_parse(&t, git_commit_message(c));
+	if (t.event_id[0] == '\0')
+		return false;
+	for (i = 0; i < ev->n; i++)
+		if (strcmp(ev->ids[i], t.event_id) == 0) {
+			git_oid_cpy(found, &ev->oids[i]);
+			return true;
+		}
+	return false;
+}
+
+static void
+push_events_dispose(struct push_events *ev)
+{
+	size_t i;
+
+	for (i = 0; i < ev->n; i++)
+		free(ev->ids[i]);
+	free(ev->ids);
+	free(ev->oids);
+}
+
 /*
  * The remote's tip of branch_ref is `remote`. Make the local branch a
  * descendant of it: fast-forward when we have nothing new, otherwise
@@ -1010,11 +1080,12 @@ static int
 push_rebuild(git_repository *repo, const char *branch_ref,
     const git_oid *remote, struct error *err)
 {
-	git_oid local, base, mb;
+	struct push_events ev = { 0 };
+	git_oid local, base, mb, seen;
 	git_commit *c = NULL;
 	git_commit **todo = NULL;
 	git_reference *r = NULL;
-	size_t n = 0, i;
+	size_t n = 0, i, skipped = 0;
 	bool have_mb;
 	int grc, rc;
 
@@ -1027,11 +1098,18 @@ push_rebuild(git_repository *repo, const char *branch_ref,
 	git_error_clear();
 	git_oid_cpy(&base, remote);
 	if (!(have_mb && git_oid_equal(&mb, &local))) {
-		/* Our commits, newest first, down to the merge base. */
+		/* Our commits, newest first, down to the merge base or to
+		 * the first commit artifactd did not make (base-branch
+		 * history, which is never ours to replay). */
 		if ((grc = git_commit_lookup(&c, repo, &local)) < 0)
 			return store_git_error(err, grc, "read branch");
 		while (c != NULL && n < PUSH_REBUILD_MAX) {
+			struct store_trailers t;
+
 			if (have_mb && git_oid_equal(git_commit_id(c), &mb))
+				break;
+			store_trailers_parse(&t, git_commit_message(c));
+			if (t.event_id[0] == '\0' && t.reverted_to[0] == '\0')
 				break;
 			todo = xrealloc(todo, (n + 1) * sizeof(*todo));
 			todo[n++] = c;
@@ -1042,9 +1120,19 @@ push_rebuild(git_repository *repo, const char *branch_ref,
 		}
 		git_commit_free(c);
 		git_error_clear();
+		push_remote_events(&ev, repo, remote);
 		rc = 0;
-		for (i = n; i > 0 && rc == 0; i--)
+		for (i = n; i > 0 && rc == 0; i--) {
+			/* Another worker already pushed this event: keep
+			 * theirs, and point our tags where theirs are. */
+			if (push_events_find(&ev, todo[i - 1], &seen)) {
+				push_repoint_tags(repo, todo[i - 1], &seen);
+				skipped++;
+				continue;
+			}
 			rc = push_replay(repo, todo[i - 1], &base, err);
+		}
+		push_events_dispose(&ev);
 		for (i = 0; i < n; i++)
 			git_commit_free(todo[i]);
 		free(todo);
@@ -1060,7 +1148,8 @@ push_rebuild(git_repository *repo, const char *branch_ref,
 	}
 	if (grc < 0)
 		return store_git_error(err, grc, "update rebuilt branch");
-	log_info("store_rebuilt branch=%s commits=%zu", branch_ref, n);
+	log_info("store_rebuilt branch=%s commits=%zu already_there=%zu",
+	    branch_ref, n - skipped, skipped);
 	return 0;
 }
 

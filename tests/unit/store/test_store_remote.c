@@ -225,6 +225,60 @@ test_nonff_rebuild(void **state)
 	free(ref);
 }
 
+/* Two workers with their own clones get the same event (a redelivery
+ * after a crash): the second finds it on the remote while rebuilding and
+ * keeps the first's commit: one commit for one event. */
+static void
+test_same_event_two_workers(void **state)
+{
+	struct store_opts o1, o2;
+	struct store *a, *b;
+	struct store_commit_result ra, rb;
+	struct error err;
+	struct one c;
+	char *a_repo = local_repo(), *b_repo = local_repo(), wf[64], *v, *ref;
+
+	(void)state;
+	snprintf(wf, sizeof(wf), "wf_twice_%d", (int)getpid());
+	ref = xasprintf("refs/heads/ai/generated/%s/t1", wf);
+	opts_init(&o1, a_repo, g_url);
+	opts_init(&o2, b_repo, g_url);
+	assert_int_equal(store_open(&a, &o1, &err), 0);
+	assert_int_equal(store_open(&b, &o2, &err), 0);
+	/* b's own main makes its commit differ from a's (else both would
+	 * be byte-identical, same second, and the push a no-op). */
+	assert_int_equal(run("set -e; cd '%s'; git init -q -b main w-%d; "
+	                     "cd w-%d; echo b > b.txt; git add b.txt; "
+	                     "git -c user.name=t -c user.email=t@e commit "
+	                     "-qm b; git push -q '%s' main",
+	                     g_tmp, g_seq, g_seq, b_repo),
+	    0);
+	one_init(&c, "ev-twice", wf, "t1", "c_twice", 7);
+	assert_int_equal(store_commit(a, &c.req, &ra, &err), 0);
+	assert_true(ra.pushed);
+	assert_int_equal(store_commit(b, &c.req, &rb, &err), 0);
+	assert_true(rb.pushed);
+	assert_string_equal(rb.commit_sha, ra.commit_sha);
+	v = capture("git --git-dir='%s' rev-list --count '%s'", g_remote_dir,
+	    ref);
+	assert_string_equal(v, "1");
+	free(v);
+	v = capture("git --git-dir='%s' rev-parse '%s'", b_repo, ref);
+	assert_string_equal(v, ra.commit_sha); /* b now agrees locally */
+	free(v);
+	v = capture("git --git-dir='%s' rev-parse refs/tags/corr_c_twice",
+	    b_repo);
+	assert_string_equal(v, ra.commit_sha);
+	free(v);
+	store_commit_result_dispose(&ra);
+	store_commit_result_dispose(&rb);
+	store_free(a);
+	store_free(b);
+	free(a_repo);
+	free(b_repo);
+	free(ref);
+}
+
 /* Commits made without push go out with store_push_pending(); then an
  * empty directory is cloned back and recognises the old events. */
 static void
@@ -425,6 +479,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_push_branch_and_tags),
 		cmocka_unit_test(test_nonff_rebuild),
+		cmocka_unit_test(test_same_event_two_workers),
 		cmocka_unit_test(test_pending_and_clone),
 		cmocka_unit_test(test_race_four_processes),
 		cmocka_unit_test(test_hanging_server),
