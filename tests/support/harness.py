@@ -509,3 +509,26 @@ def publish_env(root, **extra):
     for k, v in extra.items():
         env[k] = str(v)
     return env
+
+
+def s3rver(bucket, workdir=None):
+    """Start s3rver (tests/support/package.json) on a free loopback port
+    with `bucket` created; installs the npm packages when missing.
+    Returns (port, data_dir). Skips (77) when node/npm are missing."""
+    support = os.path.join(SOURCE_DIR, "tests", "support")
+    script = os.path.join(support, "node_modules", "s3rver", "bin",
+                          "s3rver.js")
+    need("node")
+    if not os.path.exists(script):
+        need("npm")
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund",
+                        "--silent"], cwd=support, check=True)
+    d = workdir or tmpdir("s3rver-")
+    data = os.path.join(d, "s3rver-data")
+    os.makedirs(data, exist_ok=True)
+    port = free_port()
+    spawn(["node", script, "-d", data, "-a", "127.0.0.1", "-p", str(port),
+           "--configure-bucket", bucket, "--silent"],
+          log=os.path.join(d, "s3rver.log"))
+    wait_port(port, timeout=30)
+    return port, data

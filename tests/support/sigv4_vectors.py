@@ -18,9 +18,12 @@ Run with /usr/bin/python3 (the pyenv python3 on PATH has no botocore).
 import calendar
 import datetime
 import hashlib
+import http.client
+import http.server
 import json
 import re
 import sys
+import threading
 from unittest import mock
 from urllib.parse import urlsplit
 
@@ -242,6 +245,121 @@ def verify_request(method, raw_path, headers, body, secrets, service,
     if wm.group(6) != sig:
         return False, "SignatureDoesNotMatch", akid
     return True, "ok", akid
+
+
+class S3Front:
+    """An S3 front on 127.0.0.1 that checks SigV4 with botocore, then
+    forwards to an S3 server without signature checks (s3rver).
+
+    Every request is re-signed by botocore from the bytes received
+    (verify_request, S3 rules, body hash included); a mismatch is answered
+    403 SignatureDoesNotMatch / XAmzContentSHA256Mismatch as S3 does.
+    It also emulates S3's conditional writes (If-None-Match: * on PUT and
+    CompleteMultipartUpload -> 412 when the key exists), which s3rver
+    ignores. Attributes for tests: log [(method, path, ok, why)], fail
+    {(method, path substring): status}, deny_head (HEAD -> 403, as for a
+    role without s3:GetObject), conditional (writes that carried
+    If-None-Match: *).
+    """
+
+    def __init__(self, upstream_port, secrets, region="us-east-1"):
+        self.upstream_port = upstream_port
+        self.secrets = secrets
+        self.region = region
+        self.log = []
+        self.fail = {}
+        self.deny_head = False
+        self.conditional = 0
+        self.lock = threading.Lock()
+        front = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _handle(self):
+                front._handle(self)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+
+    def shutdown(self):
+        self.server.shutdown()
+
+    def _upstream(self, method, path, body=b"", headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.upstream_port,
+                                       timeout=60)
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r, data
+
+    @staticmethod
+    def _reply(h, status, data, headers=()):
+        h.send_response(status)
+        for k, v in headers:
+            h.send_header(k, v)
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            h.send_header("Content-Type", "application/xml")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(data)
+
+    def _handle(self, h):
+        n = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(n) if n else b""
+        ok, why, _ = verify_request(h.command, h.path, list(h.headers.items()),
+                                    body, self.secrets, "s3", self.region,
+                                    s3=True)
+        with self.lock:
+            self.log.append((h.command, h.path, ok, why))
+            status = None
+            for (m, q), st in self.fail.items():
+                if m == h.command and q in h.path:
+                    status = st
+        if not ok:
+            code = ("XAmzContentSHA256Mismatch" if "SHA256" in why
+                    else "SignatureDoesNotMatch")
+            return self._reply(h, 403, ("<Error><Code>%s</Code><Message>%s"
+                                        "</Message></Error>" % (code, why))
+                               .encode())
+        if status is not None:
+            return self._reply(h, status, b"<Error><Code>InternalError"
+                               b"</Code></Error>")
+        if self.deny_head and h.command == "HEAD":
+            return self._reply(h, 403, b"")
+        query = h.path.split("?", 1)[1] if "?" in h.path else ""
+        writes = (h.command == "PUT" and "partNumber=" not in query) or \
+            (h.command == "POST" and query.startswith("uploadId="))
+        if writes and h.headers.get("If-None-Match") == "*":
+            with self.lock:
+                self.conditional += 1
+            r, _ = self._upstream("HEAD", h.path.split("?")[0])
+            if r.status == 200:
+                return self._reply(h, 412, b"<Error><Code>PreconditionFailed"
+                                   b"</Code></Error>")
+        hdrs = {k: v for k, v in h.headers.items()
+                if k.lower() != "connection"}
+        r, data = self._upstream(h.command, h.path, body, hdrs)
+        keep = [(k, v) for k, v in r.getheaders()
+                if k.lower() not in ("connection", "transfer-encoding",
+                                     "content-length", "date", "server")]
+        h.send_response(r.status, r.reason)
+        for k, v in keep:
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(data)
 
 
 def main():
