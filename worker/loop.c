@@ -78,8 +78,10 @@ struct item {
 	enum metrics_outcome outcome;
 	int attempts;
 	int64_t started_ms;
-	bool abandoned; /* given back while its handler still runs */
-	bool suspect;   /* redelivered and not yet run here: see below */
+	bool abandoned;  /* given back while its handler still runs */
+	bool in_thread;  /* a handler thread has it */
+	bool in_release; /* a release is on its way to Redis */
+	bool suspect;    /* redelivered and not yet run here: see below */
 	struct event *timer;
 };
 
@@ -203,6 +205,7 @@ loop_release_done(int rc, void *arg)
 	struct item *it = arg;
 	struct loop *lp = it->loop;
 
+	it->in_release = false;
 	if (rc < 0)
 		log_warnx("release_failed stream=%s id=%s (it stays pending "
 		          "and is claimed after the idle time)",
@@ -210,10 +213,11 @@ loop_release_done(int rc, void *arg)
 	else
 		lp->metrics.releases++;
 	if (it->abandoned) {
-		/* The handler thread still holds the job: unlink only, the
-		 * pool's done callback frees it if it ever returns. */
+		/* Its handler may still run: unlink now, free when both the
+		 * thread and the release are done with it. */
 		item_unlink(lp, it);
-		it->state = ITEM_RELEASING;
+		if (!it->in_thread)
+			item_free(it);
 		loop_maybe_finish(lp);
 		return;
 	}
@@ -230,6 +234,7 @@ loop_release(struct item *it)
 	if (it->timer != NULL)
 		evtimer_del(it->timer);
 	it->state = ITEM_RELEASING;
+	it->in_release = true;
 	if (bus_release(lp->bus, it->msg, loop_release_done, it) < 0)
 		loop_release_done(ERR_TRANSIENT, it);
 }
@@ -287,10 +292,13 @@ loop_job_done(void *arg)
 		it->suspect = false;
 		lp->nsuspects--;
 	}
+	it->in_thread = false;
 	if (it->abandoned) {
 		/* Given back at the drain timeout; the answer is dropped
-		 * (the next worker answers it again, idempotently). */
-		item_free(it);
+		 * (the next worker answers it again, idempotently). Freed
+		 * here unless its release is still on the way. */
+		if (!it->in_release)
+			item_free(it);
 		return;
 	}
 	secs = (double)(util_mono_ms() - it->started_ms) / 1000.0;
@@ -374,6 +382,7 @@ loop_dispatch(struct loop *lp)
 		it->started_ms = util_mono_ms();
 		memset(&it->res, 0, sizeof(it->res));
 		lp->nrunning++;
+		it->in_thread = true;
 		pool_submit(lp->pool, loop_run_job, loop_job_done, it);
 		if (it->suspect)
 			return;
