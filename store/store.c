@@ -1063,7 +1063,7 @@ store_commit(struct store *st, const struct store_commit_req *req,
 {
 	struct store_plan p;
 	git_repository *repo = NULL;
-	git_oid tip, seen, cid, tagged, newtip;
+	git_oid tip, seen, cid, tagged, newtip, found;
 	bool have_tip, have_seen = false, dup = false;
 	int attempt, locked = 0, rc;
 
@@ -1143,12 +1143,16 @@ store_commit(struct store *st, const struct store_commit_req *req,
 		if (store_push_branch(st, repo, p.branch_ref, res->tags,
 		        res->ntags, &newtip, &perr) == 0) {
 			res->pushed = true;
-			/* A rebuilt commit (the remote had moved) is the one
-			 * that now carries our event and tags. */
-			if (!git_oid_equal(&newtip, &cid)) {
+			/* When the remote had moved, our commit was rebuilt
+			 * (or found there already): report the commit that
+			 * now carries our event. The tip itself may be a
+			 * later commit of another thread. */
+			if (!git_oid_equal(&newtip, &cid) &&
+			    store_find_event(&found, repo, &newtip, NULL, &p,
+			        req, &perr) == 1) {
 				char hex[GIT_OID_HEXSZ + 1];
 
-				git_oid_tostr(hex, sizeof(hex), &newtip);
+				git_oid_tostr(hex, sizeof(hex), &found);
 				free(res->commit_sha);
 				res->commit_sha = xstrdup(hex);
 			}

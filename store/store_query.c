@@ -357,7 +357,10 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 		if (store_push_branch(st, repo, bref, NULL, 0, &newtip,
 		        &perr) == 0) {
 			pushed = true;
-			git_oid_cpy(&cid, &newtip);
+			/* Rebuilt on the remote's tip: find it again. */
+			if (event_id != NULL && !git_oid_equal(&cid, &newtip))
+				(void)revert_find_event(&cid, repo, &newtip,
+				    event_id);
 		} else {
 			log_warnx("store_push_deferred branch=%s error=\"%s\"",
 			    branch, perr.msg);
