@@ -47,6 +47,8 @@
  * 16 MiB parts make a 1 GiB file 64 requests, each retried on its own. */
 #define S3_DEFAULT_THRESHOLD (64ull * 1024 * 1024)
 #define S3_DEFAULT_PART (16ull * 1024 * 1024)
+/* Where files go inside the bucket; see s3_expand_prefix. */
+#define S3_DEFAULT_PREFIX "wheels/{package}/{version}"
 /* An ETag is a quoted MD5 hex, or "<hex>-<n>" for multipart. */
 #define S3_ETAG_MAX 80
 
@@ -160,6 +162,43 @@ bad:
 	    "s3 setting %s: \"%.40s\" is not a size like 64M", key, s);
 }
 
+/* The key prefix: {package}, {version} and {tag} replaced, then empty
+ * segments (an unknown package) and outer slashes dropped. */
+static char *
+s3_expand_prefix(const char *tmpl, const struct publish_release *rel)
+{
+	static const char *const names[] = { "{package}", "{version}",
+		"{tag}" };
+	const char *vals[] = { rel->package, rel->version, rel->tag };
+	struct buf b, out;
+	const char *p;
+	size_t i, len;
+	char *expanded;
+
+	buf_init(&b, S3_MAX_KEY * 2);
+	buf_init(&out, S3_MAX_KEY * 2);
+	for (p = tmpl; *p != '\0';) {
+		for (i = 0; i < 3; i++)
+			if (strncmp(p, names[i], strlen(names[i])) == 0)
+				break;
+		if (i < 3) {
+			(void)buf_puts(&b, vals[i] != NULL ? vals[i] : "");
+			p += strlen(names[i]);
+		} else {
+			(void)buf_append(&b, p++, 1);
+		}
+	}
+	expanded = buf_detach(&b, NULL);
+	for (p = expanded; *p != '\0'; p += len + (p[len] == '/')) {
+		len = strcspn(p, "/");
+		if (len > 0)
+			(void)buf_printf(&out, "%s%.*s", out.len > 0 ? "/" : "",
+			    (int)len, p);
+	}
+	free(expanded);
+	return buf_detach(&out, NULL);
+}
+
 static int
 s3_begin(void **state, const struct publish_target *t,
     const struct publish_release *rel, struct error *err)
@@ -169,7 +208,6 @@ s3_begin(void **state, const struct publish_target *t,
 	bool custom, flag;
 	int rc;
 
-	(void)rel;
 	aws_settings_load(&st->settings, t);
 	st->bucket = publish_target_get(t, "bucket");
 	if (st->bucket == NULL || !s3_bucket_valid(st->bucket)) {
@@ -181,12 +219,12 @@ s3_begin(void **state, const struct publish_target *t,
 		goto out;
 	}
 	/* Seed 001's IAM policy grants s3:PutObject on <bucket>/wheels/ and
-	 * below: that is the default place. */
+	 * below; one folder per version keeps each release's SHA256SUMS
+	 * apart (a flat folder would make the second release's SHA256SUMS
+	 * a CONFLICT with the first's). */
 	if ((v = publish_target_get(t, "prefix")) == NULL)
-		v = xstrdup("wheels");
-	while (v[0] != '\0' && v[strlen(v) - 1] == '/')
-		v[strlen(v) - 1] = '\0';
-	st->prefix = xstrdup(v[0] == '/' ? v + 1 : v);
+		v = xstrdup(S3_DEFAULT_PREFIX);
+	st->prefix = s3_expand_prefix(v, rel);
 	free(v);
 	v = NULL;
 	if (aws_region_resolve(&st->region, st->settings.region, NULL) < 0) {

@@ -267,21 +267,22 @@ test_s3_dry_run_urls(void **state)
 
 	(void)state;
 	memset(f.sha256, 'a', 64);
-	/* AWS: virtual-hosted style, key under wheels/, encoded once. */
+	/* AWS: virtual-hosted style, key under wheels/<package>/<version>/,
+	 * encoded once. */
 	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), 0);
 	assert_int_equal(s3_publisher.upload(st, &t, &rel, &f, &out, &err), 0);
 	assert_int_equal(out.status, PUBLISH_DRY_RUN);
 	assert_string_equal(out.url,
 	    "https://my-bucket.s3.eu-west-1."
-	    "amazonaws.com/wheels/a%20b%2Bc-1.0.0.tar.gz");
+	    "amazonaws.com/wheels/pkg/1.0.0/a%20b%2Bc-1.0.0.tar.gz");
 	s3_publisher.state_free(st);
 	/* A dotted bucket cannot be a TLS host name: path style. */
 	vals[0] = "my.dotted.bucket";
 	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), 0);
 	assert_int_equal(s3_publisher.upload(st, &t, &rel, &f, &out, &err), 0);
 	assert_string_equal(out.url, "https://s3.eu-west-1.amazonaws.com/"
-	                             "my.dotted.bucket/wheels/a%20b%2Bc-1.0.0"
-	                             ".tar.gz");
+	                             "my.dotted.bucket/wheels/pkg/1.0.0/"
+	                             "a%20b%2Bc-1.0.0.tar.gz");
 	s3_publisher.state_free(st);
 	/* Explicit path style, and an empty prefix via AWS_ENDPOINT_URL_S3. */
 	vals[0] = "my-bucket";
@@ -291,7 +292,16 @@ test_s3_dry_run_urls(void **state)
 	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), 0);
 	assert_int_equal(s3_publisher.upload(st, &t, &rel, &f, &out, &err), 0);
 	assert_string_equal(out.url, "https://minio.example.com:9000/my-bucket/"
-	                             "wheels/a%20b%2Bc-1.0.0.tar.gz");
+	                             "wheels/pkg/1.0.0/a%20b%2Bc-1.0.0.tar.gz");
+	s3_publisher.state_free(st);
+	/* A prefix template; an unknown package leaves no empty segment. */
+	keys[3] = "prefix";
+	vals[3] = "/rel/{package}/{tag}-x/";
+	rel.package = NULL;
+	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), 0);
+	assert_int_equal(s3_publisher.upload(st, &t, &rel, &f, &out, &err), 0);
+	assert_string_equal(out.url, "https://minio.example.com:9000/my-bucket/"
+	                             "rel/v1.0.0-x/a%20b%2Bc-1.0.0.tar.gz");
 	s3_publisher.state_free(st);
 }
 
