@@ -589,11 +589,23 @@ bus_find_stream(struct bus *bus, const char *name, size_t len)
 	return NULL;
 }
 
+/*
+ * Count and log an error reply. A server that became a replica answers
+ * writes with -READONLY and unblocks readers with "-UNBLOCKED force
+ * unblock ... (master -> replica?)": drop the connection then, so the
+ * reconnect can reach the new master (when the address follows it, as a
+ * Kubernetes Service or a Sentinel-managed DNS name does) instead of
+ * failing every write on the old one.
+ */
 static void
-bus_count_error(struct bus *bus, const char *what, const redisReply *r)
+bus_count_error(struct bus *bus, int kind, const char *what,
+    const redisReply *r)
 {
 	bus->stats.command_errors++;
 	log_warnx("redis_error cmd=%s err=\"%.200s\"", what, r->str);
+	if (strncmp(r->str, "READONLY", 8) == 0 ||
+	    strncmp(r->str, "UNBLOCKED force unblock", 23) == 0)
+		conn_fail(&bus->conn[kind], "server is a replica now");
 }
 
 static void
@@ -607,7 +619,7 @@ bus_group_cb(redisAsyncContext *c, void *r, void *priv)
 		return; /* the connection went down; redone on reconnect */
 	if (reply->type == REDIS_REPLY_ERROR &&
 	    strncmp(reply->str, "BUSYGROUP", 9) != 0)
-		bus_count_error(bus, "XGROUP", reply);
+		bus_count_error(bus, BUS_CONN_CMD, "XGROUP", reply);
 	if (--bus->groups_waiting == 0) {
 		bus->groups_ready = true;
 		bus_kick(bus);
@@ -791,7 +803,7 @@ bus_read_cb(redisAsyncContext *c, void *r, void *priv)
 		return; /* teardown; conn_lost clears `reading` */
 	if (reply->type == REDIS_REPLY_ERROR) {
 		bus->reading = false;
-		bus_count_error(bus, "XREADGROUP", reply);
+		bus_count_error(bus, BUS_CONN_READER, "XREADGROUP", reply);
 		if (strncmp(reply->str, "NOGROUP", 7) == 0) {
 			bus->groups_ready = false;
 			bus_create_groups(bus);
@@ -919,7 +931,7 @@ bus_claim_cb(redisAsyncContext *c, void *r, void *priv)
 	if (bus->claiming > 0)
 		bus->claiming--;
 	if (reply->type == REDIS_REPLY_ERROR) {
-		bus_count_error(bus, "XAUTOCLAIM", reply);
+		bus_count_error(bus, BUS_CONN_CMD, "XAUTOCLAIM", reply);
 		if (strncmp(reply->str, "NOGROUP", 7) == 0)
 			bus_create_groups(bus);
 		return;
@@ -1268,7 +1280,7 @@ bus_call_cb(redisAsyncContext *c, void *r, void *priv)
 		struct bus_conn *conn = c->data;
 
 		if (conn != NULL)
-			bus_count_error(conn->bus, "EVAL", reply);
+			bus_count_error(conn->bus, conn->kind, "EVAL", reply);
 		rc = ERR_TRANSIENT;
 	} else if (reply->type == REDIS_REPLY_INTEGER) {
 		rc = reply->integer == 1 ? 0 : 1;
