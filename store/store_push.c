@@ -571,7 +571,8 @@ child_run(int fd)
 	    (grc = git_remote_ls(&heads, &nheads, remote)) < 0)
 		goto done;
 	sorted = xcalloc(nheads ? nheads : 1, sizeof(*sorted));
-	memcpy(sorted, heads, nheads * sizeof(*sorted));
+	if (nheads > 0) /* an empty remote lists nothing (NULL) */
+		memcpy(sorted, heads, nheads * sizeof(*sorted));
 	qsort(sorted, nheads, sizeof(*sorted), child_cmp_head);
 	for (i = 0; i < nnames; i++) {
 		struct child_ref *rf = &refs[i];
