@@ -61,6 +61,7 @@ struct s3_state {
 	char *bucket;
 	char *prefix; /* "" or ends without '/' */
 	bool path_style;
+	bool custom; /* the endpoint was configured, not derived */
 	bool unsigned_payload;
 	char *storage_class;
 	uint64_t threshold;
@@ -199,6 +200,22 @@ s3_expand_prefix(const char *tmpl, const struct publish_release *rel)
 	return buf_detach(&out, NULL);
 }
 
+/* Where requests go: the service endpoint itself (path style) or with
+ * the bucket as the first label of the host (virtual-hosted). */
+static void
+s3_set_endpoint(struct s3_state *st, const char *base)
+{
+	free(st->endpoint);
+	if (st->path_style) {
+		st->endpoint = xstrdup(base);
+	} else {
+		const char *host = strstr(base, "://") + 3;
+
+		st->endpoint = xasprintf("%.*s%s.%s", (int)(host - base), base,
+		    st->bucket, host);
+	}
+}
+
 static int
 s3_begin(void **state, const struct publish_target *t,
     const struct publish_release *rel, struct error *err)
@@ -261,15 +278,8 @@ s3_begin(void **state, const struct publish_target *t,
 	    (strchr(st->bucket, '.') != NULL &&
 	        strncasecmp(endpoint, "https:", 6) == 0))
 		st->path_style = true;
-	if (st->path_style) {
-		st->endpoint = endpoint;
-		endpoint = NULL;
-	} else {
-		const char *host = strstr(endpoint, "://") + 3;
-
-		st->endpoint = xasprintf("%.*s%s.%s", (int)(host - endpoint),
-		    endpoint, st->bucket, host);
-	}
+	st->custom = custom;
+	s3_set_endpoint(st, endpoint);
 	st->threshold = S3_DEFAULT_THRESHOLD;
 	st->part_size = S3_DEFAULT_PART;
 	if ((v = publish_target_get(t, "multipart_threshold")) != NULL) {
@@ -342,7 +352,8 @@ s3_path(const struct s3_state *st, const char *key)
 	return xasprintf("/%s", key);
 }
 
-/* Sign and send one request. dry: sign only (url_out still set). */
+/* Sign and send one request. dry: sign only and return the URL in
+ * *url_out (which is only set then). */
 static int
 s3_send(struct s3_state *st, const struct s3_call *c,
     struct http_response *resp, char **url_out, bool dry, struct error *err)
@@ -353,8 +364,9 @@ s3_send(struct s3_state *st, const struct s3_call *c,
 	struct sigv4_signed sig = { 0 };
 	struct http_request hr = { 0 };
 	char **lines = NULL;
-	char *path = s3_path(st, c->key);
+	char *path = s3_path(st, c->key), *region = NULL;
 	size_t i, n = 0;
+	bool redirected;
 	int rc;
 
 	if (aws_credentials_stale(&st->creds, util_now_ms())) {
@@ -368,40 +380,83 @@ s3_send(struct s3_state *st, const struct s3_call *c,
 	}
 	aws_credentials_view(&cred, &st->creds);
 	sr.method = c->method;
-	sr.endpoint = st->endpoint;
 	sr.path = path;
 	sr.params = c->params;
 	sr.n_params = c->n_params;
 	sr.headers = c->headers;
 	sr.n_headers = c->n_headers;
 	sr.payload_hash = c->payload_hash;
-	if ((rc = sigv4_sign(&sig, &cred, &scope, &sr, err)) < 0)
-		goto out;
-	if (url_out != NULL)
-		*url_out = xstrdup(sig.url);
-	if (dry) {
-		rc = 0;
-		goto out;
+	for (redirected = false;; redirected = true) {
+		char *hint;
+
+		sr.endpoint = st->endpoint;
+		scope.region = st->region;
+		if ((rc = sigv4_sign(&sig, &cred, &scope, &sr, err)) < 0)
+			goto out;
+		if (dry) {
+			if (url_out != NULL)
+				*url_out = xstrdup(sig.url);
+			rc = 0;
+			goto out;
+		}
+		lines =
+		    xcalloc(c->n_headers + sig.n_headers + 1, sizeof(*lines));
+		for (i = 0; i < c->n_headers; i++)
+			lines[n++] = xasprintf("%s: %s", c->headers[i].name,
+			    c->headers[i].value);
+		for (i = 0; i < sig.n_headers; i++)
+			lines[n++] = xstrdup(sig.headers[i]);
+		hr.method = c->method;
+		hr.url = sig.url;
+		hr.headers = (const char *const *)lines;
+		hr.body = c->body;
+		hr.what = c->what;
+		hr.no_retry_status = c->no_retry_status;
+		if ((rc = http_request(resp, &hr, err)) < 0)
+			goto out;
+		/* Signed for the wrong region (S3 answers 301, or 400
+		 * AuthorizationHeaderMalformed, naming the bucket's region):
+		 * sign again for that region, once, as botocore does. */
+		hint = NULL;
+		if (!redirected &&
+		    (resp->status == 301 || resp->status == 400 ||
+		        resp->status == 403) &&
+		    (hint = http_response_header(resp,
+		         "x-amz-bucket-region")) != NULL &&
+		    strcmp(hint, st->region) != 0 &&
+		    aws_region_resolve(&region, hint, NULL) == 0) {
+			log_info("s3_region_redirect bucket=%s from=%s to=%s",
+			    st->bucket, st->region, region);
+			free(st->region);
+			st->region = region;
+			region = NULL;
+			if (!st->custom) {
+				char *base =
+				    xasprintf("https://s3.%s.amazonaws.com",
+				        st->region);
+
+				s3_set_endpoint(st, base);
+				free(base);
+			}
+			free(hint);
+			for (i = 0; i < n; i++)
+				free(lines[i]);
+			free(lines);
+			lines = NULL;
+			n = 0;
+			sigv4_signed_dispose(&sig);
+			continue;
+		}
+		free(hint);
+		break;
 	}
-	lines = xcalloc(c->n_headers + sig.n_headers + 1, sizeof(*lines));
-	for (i = 0; i < c->n_headers; i++)
-		lines[n++] = xasprintf("%s: %s", c->headers[i].name,
-		    c->headers[i].value);
-	for (i = 0; i < sig.n_headers; i++)
-		lines[n++] = xstrdup(sig.headers[i]);
-	hr.method = c->method;
-	hr.url = sig.url;
-	hr.headers = (const char *const *)lines;
-	hr.body = c->body;
-	hr.what = c->what;
-	hr.no_retry_status = c->no_retry_status;
-	rc = http_request(resp, &hr, err);
 out:
 	for (i = 0; i < n; i++)
 		free(lines[i]);
 	free(lines);
 	sigv4_signed_dispose(&sig);
 	free(path);
+	free(region);
 	return rc;
 }
 
@@ -782,15 +837,26 @@ out:
 	return rc;
 }
 
+/* The object's URL (no query, no signature), for answers and logs. */
+static char *
+s3_object_url(const struct s3_state *st, const char *key)
+{
+	char *path = s3_path(st, key), *enc = sigv4_uri_encode(path, true);
+	char *url = xasprintf("%s%s", st->endpoint, enc);
+
+	free(path);
+	free(enc);
+	return url;
+}
+
 static int
 s3_upload(void *state, const struct publish_target *t,
     const struct publish_release *rel, const struct publish_file *f,
     struct publish_outcome *out, struct error *err)
 {
 	struct s3_state *st = state;
-	struct s3_call c = { .method = "GET" };
 	struct http_response dummy;
-	char *key = s3_key(st, f->filename), *url = NULL, *q;
+	char *key = s3_key(st, f->filename), *url = NULL;
 	bool same = false, unknown = false;
 	int rc;
 
@@ -801,12 +867,7 @@ s3_upload(void *state, const struct publish_target *t,
 		    S3_MAX_KEY);
 		goto out;
 	}
-	/* The object's URL: what a signed GET would use, minus the query. */
-	c.key = key;
-	if ((rc = s3_send(st, &c, &dummy, &url, true, err)) < 0)
-		goto out;
-	if ((q = strchr(url, '?')) != NULL)
-		*q = '\0';
+	url = s3_object_url(st, key);
 	if (rel->dry_run) {
 		/* Build and sign the real request without sending it. */
 		struct sigv4_header h[4];
@@ -827,6 +888,9 @@ s3_upload(void *state, const struct publish_target *t,
 		goto out;
 	}
 	rc = s3_head(st, key, f, &same, &unknown, err);
+	/* The region may have been corrected on the way. */
+	free(url);
+	url = s3_object_url(st, key);
 	if (rc == 0) {
 		rc = s3_existing(same, key, url, out, err);
 		if (rc == 0)
@@ -854,6 +918,8 @@ s3_upload(void *state, const struct publish_target *t,
 	}
 	if (rc < 0)
 		goto out;
+	free(url);
+	url = s3_object_url(st, key);
 	out->status = PUBLISH_UPLOADED;
 	snprintf(out->url, sizeof(out->url), "%s", url);
 	log_info("s3_uploaded target=%s key=\"%s\" size=%llu", t->name, key,

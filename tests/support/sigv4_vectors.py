@@ -326,6 +326,12 @@ class S3Front:
             for (m, q), st in self.fail.items():
                 if m == h.command and q in h.path:
                     status = st
+        if not ok and why.startswith("wrong scope"):
+            # What S3 answers when signed for another region than the
+            # bucket's: the bucket's region in a header.
+            return self._reply(h, 400, b"<Error><Code>AuthorizationHeader"
+                               b"Malformed</Code></Error>",
+                               [("x-amz-bucket-region", self.region)])
         if not ok:
             code = ("XAmzContentSHA256Mismatch" if "SHA256" in why
                     else "SignatureDoesNotMatch")
