@@ -12,10 +12,10 @@
  * (ListPackageVersionAssets, SHA-256 per asset) to tell "same bytes,
  * already present" from a CONFLICT. The token is a secret: it stays in
  * this state, is wiped on free and never logged.
- * Settings: domain, domain_owner, repository (CODEARTIFACT_DOMAIN,
- * CODEARTIFACT_ACCOUNT_ID, CODEARTIFACT_REPOSITORY), region, endpoint
- * (AWS_ENDPOINT_URL_CODEARTIFACT, AWS_ENDPOINT_URL), token_duration, and
- * the AWS credential keys of aws_creds.h.
+ * Settings: domain, domain_owner (optional), repository
+ * (CODEARTIFACT_DOMAIN, CODEARTIFACT_ACCOUNT_ID, CODEARTIFACT_REPOSITORY),
+ * region, endpoint (AWS_ENDPOINT_URL_CODEARTIFACT, AWS_ENDPOINT_URL),
+ * token_duration, and the AWS credential keys of aws_creds.h.
  */
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -42,6 +42,11 @@
 /* ListPackageVersionAssets pages; a PyPI version has a handful of files,
  * so ten pages of the default size are far more than any real one. */
 #define CA_MAX_PAGES 10
+
+/* Parameter arrays end with domain-owner, which is optional (the caller's
+ * account when absent, as for `aws codeartifact login` without
+ * --domain-owner; seed 000 sets no CODEARTIFACT_ACCOUNT_ID). */
+#define CA_NPARAMS(st, n) ((st)->owner != NULL ? (n) : (n)-1)
 
 struct ca_state {
 	struct aws_settings settings;
@@ -199,13 +204,14 @@ static int
 ca_fetch_token(struct ca_state *st, struct error *err)
 {
 	struct sigv4_param tp[] = { { "domain", st->domain },
-		{ "domain-owner", st->owner }, { "duration", st->duration } };
+		{ "duration", st->duration }, { "domain-owner", st->owner } };
 	cJSON *json = NULL;
 	const cJSON *v, *exp;
 	int rc;
 
-	if ((rc = ca_call(st, "POST", "/v1/authorization-token", tp, 3, false,
-	         &json, "codeartifact_get_token", err)) < 0)
+	if ((rc = ca_call(st, "POST", "/v1/authorization-token", tp,
+	         CA_NPARAMS(st, 3), false, &json, "codeartifact_get_token",
+	         err)) < 0)
 		return rc;
 	v = cJSON_GetObjectItemCaseSensitive(json, "authorizationToken");
 	exp = cJSON_GetObjectItemCaseSensitive(json, "expiration");
@@ -244,16 +250,16 @@ ca_begin(void **state, const struct publish_target *t,
 	st->domain = publish_target_get(t, "domain");
 	st->owner = publish_target_get(t, "domain_owner");
 	st->repository = publish_target_get(t, "repository");
-	if (st->domain == NULL || st->owner == NULL || st->repository == NULL) {
+	if (st->domain == NULL || st->repository == NULL) {
 		rc = error_set(err, ERR_INVALID, "CONFIG",
-		    "codeartifact target %s needs domain, domain_owner and "
-		    "repository (CODEARTIFACT_DOMAIN, CODEARTIFACT_ACCOUNT_ID, "
-		    "CODEARTIFACT_REPOSITORY)",
+		    "codeartifact target %s needs domain and repository "
+		    "(CODEARTIFACT_DOMAIN, CODEARTIFACT_REPOSITORY)",
 		    t->name);
 		goto out;
 	}
 	if (!ca_name_ok(st->domain, false) ||
-	    !ca_name_ok(st->repository, true) || !ca_owner_ok(st->owner)) {
+	    !ca_name_ok(st->repository, true) ||
+	    (st->owner != NULL && !ca_owner_ok(st->owner))) {
 		rc = error_set(err, ERR_INVALID, "CONFIG",
 		    "codeartifact target %s: domain, repository or the "
 		    "12-digit domain_owner is malformed",
@@ -281,25 +287,27 @@ ca_begin(void **state, const struct publish_target *t,
 
 	{
 		struct sigv4_param tp[] = { { "domain", st->domain },
-			{ "domain-owner", st->owner },
-			{ "duration", duration } };
+			{ "duration", duration },
+			{ "domain-owner", st->owner } };
 		struct sigv4_param rp[] = { { "domain", st->domain },
-			{ "domain-owner", st->owner },
-			{ "repository", st->repository },
-			{ "format", "pypi" } };
+			{ "repository", st->repository }, { "format", "pypi" },
+			{ "domain-owner", st->owner } };
 
 		if (rel->dry_run) {
 			/* Signed, not sent: the endpoint has the documented
 			 * shape, and no token exists. */
 			rc = ca_call(st, "POST", "/v1/authorization-token", tp,
-			    3, true, &json, "codeartifact_get_token", err);
+			    CA_NPARAMS(st, 3), true, &json,
+			    "codeartifact_get_token", err);
 			if (rc < 0)
 				goto out;
 			st->repo_url = xasprintf("https://%s-%s.d.codeartifact."
 			                         "%s.amazonaws.com/pypi/%s/",
-			    st->domain, st->owner, st->region, st->repository);
+			    st->domain, st->owner ? st->owner : "ACCOUNT",
+			    st->region, st->repository);
 			rc = ca_call(st, "GET", "/v1/repository/endpoint", rp,
-			    4, true, &json, "codeartifact_get_endpoint", err);
+			    CA_NPARAMS(st, 4), true, &json,
+			    "codeartifact_get_endpoint", err);
 			if (rc < 0)
 				goto out;
 			st->auth = http_basic_auth_header("aws", "dry-run");
@@ -307,8 +315,9 @@ ca_begin(void **state, const struct publish_target *t,
 		}
 		if ((rc = ca_fetch_token(st, err)) < 0)
 			goto out;
-		if ((rc = ca_call(st, "GET", "/v1/repository/endpoint", rp, 4,
-		         false, &json, "codeartifact_get_endpoint", err)) < 0)
+		if ((rc = ca_call(st, "GET", "/v1/repository/endpoint", rp,
+		         CA_NPARAMS(st, 4), false, &json,
+		         "codeartifact_get_endpoint", err)) < 0)
 			goto out;
 		v = cJSON_GetObjectItemCaseSensitive(json,
 		    "repositoryEndpoint");
@@ -369,10 +378,10 @@ ca_asset_same(struct ca_state *st, const struct publish_release *rel,
 	dist_normalize_name(pkg, sizeof(pkg), name);
 	for (page = 0; page < CA_MAX_PAGES && !found; page++) {
 		struct sigv4_param p[8] = { { "domain", st->domain },
-			{ "domain-owner", st->owner },
 			{ "repository", st->repository }, { "format", "pypi" },
-			{ "package", pkg }, { "version", version } };
-		size_t n = 6;
+			{ "package", pkg }, { "version", version },
+			{ "domain-owner", st->owner } };
+		size_t n = CA_NPARAMS(st, 6);
 		const cJSON *assets, *a, *next;
 
 		if (token != NULL)

@@ -159,7 +159,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return True
 
     def _domain_ok(self, q):
-        if q["domain"][0] != DOMAIN or q["domain-owner"][0] != OWNER:
+        # domain-owner is optional: the caller's account (ours) when absent
+        owner = q.get("domain-owner", [OWNER])
+        if q["domain"][0] != DOMAIN or owner != [OWNER]:
             return self._aws_error(404, "ResourceNotFoundException",
                                    "domain not found")
         return True
@@ -178,8 +180,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not self._verify(body):
                 return
             q = self._query()
-            if not self._need(q, "domain", "domain-owner", "repository",
-                              "format") or not self._domain_ok(q):
+            if not self._need(q, "domain", "repository", "format") or \
+                    not self._domain_ok(q):
                 return
             if q["repository"][0] != REPO or q["format"][0] != "pypi":
                 return self._aws_error(404, "ResourceNotFoundException",
@@ -202,8 +204,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not self._verify(body):
                 return
             q = self._query()
-            if not self._need(q, "domain", "domain-owner") or \
-                    not self._domain_ok(q):
+            if not self._need(q, "domain") or not self._domain_ok(q):
                 return
             dur = int((q.get("duration") or ["43200"])[0])
             if dur != 0 and not 900 <= dur <= 43200:
@@ -219,8 +220,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not self._verify(body):
                 return
             q = self._query()
-            if not self._need(q, "domain", "domain-owner", "repository",
-                              "format", "package", "version") or \
+            if not self._need(q, "domain", "repository", "format",
+                              "package", "version") or \
                     not self._domain_ok(q):
                 return
             assets = [
