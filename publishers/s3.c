@@ -21,6 +21,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +353,19 @@ s3_path(const struct s3_state *st, const char *key)
 	return xasprintf("/%s", key);
 }
 
+/* Free header lines; the session token line is a credential. */
+static void
+s3_lines_free(char **lines, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		OPENSSL_cleanse(lines[i], strlen(lines[i]));
+		free(lines[i]);
+	}
+	free(lines);
+}
+
 /* Sign and send one request. dry: sign only and return the URL in
  * *url_out (which is only set then). */
 static int
@@ -439,9 +453,7 @@ s3_send(struct s3_state *st, const struct s3_call *c,
 				free(base);
 			}
 			free(hint);
-			for (i = 0; i < n; i++)
-				free(lines[i]);
-			free(lines);
+			s3_lines_free(lines, n);
 			lines = NULL;
 			n = 0;
 			sigv4_signed_dispose(&sig);
@@ -451,9 +463,7 @@ s3_send(struct s3_state *st, const struct s3_call *c,
 		break;
 	}
 out:
-	for (i = 0; i < n; i++)
-		free(lines[i]);
-	free(lines);
+	s3_lines_free(lines, n);
 	sigv4_signed_dispose(&sig);
 	free(path);
 	free(region);
