@@ -31,22 +31,23 @@
 static const struct {
 	const char *name;
 	size_t size;
-} bench_files[] = {
+} store_bench_files[] = {
 	{ "strategy.py", 40 * 1024 },
 	{ "test_report.json", 40 * 1024 },
 	{ "trades.csv", 40 * 1024 },
 	{ "equity_curve.csv", 30 * 1024 },
 	{ "events.log", 30 * 1024 },
 };
-#define BENCH_NFILES (sizeof(bench_files) / sizeof(bench_files[0]))
+#define STORE_BENCH_NFILES \
+	(sizeof(store_bench_files) / sizeof(store_bench_files[0]))
 
 /* No run needs more; it bounds the memory of pre-generated content
  * (180 KiB each, so at most 1.8 GB). */
-#define BENCH_MAX_COMMITS 10000
+#define STORE_BENCH_MAX_COMMITS 10000
 
-struct bench_commit {
-	char *data[BENCH_NFILES];
-	size_t len[BENCH_NFILES];
+struct store_bench_commit {
+	char *data[STORE_BENCH_NFILES];
+	size_t len[STORE_BENCH_NFILES];
 	char event_id[64];
 	char task_id[64];
 	char corr_id[64];
@@ -54,7 +55,7 @@ struct bench_commit {
 };
 
 static void
-usage(void)
+store_bench_usage(void)
 {
 	fprintf(stderr,
 	    "usage: store_bench --repo DIR [--commits N] [--warmup N]\n"
@@ -63,7 +64,7 @@ usage(void)
 }
 
 static double
-bench_now(void)
+store_bench_now(void)
 {
 	struct timespec ts;
 
@@ -75,7 +76,7 @@ bench_now(void)
  * and words only, so the secret scanner has nothing to report but still
  * reads every byte. */
 static int
-bench_line(struct buf *b, size_t k, long c, long l)
+store_bench_line(struct buf *b, size_t k, long c, long l)
 {
 	double px = 100.0 + (double)((c * 7919 + l * 104729) % 10000) / 100.0;
 
@@ -106,18 +107,18 @@ bench_line(struct buf *b, size_t k, long c, long l)
 }
 
 static void
-bench_generate(struct bench_commit *bc, const char *run_id, long c)
+store_bench_generate(struct store_bench_commit *bc, const char *run_id, long c)
 {
 	char hex[UTIL_SHA256_HEX];
 	struct buf b;
 	size_t k;
 	long l;
 
-	for (k = 0; k < BENCH_NFILES; k++) {
+	for (k = 0; k < STORE_BENCH_NFILES; k++) {
 		/* Lines are short; 1 KiB of slack bounds the last one. */
-		buf_init(&b, bench_files[k].size + 1024);
-		for (l = 0; b.len < bench_files[k].size; l++)
-			if (bench_line(&b, k, c, l) < 0)
+		buf_init(&b, store_bench_files[k].size + 1024);
+		for (l = 0; b.len < store_bench_files[k].size; l++)
+			if (store_bench_line(&b, k, c, l) < 0)
 				break;
 		bc->data[k] = buf_detach(&b, &bc->len[k]);
 	}
@@ -131,7 +132,7 @@ bench_generate(struct bench_commit *bc, const char *run_id, long c)
 }
 
 static int
-bench_cmp_double(const void *a, const void *b)
+store_bench_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
@@ -140,7 +141,7 @@ bench_cmp_double(const void *a, const void *b)
 
 /* Nearest-rank percentile of a sorted array. */
 static double
-bench_pct(const double *v, size_t n, double p)
+store_bench_pct(const double *v, size_t n, double p)
 {
 	size_t i;
 
@@ -155,17 +156,17 @@ bench_pct(const double *v, size_t n, double p)
 }
 
 static int
-bench_commit_one(struct store *st, const struct bench_commit *bc,
+store_bench_commit_one(struct store *st, const struct store_bench_commit *bc,
     struct error *err)
 {
-	struct store_file files[BENCH_NFILES];
+	struct store_file files[STORE_BENCH_NFILES];
 	struct store_commit_req req;
 	struct store_commit_result res;
 	size_t k;
 	int rc;
 
-	for (k = 0; k < BENCH_NFILES; k++) {
-		files[k].name = bench_files[k].name;
+	for (k = 0; k < STORE_BENCH_NFILES; k++) {
+		files[k].name = store_bench_files[k].name;
 		files[k].data = bc->data[k];
 		files[k].len = bc->len[k];
 	}
@@ -179,7 +180,7 @@ bench_commit_one(struct store *st, const struct bench_commit *bc,
 	req.agent_version = "bench-v1";
 	req.llm_version = "none";
 	req.files = files;
-	req.nfiles = BENCH_NFILES;
+	req.nfiles = STORE_BENCH_NFILES;
 	rc = store_commit(st, &req, &res, err);
 	if (rc == 0 && res.duplicate)
 		rc = error_set(err, ERR_FAIL, "BENCH",
@@ -196,7 +197,7 @@ main(int argc, char **argv)
 	struct error err;
 	struct store *st = NULL;
 	struct scanner *sc = NULL;
-	struct bench_commit *bcs = NULL;
+	struct store_bench_commit *bcs = NULL;
 	double *lat = NULL, t0, t1, total;
 	const char *repo = NULL, *run_id = "r0";
 	long long ncommits = 200, nwarm = 10, n, i, j;
@@ -215,11 +216,11 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--no-scan") == 0)
 			scan = 0;
 		else
-			usage();
+			store_bench_usage();
 	}
 	if (repo == NULL || ncommits < 1 || nwarm < 0 ||
-	    ncommits + nwarm > BENCH_MAX_COMMITS)
-		usage();
+	    ncommits + nwarm > STORE_BENCH_MAX_COMMITS)
+		store_bench_usage();
 	log_init(LOG_LEVEL_WARN, false);
 	error_clear(&err);
 
@@ -227,7 +228,7 @@ main(int argc, char **argv)
 	bcs = xcalloc((size_t)n, sizeof(*bcs));
 	lat = xcalloc((size_t)ncommits, sizeof(*lat));
 	for (i = 0; i < n; i++)
-		bench_generate(&bcs[i], run_id, (long)i);
+		store_bench_generate(&bcs[i], run_id, (long)i);
 
 	if (scan && scanner_new(&sc, NULL, 0, NULL, 0, &err) < 0) {
 		fprintf(stderr, "store_bench: scanner: %s\n", err.msg);
@@ -253,39 +254,39 @@ main(int argc, char **argv)
 	}
 
 	for (i = 0; i < nwarm; i++)
-		if (bench_commit_one(st, &bcs[i], &err) < 0) {
+		if (store_bench_commit_one(st, &bcs[i], &err) < 0) {
 			fprintf(stderr, "store_bench: warm-up commit: %s %s\n",
 			    err.code, err.msg);
 			goto out;
 		}
 	total = 0.0;
 	for (j = 0; j < ncommits; j++) {
-		t0 = bench_now();
-		if (bench_commit_one(st, &bcs[nwarm + j], &err) < 0) {
+		t0 = store_bench_now();
+		if (store_bench_commit_one(st, &bcs[nwarm + j], &err) < 0) {
 			fprintf(stderr, "store_bench: commit %lld: %s %s\n", j,
 			    err.code, err.msg);
 			goto out;
 		}
-		t1 = bench_now();
+		t1 = store_bench_now();
 		lat[j] = (t1 - t0) * 1000.0;
 		total += t1 - t0;
 	}
-	qsort(lat, (size_t)ncommits, sizeof(*lat), bench_cmp_double);
+	qsort(lat, (size_t)ncommits, sizeof(*lat), store_bench_cmp_double);
 	printf(
 	    "{\"commits\": %lld, \"seconds\": %.6f, \"commits_per_s\": %.2f, "
 	    "\"scan\": %s, \"lat_ms\": {\"p50\": %.3f, \"p95\": %.3f, "
 	    "\"p99\": %.3f, \"max\": %.3f}}\n",
 	    ncommits, total, (double)ncommits / total, scan ? "true" : "false",
-	    bench_pct(lat, (size_t)ncommits, 50),
-	    bench_pct(lat, (size_t)ncommits, 95),
-	    bench_pct(lat, (size_t)ncommits, 99), lat[ncommits - 1]);
+	    store_bench_pct(lat, (size_t)ncommits, 50),
+	    store_bench_pct(lat, (size_t)ncommits, 95),
+	    store_bench_pct(lat, (size_t)ncommits, 99), lat[ncommits - 1]);
 	status = 0;
 out:
 	store_free(st);
 	scanner_free(sc);
 	if (bcs != NULL)
 		for (i = 0; i < n; i++)
-			for (k = 0; k < BENCH_NFILES; k++)
+			for (k = 0; k < STORE_BENCH_NFILES; k++)
 				free(bcs[i].data[k]);
 	free(bcs);
 	free(lat);
