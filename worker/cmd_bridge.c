@@ -9,6 +9,9 @@
  * ("channel=stream" in the list) or by the event's type: RELEASE_TAGGED
  * goes to the release stream, everything else to the test stream.
  *
+ * Health and metrics are served on ARTIFACTD_HTTP_ADDR as by the daemon
+ * (/readyz: both connections up).
+ *
  * Pub/Sub is at-most-once: what is published while no bridge is
  * subscribed (restart, network cut, a bridge dropped by Redis's output
  * buffer limit) is lost. Run two or more bridges, and prefer producers
@@ -28,6 +31,7 @@
 #include "worker/app.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
+#include "worker/http.h"
 
 /* How long an event_id is remembered for the dedupe: a day covers any
  * realistic re-publish of the same event by a retrying producer. */
@@ -196,6 +200,48 @@ bridge_on_message(const char *channel, const char *payload, size_t len,
 	bridge_flush(b);
 }
 
+static bool
+bridge_ready(void *arg)
+{
+	struct bridge *b = arg;
+
+	return bus_ready(b->bus);
+}
+
+/* The bridge's own counters, for /metrics. */
+static int
+bridge_metrics(struct buf *out, void *arg)
+{
+	struct bridge *b = arg;
+	const struct bus_stats *st = bus_stats(b->bus);
+
+	if (buf_printf(out,
+	        "# HELP artifactd_bridge_appended_total Pub/Sub messages "
+	        "appended to a stream\n"
+	        "# TYPE artifactd_bridge_appended_total counter\n"
+	        "artifactd_bridge_appended_total %llu\n"
+	        "# HELP artifactd_bridge_duplicates_total Messages another "
+	        "bridge (or a re-publish) had appended already\n"
+	        "# TYPE artifactd_bridge_duplicates_total counter\n"
+	        "artifactd_bridge_duplicates_total %llu\n"
+	        "# HELP artifactd_bridge_dropped_total Messages dropped while "
+	        "Redis was unreachable and the backlog was full\n"
+	        "# TYPE artifactd_bridge_dropped_total counter\n"
+	        "artifactd_bridge_dropped_total %llu\n"
+	        "# HELP artifactd_bridge_backlog Messages waiting for Redis\n"
+	        "# TYPE artifactd_bridge_backlog gauge\n"
+	        "artifactd_bridge_backlog %zu\n"
+	        "# HELP artifactd_redis_connected 1 when the connection is "
+	        "up\n# TYPE artifactd_redis_connected gauge\n"
+	        "artifactd_redis_connected{conn=\"cmd\"} %d\n"
+	        "artifactd_redis_connected{conn=\"pubsub\"} %d\n",
+	        b->appended, b->duplicates, b->dropped, b->backlog,
+	        st->connected[BUS_CONN_CMD] ? 1 : 0,
+	        st->connected[BUS_CONN_PUBSUB] ? 1 : 0) < 0)
+		return ERR_INVALID;
+	return 0;
+}
+
 static void
 bridge_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -224,6 +270,7 @@ cmd_bridge(int argc, char **argv, struct config *cfg)
 	struct bus_opts bo = { 0 };
 	struct error err = { 0 };
 	struct event *sig_term = NULL, *sig_int = NULL;
+	struct http *http = NULL;
 	struct timeval tv = { 0, BRIDGE_RETRY_MS * 1000 };
 	char **args = NULL;
 	size_t nargs = 0, i;
@@ -265,6 +312,12 @@ cmd_bridge(int argc, char **argv, struct config *cfg)
 		rc = 1;
 		goto out;
 	}
+	if (http_start(&http, b.base, cfg->http_addr, bridge_ready,
+	        bridge_metrics, &b, &err) < 0) {
+		fprintf(stderr, "artifactd bridge: %s\n", err.msg);
+		rc = 1;
+		goto out;
+	}
 	bus_subscribe(b.bus, (const char *const *)b.channels, b.nchannels,
 	    bridge_on_message, &b);
 	b.retry_ev = event_new(b.base, -1, EV_PERSIST, bridge_retry_cb, &b);
@@ -277,6 +330,7 @@ cmd_bridge(int argc, char **argv, struct config *cfg)
 	event_base_dispatch(b.base);
 	rc = 0;
 out:
+	http_free(http);
 	if (sig_term != NULL)
 		event_free(sig_term);
 	if (sig_int != NULL)

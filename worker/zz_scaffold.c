@@ -19,3 +19,4 @@ SCAFFOLD(cmd_bridge)
 __attribute__((weak)) void handler_release(const struct handler_ctx *c, const struct envelope *e, struct handler_result *r) { (void)c; (void)e; r->action = HANDLER_SKIP; }
 __attribute__((weak)) int scanner_new(struct scanner **out, const char *const *a, size_t b, const char *const *c, size_t d, struct error *err) { (void)a;(void)b;(void)c;(void)d;(void)err; *out = NULL; return 0; }
 __attribute__((weak)) void scanner_free(struct scanner *sc) { (void)sc; }
+__attribute__((weak)) int scanner_scan(struct scanner *sc, const char *name, const char *data, size_t len, struct scan_hit *hit, struct error *err) { (void)sc;(void)name;(void)data;(void)len;(void)hit;(void)err; return 0; }
