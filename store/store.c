@@ -156,6 +156,10 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 	 * from volumes owned by another uid, which libgit2 1.5 refuses by
 	 * default (store.md 1.0). */
 	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	/* Process-wide in libgit2 1.5; only turned on, never off, so one
+	 * store asking for durability gets it (research store.md 5.3). */
+	if (opts->fsync)
+		git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 
 	st = xcalloc(1, sizeof(*st));
 	store_opts_copy(&st->opts, opts);

@@ -25,21 +25,23 @@ struct store;
 struct scanner;
 
 struct store_opts {
-	const char *repo_path;	    /* ARTIFACTD_REPO */
-	const char *remote_url;	    /* ARTIFACTD_REMOTE_URL, NULL: no push */
-	const char *remote_name;    /* GIT_REMOTE_NAME, "origin" */
-	const char *base_branch;    /* "main" */
-	const char *branch_prefix;  /* "ai/generated" */
-	const char *path_template;  /* "Backtest/codes/{task_id}" */
-	const char *author_name;    /* GIT_AUTHOR_NAME, "algo-agent-bot" */
-	const char *author_email;   /* GIT_AUTHOR_EMAIL */
-	bool include_metadata;	    /* true */
+	const char *repo_path;         /* ARTIFACTD_REPO */
+	const char *remote_url;        /* ARTIFACTD_REMOTE_URL, NULL: no push */
+	const char *remote_name;       /* GIT_REMOTE_NAME, "origin" */
+	const char *base_branch;       /* "main" */
+	const char *branch_prefix;     /* "ai/generated" */
+	const char *path_template;     /* "Backtest/codes/{task_id}" */
+	const char *author_name;       /* GIT_AUTHOR_NAME, "algo-agent-bot" */
+	const char *author_email;      /* GIT_AUTHOR_EMAIL */
+	bool include_metadata;         /* true */
 	const char *metadata_filename; /* "metadata.json" */
-	bool auto_push;		    /* push after each commit when a remote */
-	int push_timeout_s;	    /* GIT_PUSH_TIMEOUT, 30 */
-	bool scan_for_secrets;	    /* true */
-	struct scanner *scanner;    /* borrowed; NULL: no scanning */
+	bool auto_push;              /* push after each commit when a remote */
+	int push_timeout_s;          /* GIT_PUSH_TIMEOUT, 30 */
+	bool scan_for_secrets;       /* true */
+	struct scanner *scanner;     /* borrowed; NULL: no scanning */
 	bool require_correlation_id; /* true */
+	bool fsync; /* fsync objects and refs (about 3x slower commits);
+	               off: the remote is the system of record once pushed */
 };
 
 /* One file to commit: `name` is its path below the task directory
@@ -51,27 +53,27 @@ struct store_file {
 };
 
 struct store_commit_req {
-	const char *event_id;	    /* required: the trailer used for dedupe */
+	const char *event_id;       /* required: the trailer used for dedupe */
 	const char *workflow_id;    /* required, util_id_valid */
-	const char *task_id;	    /* required, util_id_valid */
+	const char *task_id;        /* required, util_id_valid */
 	const char *correlation_id; /* may be NULL unless required */
 	const char *prompt_hash;    /* may be NULL */
 	const char *agent_version;  /* may be NULL */
 	const char *llm_version;    /* may be NULL */
 	const cJSON *test_metrics;  /* borrowed, may be NULL */
-	const cJSON *extra;	    /* borrowed object of extra metadata */
+	const cJSON *extra;         /* borrowed object of extra metadata */
 	const struct store_file *files;
 	size_t nfiles;
 };
 
 struct store_commit_result {
-	char *branch;	   /* "ai/generated/<wf>/<task>" */
-	char *commit_sha;  /* 40 hex */
-	char **tags;	   /* tags pointing at this commit */
+	char *branch;     /* "ai/generated/<wf>/<task>" */
+	char *commit_sha; /* 40 hex */
+	char **tags;      /* tags pointing at this commit */
 	size_t ntags;
 	char **tags_existing; /* wanted tags already on another commit */
 	size_t ntags_existing;
-	char **files;	   /* repository paths written, metadata included */
+	char **files; /* repository paths written, metadata included */
 	size_t nfiles;
 	bool pushed;
 	bool duplicate; /* the event was already committed: nothing written */
@@ -80,8 +82,12 @@ struct store_commit_result {
 /*
  * Open the repository at opts->repo_path; create it bare when absent, or
  * clone it from opts->remote_url when that is set and the directory is
- * missing or empty. opts strings are copied. Returns 0, ERR_FAIL or
- * ERR_TRANSIENT (remote unreachable during a clone).
+ * missing or empty (a clone cut short is resumed by the next open). opts
+ * strings are copied. Forks the push helper process that runs every
+ * network operation under a hard deadline, so call it before starting
+ * threads that use libgit2 (docs/internals/store.md). Returns 0, ERR_FAIL
+ * (code AUTH: the remote refused the credentials), ERR_INVALID or
+ * ERR_TRANSIENT (remote unreachable or silent during a clone).
  */
 int store_open(struct store **out, const struct store_opts *opts,
     struct error *err);
