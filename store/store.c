@@ -711,9 +711,11 @@ store_plan_build(struct store_plan *p, const struct store *st,
 		p->data[p->n - 1] = text;
 		p->len[p->n - 1] = strlen(text);
 	}
-	for (i = 0; i < p->n; i++)
-		git_odb_hash(&p->ids[i], p->data[i] ? p->data[i] : "",
-		    p->len[i], GIT_OBJECT_BLOB);
+	/* The metadata's id only: it is written after the duplicate check,
+	 * since its timestamp makes it new on every attempt. */
+	if (p->n > p->nfiles)
+		git_odb_hash(&p->ids[p->n - 1], p->data[p->n - 1],
+		    p->len[p->n - 1], GIT_OBJECT_BLOB);
 
 	buf_init(&b, 4096);
 	(void)buf_printf(&b,
@@ -915,23 +917,43 @@ store_fill_tags(git_repository *repo, const struct store_plan *p,
 	return 0;
 }
 
-/* Write the blobs; the ids were computed by hashing and must agree. */
+/*
+ * Write the event's files as blobs, which also gives their ids (hashing
+ * them separately would read every byte twice). Called after the scan;
+ * on a duplicate they already exist and are only freshened. The metadata
+ * blob is written by store_write_metadata once we know we commit.
+ */
 static int
-store_write_blobs(git_repository *repo, struct store_plan *p, struct error *err)
+store_write_files(git_repository *repo, struct store_plan *p, struct error *err)
 {
-	git_oid id;
 	size_t i;
 	int grc;
 
-	for (i = 0; i < p->n; i++) {
-		grc = git_blob_create_from_buffer(&id, repo,
+	for (i = 0; i < p->nfiles; i++) {
+		grc = git_blob_create_from_buffer(&p->ids[i], repo,
 		    p->data[i] ? p->data[i] : "", p->len[i]);
 		if (grc < 0)
 			return store_git_error(err, grc, "write blob");
-		if (!git_oid_equal(&id, &p->ids[i]))
-			return error_set(err, ERR_FAIL, "GIT",
-			    "blob id mismatch for %s", p->paths[i]);
 	}
+	return 0;
+}
+
+static int
+store_write_metadata(git_repository *repo, struct store_plan *p,
+    struct error *err)
+{
+	git_oid id;
+	int grc;
+
+	if (p->n == p->nfiles)
+		return 0;
+	grc = git_blob_create_from_buffer(&id, repo, p->data[p->n - 1],
+	    p->len[p->n - 1]);
+	if (grc < 0)
+		return store_git_error(err, grc, "write metadata blob");
+	if (!git_oid_equal(&id, &p->ids[p->n - 1]))
+		return error_set(err, ERR_FAIL, "GIT",
+		    "blob id mismatch for %s", p->paths[p->n - 1]);
 	return 0;
 }
 
@@ -1081,6 +1103,8 @@ store_commit(struct store *st, const struct store_commit_req *req,
 		goto out;
 	if ((rc = store_repo_acquire(st, &repo, err)) < 0)
 		goto out;
+	if ((rc = store_write_files(repo, &p, err)) < 0)
+		goto out;
 
 	/* Idempotency, from git alone: first the commit behind our corr_
 	 * tag (one exact lookup), then the recent history of the branch. */
@@ -1117,7 +1141,8 @@ store_commit(struct store *st, const struct store_commit_req *req,
 			git_oid_cpy(&seen, &tip);
 			have_seen = true;
 		}
-		if (attempt == 0 && (rc = store_write_blobs(repo, &p, err)) < 0)
+		if (attempt == 0 &&
+		    (rc = store_write_metadata(repo, &p, err)) < 0)
 			goto out;
 		rc = store_commit_once(repo, st, &p, &tip, have_tip, &cid, err);
 		if (rc < 0)
