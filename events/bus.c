@@ -112,7 +112,10 @@ struct bus {
 	void *arg;
 	bool groups_ready;
 	int groups_waiting;
-	int counting; /* batches waiting for their XPENDING counts */
+	int counting;        /* batches waiting for their XPENDING counts */
+	long long reader_id; /* CLIENT ID of the reader, 0: unknown */
+	bus_stopped_cb *stopped_cb;
+	void *stopped_arg;
 	bool reading;
 	int claiming;
 	bool stopped;
@@ -386,6 +389,19 @@ conn_schedule(struct bus_conn *conn)
 	evtimer_add(conn->retry_ev, &tv);
 }
 
+/* No read is outstanding any more; tell a waiting bus_stop_reading. */
+static void
+bus_read_done(struct bus *bus)
+{
+	bus_stopped_cb *cb = bus->stopped_cb;
+
+	bus->reading = false;
+	if (bus->stopped && cb != NULL && !bus->closing) {
+		bus->stopped_cb = NULL;
+		cb(bus->stopped_arg);
+	}
+}
+
 /* The connection went away: forget the context (hiredis frees it or has
  * freed it), tell the rest of the bus, and reconnect later. */
 static void
@@ -398,8 +414,10 @@ conn_lost(struct bus_conn *conn)
 	conn->failing = false;
 	bus->stats.connected[conn->kind] = false;
 	evtimer_del(conn->watch_ev);
-	if (conn->kind == BUS_CONN_READER)
-		bus->reading = false;
+	if (conn->kind == BUS_CONN_READER) {
+		bus->reader_id = 0;
+		bus_read_done(bus);
+	}
 	if (conn->kind == BUS_CONN_CMD) {
 		bus->groups_ready = false;
 		bus->ping_outstanding = false;
@@ -481,6 +499,19 @@ conn_on_disconnect(const redisAsyncContext *c, int status)
 
 static void bus_conn_ready(struct bus_conn *conn);
 
+/* The reader's CLIENT ID, so that a shutdown can CLIENT UNBLOCK its
+ * blocked read instead of waiting up to block_ms for it. */
+static void
+bus_client_id_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus *bus = priv;
+	redisReply *reply = r;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    bus->conn[BUS_CONN_READER].ac == c)
+		bus->reader_id = reply->integer;
+}
+
 /* Reply of the AUTH / SELECT / PING sent before anything else. */
 static void
 conn_setup_cb(redisAsyncContext *c, void *r, void *priv)
@@ -555,6 +586,8 @@ conn_start(struct bus_conn *conn)
 		redisAsyncCommand(ac, conn_setup_cb, (void *)0, "SELECT %d",
 		    u->db);
 	redisAsyncCommand(ac, conn_setup_cb, (void *)1, "PING");
+	if (conn->kind == BUS_CONN_READER)
+		redisAsyncCommand(ac, bus_client_id_cb, bus, "CLIENT ID");
 	evtimer_add(conn->watch_ev, &tv);
 }
 
@@ -802,13 +835,13 @@ bus_read_cb(redisAsyncContext *c, void *r, void *priv)
 	if (reply == NULL)
 		return; /* teardown; conn_lost clears `reading` */
 	if (reply->type == REDIS_REPLY_ERROR) {
-		bus->reading = false;
 		bus_count_error(bus, BUS_CONN_READER, "XREADGROUP", reply);
 		if (strncmp(reply->str, "NOGROUP", 7) == 0) {
 			bus->groups_ready = false;
 			bus_create_groups(bus);
 		}
 		bus_pause(bus);
+		bus_read_done(bus);
 		return;
 	}
 	if (reply->type == REDIS_REPLY_NIL) {
@@ -866,7 +899,7 @@ bus_read_cb(redisAsyncContext *c, void *r, void *priv)
 			}
 		}
 	}
-	bus->reading = false;
+	bus_read_done(bus);
 	bus_kick(bus);
 }
 
@@ -1233,11 +1266,25 @@ bus_claim_now(struct bus *bus)
 }
 
 void
-bus_stop_reading(struct bus *bus)
+bus_stop_reading(struct bus *bus, bus_stopped_cb *cb, void *arg)
 {
+	struct bus_conn *cmd = &bus->conn[BUS_CONN_CMD];
+
 	bus->stopped = true;
 	if (bus->claim_ev != NULL)
 		event_del(bus->claim_ev);
+	if (!bus->reading) {
+		if (cb != NULL)
+			cb(arg);
+		return;
+	}
+	bus->stopped_cb = cb;
+	bus->stopped_arg = arg;
+	/* Unblocked by timeout semantics, the read returns nil at once (or
+	 * the entries it had already taken, which the caller gives back). */
+	if (bus->reader_id > 0 && conn_usable(cmd))
+		redisAsyncCommand(cmd->ac, NULL, NULL, "CLIENT UNBLOCK %lld",
+		    bus->reader_id);
 }
 
 bool

@@ -105,8 +105,16 @@ void bus_poke(struct bus *bus);
  * one without waiting). Claims take one entry per stream at a time. */
 void bus_claim_now(struct bus *bus);
 
-/* Stop reading and claiming for good (shutdown). Writes still work. */
-void bus_stop_reading(struct bus *bus);
+/* Called once no read is outstanding after bus_stop_reading. */
+typedef void bus_stopped_cb(void *arg);
+
+/*
+ * Stop reading and claiming for good (shutdown); writes still work. A
+ * blocked read is cut short with CLIENT UNBLOCK; cb (may be NULL) is
+ * called once no read is outstanding (at once if none is), after any
+ * entries that read had taken were handed to the message callback.
+ */
+void bus_stop_reading(struct bus *bus, bus_stopped_cb *cb, void *arg);
 
 /* True when the command connection (and the reader, when consuming) is
  * up and the consumer groups exist. */

@@ -100,6 +100,7 @@ struct loop {
 	size_t nsuspects;
 	bool stopping;
 	bool drain_expired;
+	bool reader_busy; /* a read may still bring entries after SIGTERM */
 	bool push_running;
 	int push_rc;
 	int signals;
@@ -756,7 +757,7 @@ loop_maybe_finish(struct loop *lp)
 
 	/* A background push is not waited for: its commits are safe
 	 * locally and the next run pushes them. */
-	if (lp->stopping && lp->nitems == 0)
+	if (lp->stopping && lp->nitems == 0 && !lp->reader_busy)
 		evtimer_add(lp->exit_ev, &now);
 }
 
@@ -790,6 +791,15 @@ loop_drain_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+loop_reader_stopped(void *arg)
+{
+	struct loop *lp = arg;
+
+	lp->reader_busy = false;
+	loop_maybe_finish(lp);
+}
+
+static void
 loop_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct loop *lp = arg;
@@ -805,9 +815,9 @@ loop_signal_cb(evutil_socket_t sig, short what, void *arg)
 		_exit(128 + (int)sig);
 	}
 	lp->stopping = true;
+	lp->reader_busy = true;
 	log_info("shutdown_started signal=%d items=%zu drain_ms=%lld", (int)sig,
 	    lp->nitems, lp->cfg->drain_timeout_ms);
-	bus_stop_reading(lp->bus);
 	/* Not started yet: give back at once rather than start now. */
 	for (it = lp->head; it != NULL; it = next) {
 		next = it->next;
@@ -817,7 +827,10 @@ loop_signal_cb(evutil_socket_t sig, short what, void *arg)
 	tv.tv_sec = (long)(lp->cfg->drain_timeout_ms / 1000);
 	tv.tv_usec = (long)(lp->cfg->drain_timeout_ms % 1000) * 1000;
 	evtimer_add(lp->drain_ev, &tv);
-	loop_maybe_finish(lp);
+	/* Entries an outstanding read already took are ours: wait for that
+	 * read (cut short by the bus) and give them back, rather than leave
+	 * them pending until claim_idle_ms. */
+	bus_stop_reading(lp->bus, loop_reader_stopped, lp);
 }
 
 /* --------------------------------------------------------------- main */
