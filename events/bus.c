@@ -60,6 +60,11 @@
 /* Pause before reading again after an error reply, so a persistent error
  * (a wrong type at the key, say) does not become a busy loop. */
 #define BUS_ERROR_PAUSE_MS 1000
+/* Consumer janitor: never forget a consumer idle less than this (ten
+ * times claim_idle_ms or block_ms when larger), and look at most this
+ * rarely. */
+#define BUS_JANITOR_MIN_IDLE_MS 10000
+#define BUS_JANITOR_MAX_PERIOD_MS (10 * 60 * 1000)
 /* Input streams read by one XREADGROUP (we use two: tests and
  * releases); bounds the argument vector of the read. */
 #define BUS_MAX_STREAMS 8
@@ -122,6 +127,8 @@ struct bus {
 	bool closing;
 	bool ping_outstanding;
 	struct event *claim_ev;
+	struct event *janitor_ev;
+	long long janitor_idle_ms;
 	struct event *ping_ev;
 	struct event *pause_ev;
 	/* bridge */
@@ -180,6 +187,34 @@ static const char bus_complete_lua[] =
     "end\n"
     "return 1\n";
 
+/*
+ * The consumer janitor. Every restart under a new name (<host>-<pid>)
+ * leaves a consumer behind in the group. Deleting one that still has
+ * pending entries would drop them from the PEL for good (redis#9745), so
+ * check and delete happen in one script: only consumers with nothing
+ * pending, idle longer than ARGV[2] ms, and not ourselves. A live
+ * consumer touches its idle time with every XREADGROUP (at most block_ms
+ * apart), and if one were deleted anyway Redis recreates it on its next
+ * read. KEYS stream; ARGV group, min idle, own name.
+ */
+static const char bus_janitor_lua[] =
+    "local n = 0\n"
+    "for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], "
+    "ARGV[1])) do\n"
+    "  local name, pending, idle\n"
+    "  for i = 1, #c, 2 do\n"
+    "    if c[i] == 'name' then name = c[i+1]\n"
+    "    elseif c[i] == 'pending' then pending = c[i+1]\n"
+    "    elseif c[i] == 'idle' then idle = c[i+1] end\n"
+    "  end\n"
+    "  if name ~= nil and name ~= ARGV[3] and pending == 0 and\n"
+    "      idle ~= nil and idle > tonumber(ARGV[2]) then\n"
+    "    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
 /* Dedupe-append for the bridge: KEYS stream, seen-key; ARGV ttl, payload,
  * event_id, event_type. */
 static const char bus_append_lua[] =
@@ -194,6 +229,7 @@ static const char bus_append_lua[] =
 
 static void bus_kick(struct bus *bus);
 static void bus_claim_tick(evutil_socket_t fd, short what, void *arg);
+static void bus_janitor_tick(evutil_socket_t fd, short what, void *arg);
 static void conn_start(struct bus_conn *conn);
 
 /* ----------------------------------------------------------- messages */
@@ -1245,11 +1281,67 @@ bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
 		tv.tv_usec = (long)(period % 1000) * 1000;
 		event_add(bus->claim_ev, &tv);
 	}
+	if (bus->consume) {
+		/* Forget consumers idle ten times longer than anything a
+		 * live worker does between two reads or renewals. */
+		bus->janitor_idle_ms = 10 * bus->claim_idle_ms;
+		if (bus->janitor_idle_ms < 10 * bus->block_ms)
+			bus->janitor_idle_ms = 10 * bus->block_ms;
+		if (bus->janitor_idle_ms < BUS_JANITOR_MIN_IDLE_MS)
+			bus->janitor_idle_ms = BUS_JANITOR_MIN_IDLE_MS;
+		period = bus->janitor_idle_ms / 2;
+		if (period > BUS_JANITOR_MAX_PERIOD_MS)
+			period = BUS_JANITOR_MAX_PERIOD_MS;
+		bus->janitor_ev =
+		    event_new(base, -1, EV_PERSIST, bus_janitor_tick, bus);
+		tv.tv_sec = (long)(period / 1000);
+		tv.tv_usec = (long)(period % 1000) * 1000;
+		event_add(bus->janitor_ev, &tv);
+	}
 	conn_start(&bus->conn[BUS_CONN_CMD]);
 	if (bus->consume)
 		conn_start(&bus->conn[BUS_CONN_READER]);
 	*out = bus;
 	return 0;
+}
+
+static void
+bus_janitor_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus_stream *st = priv;
+	redisReply *reply = r;
+	struct bus_conn *conn;
+
+	if (reply == NULL || (conn = c->data) == NULL)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		if (strncmp(reply->str, "NOGROUP", 7) != 0)
+			bus_count_error(conn->bus, BUS_CONN_CMD, "janitor",
+			    reply);
+	} else if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) {
+		conn->bus->stats.consumers_deleted += (uint64_t)reply->integer;
+		log_info("bus_consumers_deleted stream=%s count=%lld", st->name,
+		    reply->integer);
+	}
+}
+
+static void
+bus_janitor_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct bus *bus = arg;
+	struct bus_conn *conn = &bus->conn[BUS_CONN_CMD];
+	char idle[24];
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	if (bus->stopped || !conn_usable(conn) || !bus->groups_ready)
+		return;
+	snprintf(idle, sizeof(idle), "%lld", bus->janitor_idle_ms);
+	for (i = 0; i < bus->nstreams; i++)
+		redisAsyncCommand(conn->ac, bus_janitor_cb, &bus->streams[i],
+		    "EVAL %s 1 %s %s %s %s", bus_janitor_lua,
+		    bus->streams[i].name, bus->group, idle, bus->consumer);
 }
 
 void
@@ -1653,6 +1745,8 @@ bus_free(struct bus *bus)
 	}
 	if (bus->claim_ev != NULL)
 		event_free(bus->claim_ev);
+	if (bus->janitor_ev != NULL)
+		event_free(bus->janitor_ev);
 	event_free(bus->ping_ev);
 	event_free(bus->pause_ev);
 	for (i = 0; i < bus->nstreams; i++) {

@@ -77,11 +77,12 @@ struct bus_opts {
 
 /* Counters kept by the bus (monotonic), read by the metrics page. */
 struct bus_stats {
-	uint64_t received;       /* entries handed to the callback */
-	uint64_t claims;         /* entries taken over from others */
-	uint64_t trimmed;        /* pending entries gone from the stream */
-	uint64_t reconnects[3];  /* per connection: reader, cmd, pubsub */
-	uint64_t command_errors; /* error replies from Redis */
+	uint64_t received;          /* entries handed to the callback */
+	uint64_t claims;            /* entries taken over from others */
+	uint64_t trimmed;           /* pending entries gone from the stream */
+	uint64_t reconnects[3];     /* per connection: reader, cmd, pubsub */
+	uint64_t command_errors;    /* error replies from Redis */
+	uint64_t consumers_deleted; /* idle consumers with nothing pending */
 	bool connected[3];
 };
 

@@ -170,7 +170,11 @@ metrics_render(const struct metrics *m, const char *group, struct buf *out)
 		        "being answered",
 		        b->trimmed) < 0 ||
 		    metrics_counter(out, "artifactd_redis_errors_total",
-		        "Error replies from Redis", b->command_errors) < 0)
+		        "Error replies from Redis", b->command_errors) < 0 ||
+		    metrics_counter(out, "artifactd_consumers_deleted_total",
+		        "Idle consumers with nothing pending removed from "
+		        "the group",
+		        b->consumers_deleted) < 0)
 			return ERR_INVALID;
 		P("# HELP artifactd_redis_connected 1 when the connection "
 		  "is up\n# TYPE artifactd_redis_connected gauge\n");
