@@ -13,8 +13,10 @@ portable platform tags, WHEEL/METADATA/RECORD present in wheels,
 different file under a used name or a used blake2 under another name.
 Messages go in the HTTP reason phrase, as Warehouse does.
 
-Also: GET /pypi/<name>/<version>/json (the JSON API, with digests),
-GET /files/<filename>, and the control API of fake_common.
+Also: GET /pypi/<name>/<version>/json (the JSON API, with digests;
+--no-json-api turns it off), GET /files/<filename>, and the control API of
+fake_common. --exists-status 409 answers any existing file with 409, as
+pypiserver and CodeArtifact do.
 
 Run: /usr/bin/python3 fake_pypi.py --port-file F --token pypi-SECRET
 """
@@ -131,6 +133,8 @@ class Handler(fake_common.FakeHandler):
     def handle_GET(self, path):
         self.record()
         m = re.match(r"^/pypi/([^/]+)/([^/]+)/json$", path)
+        if m and self.server.args.no_json_api:
+            return self.reply(404, {"message": "Not Found"})
         if m:
             name, ver = normalize(m.group(1)), canonical_version(m.group(2))
             with self.server.store.lock:
@@ -296,6 +300,9 @@ class Handler(fake_common.FakeHandler):
         st = self.server.store
         with st.lock:
             old = st.files.get(filename)
+            if old is not None and self.server.args.exists_status == 409:
+                # pypiserver and CodeArtifact: any existing file is 409
+                return self.fail(409, "Conflict")
             if old is not None:
                 if old["sha256"] == calc["sha256"] and \
                         old["blake2"] == calc["blake2"]:
@@ -333,4 +340,8 @@ def setup(srv, args):
 
 if __name__ == "__main__":
     fake_common.serve(Handler, setup, extra_args=[
-        (("--token",), {"required": True})])
+        (("--token",), {"required": True}),
+        # an index without the JSON API (most private ones)
+        (("--no-json-api",), {"action": "store_true"}),
+        # 409 for any existing file, as pypiserver and CodeArtifact answer
+        (("--exists-status",), {"type": int, "default": 400})])
