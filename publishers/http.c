@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -614,6 +615,18 @@ setup_handle(CURL *c, const struct http_request *req, struct transfer *t,
 	}
 }
 
+/* libcurl's global state is set up once, before the first handle, from
+ * whichever handler thread gets there first; curl_easy_init would do it
+ * implicitly, but that is only thread-safe in some libcurl builds. */
+static pthread_once_t http_once = PTHREAD_ONCE_INIT;
+
+static void
+http_global_init(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		log_warnx("http_init_failed what=curl_global_init");
+}
+
 int
 http_request(struct http_response *resp, const struct http_request *req,
     struct error *err)
@@ -628,6 +641,7 @@ http_request(struct http_response *resp, const struct http_request *req,
 	CURL *c = NULL;
 	int rc = ERR_TRANSIENT, i;
 
+	pthread_once(&http_once, http_global_init);
 	rd.b = req->body ? req->body : &empty;
 	attempts = req->max_attempts > 0 ? req->max_attempts
 	                                 : env_long("ARTIFACTD_HTTP_ATTEMPTS",
