@@ -379,20 +379,28 @@ add_generated(struct rfile *files, size_t *n, const char *dir, const char *name,
 	return digest_file(&f->d, &f->size, f->path, err);
 }
 
-/* Does the package publish to a PyPI-like index with local versions
- * refused? */
-static bool
-wants_pypi_rules(const struct release_config *c, const size_t *tidx, size_t nt)
+/*
+ * The strictest rules of the package's pypi targets, applied to every
+ * file before anything is sent, so that a file the index would refuse
+ * cannot leave the other targets half-published: local versions unless
+ * every pypi target allows them, PyPI's file name rules unless every pypi
+ * target turned them off (the publisher applies its own target's rules
+ * again when it sends).
+ */
+static void
+pypi_rules(struct dist_rules *rules, const struct release_config *c,
+    const size_t *tidx, size_t nt)
 {
 	size_t i;
 
+	memset(rules, 0, sizeof(*rules));
 	for (i = 0; i < nt; i++) {
 		const struct release_target *t = &c->targets[tidx[i]];
 		struct publish_target pt = { t->name, t->type,
 			(const char *const *)t->keys,
 			(const char *const *)t->values, t->n };
 		char *v;
-		bool allow = false;
+		bool allow = false, strict = true;
 
 		if (strcmp(t->type, "pypi") != 0)
 			continue;
@@ -400,10 +408,12 @@ wants_pypi_rules(const struct release_config *c, const size_t *tidx, size_t nt)
 		    NULL)
 			(void)util_parse_bool(&allow, v);
 		free(v);
-		if (!allow)
-			return true;
+		if ((v = publish_target_get(&pt, "strict_filenames")) != NULL)
+			(void)util_parse_bool(&strict, v);
+		free(v);
+		rules->refuse_local = rules->refuse_local || !allow;
+		rules->pypi_filenames = rules->pypi_filenames || strict;
 	}
-	return false;
 }
 
 static struct release_item *
@@ -616,8 +626,7 @@ release_run(struct release_result *out, const struct release_config *c,
 		    strerror(errno));
 		goto out;
 	}
-	rules.refuse_local = wants_pypi_rules(c, tidx, nt);
-	rules.pypi_filenames = false; /* the pypi publisher checks its own */
+	pypi_rules(&rules, c, tidx, nt);
 	/* Room for the files, SHA256SUMS and one .sha256 each. */
 	files = xcalloc(2 * req->nfiles + 1, sizeof(*files));
 	for (i = 0; i < req->nfiles; i++) {
