@@ -615,6 +615,80 @@ setup_handle(CURL *c, const struct http_request *req, struct transfer *t,
 	}
 }
 
+/* Replace every occurrence of secret (when long enough to be one) in
+ * text[0..len) by '*'. */
+static void
+scrub(char *text, size_t len, const char *secret, size_t slen)
+{
+	size_t i;
+
+	if (text == NULL || slen < 6 || len < slen)
+		return;
+	for (i = 0; i + slen <= len; i++)
+		if (text[i] == secret[0] &&
+		    memcmp(text + i, secret, slen) == 0) {
+			memset(text + i, '*', slen);
+			i += slen - 1;
+		}
+}
+
+static void
+scrub_response(struct http_response *r, const char *secret, size_t slen)
+{
+	scrub(r->body.data, r->body.len, secret, slen);
+	scrub(r->reason, strlen(r->reason), secret, slen);
+}
+
+/*
+ * A server that echoes our credentials (a debugging proxy, a careless
+ * error page) must not get them into an error message, a log or an
+ * event: the credentials of the request's Authorization (Bearer/token
+ * value, or the password of a Basic pair) and token headers are masked
+ * in the response's reason and body.
+ */
+static void
+scrub_credentials(struct http_response *r, const struct http_request *req)
+{
+	static const char *const names[] = { "authorization:",
+		"x-amz-security-token:", "x-jfrog-art-api:", "private-token:",
+		NULL };
+	size_t i, k;
+
+	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		const char *h = req->headers[i], *v = NULL, *sp;
+
+		for (k = 0; names[k] != NULL && v == NULL; k++)
+			if (strncasecmp(h, names[k], strlen(names[k])) == 0)
+				v = h + strlen(names[k]);
+		if (v == NULL)
+			continue;
+		while (*v == ' ')
+			v++;
+		scrub_response(r, v, strlen(v));
+		if ((sp = strchr(v, ' ')) == NULL)
+			continue;
+		/* "Bearer <token>", "token <token>", "Basic <b64>" */
+		scrub_response(r, sp + 1, strlen(sp + 1));
+		if (strncasecmp(v, "Basic ", 6) == 0) {
+			unsigned char plain[512];
+			size_t bl = strlen(sp + 1);
+			int n;
+			char *colon;
+
+			if (bl >= sizeof(plain) * 4 / 3)
+				continue;
+			n = EVP_DecodeBlock(plain,
+			    (const unsigned char *)sp + 1, (int)bl);
+			if (n <= 0)
+				continue;
+			plain[n] = '\0';
+			if ((colon = strchr((char *)plain, ':')) != NULL)
+				scrub_response(r, colon + 1, strlen(colon + 1));
+			OPENSSL_cleanse(plain, sizeof(plain));
+		}
+	}
+}
+
 /* libcurl's global state is set up once, before the first handle, from
  * whichever handler thread gets there first; curl_easy_init would do it
  * implicitly, but that is only thread-safe in some libcurl builds. */
@@ -681,6 +755,7 @@ http_request(struct http_response *resp, const struct http_request *req,
 		setup_handle(c, req, &t, &rd, hdrs);
 		cc = curl_easy_perform(c);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+		scrub_credentials(resp, req);
 		curl_easy_cleanup(c);
 		c = NULL;
 		reader_close(&rd);
