@@ -142,7 +142,9 @@ char *http_response_header(const struct http_response *r, const char *name);
  * judges it, see http_status_error), ERR_INVALID for a refused URL
  * (http:// to a non-loopback host, other schemes), ERR_TRANSIENT when no
  * response could be had (err code HTTP). Messages never hold header
- * values; URLs in them are redacted.
+ * values; URLs in them are redacted; credentials of the request
+ * (Authorization, token headers, a Basic password) that the server echoes
+ * are masked with '*' in resp->reason and resp->body.
  */
 int http_request(struct http_response *resp, const struct http_request *req,
     struct error *err);
