@@ -65,9 +65,11 @@ class Collector(threading.Thread):
                         continue
                     cause = ev.get("causation_id")
                     if cause in self.want and cause not in self.got:
-                        err = (ev.get("data") or {}).get("error") or {}
+                        data = ev.get("data") or {}
+                        err = data.get("error") or {}
                         self.got[cause] = (ev.get("event_type"), now,
-                                           err.get("code"))
+                                           err.get("code"),
+                                           data.get("commit_sha"))
             if len(self.got) >= len(self.want):
                 self.done.set()
                 return
@@ -103,13 +105,15 @@ def run_load(client_factory, events, in_stream, out_stream, rate=0.0,
     col.stop = True
     col.join(5)
 
-    lat, ok, failed, codes = [], 0, 0, {}
+    lat, ok, failed, codes, shas = [], 0, 0, {}, []
     t_last = t0
     for eid in ids:
         g = col.got.get(eid)
         if g is None:
             continue
-        etype, recv, code = g
+        etype, recv, code, sha = g
+        if etype in OK_TYPES and sha:
+            shas.append(sha)
         t_last = max(t_last, recv)
         lat.append((recv - sent[eid]) * 1000.0)
         if etype in OK_TYPES:
@@ -130,6 +134,9 @@ def run_load(client_factory, events, in_stream, out_stream, rate=0.0,
         "send_seconds": t_sent - t0,
         "seconds": elapsed,
         "events_per_s": ok / elapsed if elapsed > 0 and ok else 0.0,
+        # first, middle and last commit, for the caller to look up in git
+        "commit_sample": sorted(set(shas[:1] + shas[len(shas) // 2:][:1]
+                                    + shas[-1:])),
         "lat_ms": {"p50": percentile(lat, 50), "p95": percentile(lat, 95),
                    "p99": percentile(lat, 99),
                    "max": max(lat) if lat else None},
