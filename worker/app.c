@@ -34,6 +34,7 @@ app_store_opts(struct store_opts *o, const struct config *cfg,
 	o->include_metadata = cfg->include_metadata;
 	o->metadata_filename = cfg->metadata_filename;
 	o->auto_push = cfg->auto_push;
+	o->fsync = cfg->git_fsync;
 	o->push_timeout_s = (int)cfg->push_timeout_s;
 	o->scan_for_secrets = cfg->scan_for_secrets && sc != NULL;
 	o->scanner = sc;

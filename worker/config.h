@@ -68,6 +68,7 @@ struct config {
 	bool include_metadata;
 	char *metadata_filename;
 	bool auto_push;
+	bool git_fsync;
 	long long push_timeout_s;
 	bool scan_for_secrets;
 	char **secret_patterns;
