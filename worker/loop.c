@@ -8,9 +8,10 @@
  * same key to finish) -> RUNNING (on a handler thread) -> COMPLETING (the
  * answer is being written) and are freed; RETRY_WAIT sits between runs of
  * a transient failure, WAIT_REDIS between attempts to write an answer
- * while Redis is away. The number of items is the backpressure: the bus
- * reads only concurrency - items entries. All of this runs on the loop
- * thread; the handler threads only see the job and the result.
+ * while Redis is away. The bus reads only as many entries as there are
+ * free handler threads, and we never hold more than LOOP_HOLD_FACTOR
+ * per thread in all (backpressure). All of this runs on the loop thread;
+ * the handler threads only see the job and the result.
  *
  * A redelivered entry (delivery counter above 1) is a suspect: the worker
  * that held it before may have died handling it. Suspects are taken one
@@ -51,6 +52,10 @@
 #define LOOP_REWRITE_MS 1000
 /* Background push of commits a failed push left behind. */
 #define LOOP_PUSH_PERIOD_MS 30000
+/* Entries held at most, per handler thread: those running or waiting
+ * for a thread (one each), plus those being answered, waiting to retry
+ * or waiting for Redis. Bounds memory when answers or retries pile up. */
+#define LOOP_HOLD_FACTOR 4
 /* Stream length / lag / pending sampling for /metrics. */
 #define LOOP_SAMPLE_MS 5000
 /* After the drain timeout, how long we wait for Redis to confirm that
@@ -351,6 +356,7 @@ loop_job_done(void *arg)
 		loop_complete(it);
 	}
 	loop_dispatch(lp);
+	bus_poke(lp->bus); /* a thread is free: read the next entry now */
 }
 
 /* Is a job with this key running now? */
@@ -563,11 +569,22 @@ static size_t
 loop_capacity(void *arg)
 {
 	struct loop *lp = arg;
-	size_t cap = (size_t)lp->cfg->concurrency;
+	size_t conc = (size_t)lp->cfg->concurrency;
+	size_t hold = conc * LOOP_HOLD_FACTOR, busy = 0, free_threads;
+	struct item *it;
 
-	if (lp->stopping || lp->nsuspects > 0)
+	if (lp->stopping || lp->nsuspects > 0 || lp->nitems >= hold)
 		return 0;
-	return lp->nitems >= cap ? 0 : cap - lp->nitems;
+	/* Entries that wait for a thread or run on one use up the
+	 * threads; the others (being answered, waiting to retry, waiting
+	 * for Redis) do not, so the next entry is read while an answer is
+	 * still on its way. */
+	for (it = lp->head; it != NULL; it = it->next)
+		if (it->state == ITEM_QUEUED || it->state == ITEM_RUNNING)
+			busy++;
+	free_threads = busy >= conc ? 0 : conc - busy;
+	return free_threads < hold - lp->nitems ? free_threads
+	                                        : hold - lp->nitems;
 }
 
 static void
