@@ -100,11 +100,17 @@ value_present(const char *v)
 static int
 meta_version_num(const char *v)
 {
-	int major = 0, minor = 0;
+	long major, minor = 0;
+	char *end;
 
-	if (sscanf(v, "%d.%d", &major, &minor) < 1)
+	major = strtol(v, &end, 10);
+	if (end == v || major < 0 || major > 99)
 		return 0;
-	return major * 100 + minor;
+	if (*end == '.')
+		minor = strtol(end + 1, NULL, 10);
+	if (minor < 0 || minor > 99)
+		minor = 0;
+	return (int)(major * 100 + minor);
 }
 
 int

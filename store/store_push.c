@@ -1156,6 +1156,32 @@ push_rebuild(git_repository *repo, const char *branch_ref,
 
 /* Parse a reply; rebuild every fetched branch. *open_issues counts refs
  * still not on the remote (conflicting tags do not count: first wins). */
+/* Split "<word> <a> <b>" into a and b (bounded copies). True when the line
+ * starts with word and has both fields. */
+static bool
+push_reply_fields(const char *line, const char *word, char *a, size_t asz,
+    char *b, size_t bsz)
+{
+	size_t wlen = strlen(word), alen, blen;
+	const char *p, *q;
+
+	if (strncmp(line, word, wlen) != 0 || line[wlen] != ' ')
+		return false;
+	p = line + wlen + 1;
+	alen = strcspn(p, " ");
+	if (alen == 0 || alen >= asz || p[alen] != ' ')
+		return false;
+	q = p + alen + 1;
+	blen = strcspn(q, " ");
+	if (blen == 0 || blen >= bsz)
+		return false;
+	memcpy(a, p, alen);
+	a[alen] = '\0';
+	memcpy(b, q, blen);
+	b[blen] = '\0';
+	return true;
+}
+
 static int
 push_handle_reply(git_repository *repo, struct push_reply *reply,
     size_t *open_issues, size_t *rebuilt, struct error *err)
@@ -1170,7 +1196,8 @@ push_handle_reply(git_repository *repo, struct push_reply *reply,
 		if ((nl = strchr(line, '\n')) == NULL)
 			break;
 		*nl = '\0';
-		if (sscanf(line, "ref %1023s %31s", name, status) == 2) {
+		if (push_reply_fields(line, "ref", name, sizeof(name), status,
+		        sizeof(status))) {
 			if (strcmp(status, "conflict") == 0)
 				log_warnx("store_push_tag_conflict ref=%s",
 				    name);
@@ -1180,8 +1207,8 @@ push_handle_reply(git_repository *repo, struct push_reply *reply,
 			    strcmp(status, "missing") == 0)
 				log_warnx("store_push_ref ref=%s status=%s",
 				    name, status);
-		} else if (sscanf(line, "fetched %1023s %63s", name, hex) ==
-		           2) {
+		} else if (push_reply_fields(line, "fetched", name,
+		               sizeof(name), hex, sizeof(hex))) {
 			if (git_oid_fromstr(&remote, hex) < 0)
 				continue;
 			if ((rc = push_rebuild(repo, name, &remote, err)) < 0)

@@ -129,7 +129,7 @@ test_corpus_planted(void **state)
 			    f[0], f[1], rc);
 			bad++;
 		} else if (strcmp(hit.rule, f[1]) != 0 ||
-		           hit.line != (unsigned)atoi(f[2])) {
+		           hit.line != (unsigned)strtoul(f[2], NULL, 10)) {
 			print_message("WRONG %s: got %s line %u, want %s line "
 			              "%s\n",
 			    f[0], hit.rule, hit.line, f[1], f[2]);
