@@ -185,8 +185,8 @@ bridge_on_message(const char *channel, const char *payload, size_t len,
 	cJSON_Delete(root);
 	if (b->backlog >= BRIDGE_BACKLOG_MAX) {
 		b->dropped++;
-		log_warnx("bridge_dropped channel=%s event_id=%s (Redis "
-		          "unreachable, backlog full)",
+		log_warnx("bridge_dropped channel=%s event_id=%s "
+		          "reason=\"Redis unreachable, backlog full\"",
 		    channel, m->event_id);
 		bridge_msg_free(m);
 		return;

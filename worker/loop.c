@@ -213,8 +213,8 @@ loop_release_done(int rc, void *arg)
 
 	it->in_release = false;
 	if (rc < 0)
-		log_warnx("release_failed stream=%s id=%s (it stays pending "
-		          "and is claimed after the idle time)",
+		log_warnx("release_failed stream=%s id=%s "
+		          "note=\"stays pending, claimed after the idle time\"",
 		    it->msg->stream, it->msg->id);
 	else
 		lp->metrics.releases++;
@@ -789,8 +789,7 @@ loop_drain_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	lp->drain_expired = true;
-	log_warnx("drain_timeout items=%zu (given back for another worker)",
-	    lp->nitems);
+	log_warnx("drain_timeout items=%zu action=release", lp->nitems);
 	for (it = lp->head; it != NULL; it = next) {
 		next = it->next;
 		if (it->state == ITEM_RUNNING) {
