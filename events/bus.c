@@ -1256,8 +1256,10 @@ bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
 		bus->streams[i].name = xstrdup(o->streams[i]);
 		bus->streams[i].dead = bus_dead_stream(o->streams[i]);
 		bus->streams[i].pending_phase = true;
-		strcpy(bus->streams[i].cursor, "0");
-		strcpy(bus->streams[i].claim_cursor, "0-0");
+		snprintf(bus->streams[i].cursor, sizeof(bus->streams[i].cursor),
+		    "0");
+		snprintf(bus->streams[i].claim_cursor,
+		    sizeof(bus->streams[i].claim_cursor), "0-0");
 	}
 	for (i = 0; i < BUS_NCONN; i++)
 		conn_init(bus, (int)i);

@@ -105,14 +105,15 @@ static void
 replay_before(char *out, size_t n, const char *from)
 {
 	unsigned long long ms = 0, seq = 0;
+	char *end;
 
-	if (strcmp(from, "-") == 0 ||
-	    sscanf(from, "%llu-%llu", &ms, &seq) < 1) {
+	if (strcmp(from, "-") == 0 || from[0] < '0' || from[0] > '9') {
 		snprintf(out, n, "0");
 		return;
 	}
-	if (strchr(from, '-') == NULL)
-		seq = 0;
+	ms = strtoull(from, &end, 10);
+	if (*end == '-')
+		seq = strtoull(end + 1, NULL, 10);
 	if (seq > 0)
 		snprintf(out, n, "%llu-%llu", ms, seq - 1);
 	else if (ms > 0)
