@@ -680,7 +680,7 @@ s3_put_multipart(struct s3_state *st, const char *key,
 	struct sigv4_param pp[2];
 	struct s3_call c = { 0 };
 	struct http_response resp;
-	char *upload_id = NULL, (*etags)[S3_ETAG_MAX] = NULL, num[16];
+	char *upload_id = NULL, (*etags)[S3_ETAG_MAX] = NULL, num[24];
 	char hash[UTIL_SHA256_HEX], code[64];
 	uint64_t part = st->part_size, nparts, i, off;
 	struct buf xml;
