@@ -123,6 +123,21 @@ child_secret(const char *name)
 	return data;
 }
 
+/* The SSH key variables name key files (libgit2 reads them), so NAME and
+ * NAME_FILE (as container secrets are mounted) both give the path. */
+static char *
+child_path(const char *name)
+{
+	char fname[128];
+	const char *v = getenv(name);
+
+	if (v != NULL && *v != '\0')
+		return xstrdup(v);
+	snprintf(fname, sizeof(fname), "%s_FILE", name);
+	v = getenv(fname);
+	return v != NULL && *v != '\0' ? xstrdup(v) : NULL;
+}
+
 /*
  * Credentials from the environment: ARTIFACTD_GIT_TOKEN (with
  * ARTIFACTD_GIT_USERNAME, default "x-access-token") or
@@ -150,8 +165,8 @@ child_cred(git_credential **out, const char *url, const char *user_from_url,
 	user = child_secret("ARTIFACTD_GIT_USERNAME");
 	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
 		u = user_from_url ? user_from_url : user ? user : "git";
-		key = child_secret("ARTIFACTD_GIT_SSH_KEY");
-		pub = child_secret("ARTIFACTD_GIT_SSH_PUBKEY");
+		key = child_path("ARTIFACTD_GIT_SSH_KEY");
+		pub = child_path("ARTIFACTD_GIT_SSH_PUBKEY");
 		phrase = child_secret("ARTIFACTD_GIT_SSH_PASSPHRASE");
 		if (key != NULL)
 			rc = git_credential_ssh_key_new(out, u, pub, key,
@@ -188,30 +203,6 @@ child_cred(git_credential **out, const char *url, const char *user_from_url,
 	return rc;
 }
 
-static void
-child_base64(char *out, const unsigned char *p, size_t n)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                          "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i, o = 0;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		out[o++] = tab[p[i] >> 2];
-		out[o++] = tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-		out[o++] = tab[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
-		out[o++] = tab[p[i + 2] & 63];
-	}
-	if (n - i == 1) {
-		out[o++] = tab[p[i] >> 2];
-		out[o++] = tab[(p[i] & 3) << 4];
-	} else if (n - i == 2) {
-		out[o++] = tab[p[i] >> 2];
-		out[o++] = tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-		out[o++] = tab[(p[i + 1] & 15) << 2];
-	}
-	out[o] = '\0'; /* no padding, as ssh-keygen -l prints it */
-}
-
 /*
  * Certificates: what libgit2 verified is accepted (the CA bundle for
  * HTTPS, ~/.ssh/known_hosts for SSH). An SSH host key it does not know
@@ -222,7 +213,9 @@ static int
 child_cert(git_cert *cert, int valid, const char *host, void *payload)
 {
 	const char *pin = getenv("ARTIFACTD_GIT_SSH_HOST_KEY");
-	char b64[64];
+	char *b64;
+	size_t n;
+	int match;
 
 	(void)host;
 	(void)payload;
@@ -232,10 +225,14 @@ child_cert(git_cert *cert, int valid, const char *host, void *payload)
 		git_cert_hostkey *hk = (git_cert_hostkey *)cert;
 
 		if (hk->type & GIT_CERT_SSH_SHA256) {
-			child_base64(b64, hk->hash_sha256, 32);
+			/* ssh-keygen -l prints the base64 without padding. */
+			b64 = util_base64_encode(hk->hash_sha256, 32);
+			n = strcspn(b64, "=");
 			if (strncmp(pin, "SHA256:", 7) == 0)
 				pin += 7;
-			if (strcmp(pin, b64) == 0)
+			match = strlen(pin) == n && strncmp(pin, b64, n) == 0;
+			free(b64);
+			if (match)
 				return 0;
 		}
 	}
