@@ -28,15 +28,21 @@ _dirs = []
 
 def _cleanup():
     for p in reversed(_procs):
+        # Each spawned process leads its own process group, so helpers it
+        # started (`git daemon` runs git-daemon as a child) go too.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except OSError:
+            pass
         if p.poll() is None:
             try:
                 p.kill()
             except OSError:
                 pass
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
     if os.environ.get("KEEP_TEST_DIRS") is None:
         for d in _dirs:
             shutil.rmtree(d, ignore_errors=True)
@@ -83,6 +89,7 @@ def wait_port(port, timeout=10.0):
 def spawn(args, log=None, env=None, **kw):
     """Start a process that is killed at exit; output goes to `log`."""
     out = open(log, "ab") if log else subprocess.DEVNULL
+    kw.setdefault("start_new_session", True)
     p = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
                          **kw)
     _procs.append(p)
