@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "common/xalloc.h"
 
 static const uint64_t blake2b_iv[8] = { 0x6a09e667f3bcc908ULL,
 	0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
@@ -172,11 +173,21 @@ int
 digest_file(struct digest_set *out, uint64_t *size, const char *path,
     struct error *err)
 {
-	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	return digest_file_some(out, size, path, DIGEST_ALL, err);
+}
+
+int
+digest_file_some(struct digest_set *out, uint64_t *size, const char *path,
+    unsigned want, struct error *err)
+{
+	/* 1 MiB reads: fewer system calls on multi-GiB files, still a
+	 * constant, small footprint. Heap, not stack, for thread stacks. */
+	enum { DIGEST_CHUNK = 1024 * 1024 };
+	unsigned char *buf = xmalloc(DIGEST_CHUNK), md[EVP_MAX_MD_SIZE];
 	EVP_MD_CTX *c256 = EVP_MD_CTX_new(), *c1 = EVP_MD_CTX_new(),
 	           *c5 = EVP_MD_CTX_new();
 	struct digest_blake2b b2;
-	struct digest_set d;
+	struct digest_set d = { "", "", "", "" };
 	unsigned int mdlen;
 	uint64_t total = 0;
 	ssize_t n;
@@ -192,11 +203,14 @@ digest_file(struct digest_set *out, uint64_t *size, const char *path,
 	EVP_DigestInit_ex(c1, EVP_sha1(), NULL);
 	EVP_DigestInit_ex(c5, EVP_md5(), NULL);
 	digest_blake2b_init(&b2, 32);
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+	while ((n = read(fd, buf, DIGEST_CHUNK)) > 0) {
 		EVP_DigestUpdate(c256, buf, (size_t)n);
-		EVP_DigestUpdate(c1, buf, (size_t)n);
-		EVP_DigestUpdate(c5, buf, (size_t)n);
-		digest_blake2b_update(&b2, buf, (size_t)n);
+		if (want & DIGEST_SHA1)
+			EVP_DigestUpdate(c1, buf, (size_t)n);
+		if (want & DIGEST_MD5)
+			EVP_DigestUpdate(c5, buf, (size_t)n);
+		if (want & DIGEST_BLAKE2_256)
+			digest_blake2b_update(&b2, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
 	if (n < 0) {
@@ -206,12 +220,18 @@ digest_file(struct digest_set *out, uint64_t *size, const char *path,
 	}
 	EVP_DigestFinal_ex(c256, md, &mdlen);
 	util_hex(d.sha256, md, 32);
-	EVP_DigestFinal_ex(c1, md, &mdlen);
-	util_hex(d.sha1, md, 20);
-	EVP_DigestFinal_ex(c5, md, &mdlen);
-	util_hex(d.md5, md, 16);
-	digest_blake2b_final(&b2, md);
-	util_hex(d.blake2_256, md, 32);
+	if (want & DIGEST_SHA1) {
+		EVP_DigestFinal_ex(c1, md, &mdlen);
+		util_hex(d.sha1, md, 20);
+	}
+	if (want & DIGEST_MD5) {
+		EVP_DigestFinal_ex(c5, md, &mdlen);
+		util_hex(d.md5, md, 16);
+	}
+	if (want & DIGEST_BLAKE2_256) {
+		digest_blake2b_final(&b2, md);
+		util_hex(d.blake2_256, md, 32);
+	}
 	*out = d;
 	*size = total;
 	rc = 0;
@@ -221,5 +241,6 @@ out:
 	EVP_MD_CTX_free(c256);
 	EVP_MD_CTX_free(c1);
 	EVP_MD_CTX_free(c5);
+	free(buf);
 	return rc;
 }

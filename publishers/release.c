@@ -285,6 +285,35 @@ release_match_tag(const struct release_config *c, const char *tag,
 	return 0;
 }
 
+/* The digests the release's targets use, beyond sha256 (which names
+ * every file in the answers and SHA256SUMS): PyPI's form carries
+ * blake2_256, Artifactory's deploy headers sha1 and md5 (not in its plain
+ * WebDAV mode), S3 compares single-part ETags with md5. */
+static unsigned
+release_digests(const struct release_config *c, const size_t *tidx, size_t nt)
+{
+	unsigned want = DIGEST_SHA256;
+	size_t i, k;
+
+	for (i = 0; i < nt; i++) {
+		const struct release_target *t = &c->targets[tidx[i]];
+		bool plain = false;
+
+		for (k = 0; k < t->n; k++)
+			if (strcmp(t->keys[k], "api") == 0 &&
+			    strcmp(t->values[k], "plain") == 0)
+				plain = true;
+		if (strcmp(t->type, "pypi") == 0 ||
+		    strcmp(t->type, "codeartifact") == 0)
+			want |= DIGEST_BLAKE2_256;
+		else if (strcmp(t->type, "artifactory") == 0 && !plain)
+			want |= DIGEST_SHA1 | DIGEST_MD5;
+		else if (strcmp(t->type, "s3") == 0)
+			want |= DIGEST_MD5;
+	}
+	return want;
+}
+
 /* One checked file. */
 struct rfile {
 	char *path;
@@ -658,7 +687,8 @@ release_run(struct release_result *out, const struct release_config *c,
 		}
 		if ((rc = dist_parse_filename(&f->fn, f->name, err)) < 0)
 			goto out;
-		if ((rc = digest_file(&f->d, &f->size, f->path, err)) < 0) {
+		if ((rc = digest_file_some(&f->d, &f->size, f->path,
+		         release_digests(c, tidx, nt), err)) < 0) {
 			if (rc == ERR_NOTFOUND)
 				rc = ERR_INVALID;
 			goto out;
