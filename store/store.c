@@ -141,6 +141,10 @@ store_resolve_push_url(struct store *st, git_repository *repo)
 	git_error_clear();
 }
 
+/* How long store_open waits for another process that is creating the
+ * same repository: 50 x 100 ms; creating one takes a few milliseconds. */
+#define STORE_OPEN_ATTEMPTS 50
+
 int
 store_open(struct store **out, const struct store_opts *opts, struct error *err)
 {
@@ -148,7 +152,7 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 	git_repository *repo = NULL;
 	git_config *cfg = NULL;
 	bool fresh = false;
-	int fd, grc, rc = ERR_FAIL;
+	int fd, grc, attempt, rc = ERR_FAIL;
 	char *url, *marker = NULL;
 
 	git_libgit2_init();
@@ -173,13 +177,29 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 		    "no repository path");
 		goto out;
 	}
-	if (store_dir_empty(st->opts.repo_path)) {
-		if ((grc = git_repository_init(&repo, st->opts.repo_path, 1)) <
-		    0) {
-			rc = store_git_error(err, grc, "init repository");
-			goto out;
+	/* Several workers may start at once on one missing repository: one
+	 * initialises it while another already sees a half-made directory
+	 * that libgit2 cannot open yet. Retry for a few seconds rather than
+	 * fail the worker. */
+	for (attempt = 0;; attempt++) {
+		if (store_dir_empty(st->opts.repo_path)) {
+			grc = git_repository_init(&repo, st->opts.repo_path, 1);
+			fresh = grc == 0;
+		} else {
+			grc = git_repository_open_ext(&repo, st->opts.repo_path,
+			    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
 		}
-		fresh = true;
+		if (grc == 0 || attempt >= STORE_OPEN_ATTEMPTS)
+			break;
+		git_error_clear();
+		nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+	}
+	if (grc < 0) {
+		rc = store_git_error(err, grc,
+		    fresh ? "init repository" : "open repository");
+		goto out;
+	}
+	if (fresh) {
 		log_info("store_init repo=\"%s\"", st->opts.repo_path);
 		/* Keep refs loose: with 100k packed refs every ref create
 		 * scans the packed list (research store.md 4), measured 3-4x
@@ -189,10 +209,6 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 			git_config_free(cfg);
 		}
 		git_error_clear();
-	} else if ((grc = git_repository_open_ext(&repo, st->opts.repo_path,
-	                GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) < 0) {
-		rc = store_git_error(err, grc, "open repository");
-		goto out;
 	}
 	store_resolve_push_url(st, repo);
 	git_repository_free(repo);
