@@ -71,6 +71,11 @@ int handler_prepare(const struct handler_ctx *ctx, struct handler_job **job,
 void handler_run(const struct handler_ctx *ctx, const struct handler_job *job,
     struct handler_result *res);
 
+/* The failure event type that answers an input of event_type (may be NULL
+ * when it could not be parsed) read from stream. */
+const char *handler_failure_type(const struct config *cfg, const char *stream,
+    const char *event_type);
+
 void handler_job_free(struct handler_job *job);
 void handler_result_dispose(struct handler_result *res);
 

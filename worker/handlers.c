@@ -52,8 +52,7 @@ handler_job_free(struct handler_job *job)
 	free(job);
 }
 
-/* Which failure event answers a bad input on this stream. */
-static const char *
+const char *
 handler_failure_type(const struct config *cfg, const char *stream,
     const char *event_type)
 {

@@ -502,25 +502,6 @@ loop_complete(struct item *it)
 	loop_write(it);
 }
 
-/* The failure type answering an input of this type on this stream
- * (the same choice the handlers make for bad input). */
-static const char *
-loop_failure_type(const struct config *cfg, const char *stream,
-    const char *event_type)
-{
-	if (event_type != NULL) {
-		if (strcmp(event_type, "RELEASE_TAGGED") == 0)
-			return "PUBLISH_FAILED";
-		if (strcmp(event_type, "ROLLBACK_REQUESTED") == 0)
-			return "ARTIFACT_REVERT_FAILED";
-		if (strcmp(event_type, "TEST_PASSED") == 0)
-			return "ARTIFACT_COMMIT_FAILED";
-	}
-	if (strcmp(stream, cfg->release_stream) == 0)
-		return "PUBLISH_FAILED";
-	return "ARTIFACT_COMMIT_FAILED";
-}
-
 /*
  * An entry delivered max_deliveries times without an answer: every
  * earlier delivery ended with the worker dying (or being killed) while
@@ -543,7 +524,7 @@ loop_crash_letter(struct item *it, const char *json, size_t len,
 	           strlen(field_event_id) <= 256) {
 		envelope_set_event_id(in, field_event_id);
 	}
-	type = loop_failure_type(lp->cfg, it->msg->stream,
+	type = handler_failure_type(lp->cfg, it->msg->stream,
 	    field_type ? field_type : in->event_type);
 	error_set(&err, ERR_FAIL, "CRASH",
 	    "delivered %lld times without an answer: handling it "
