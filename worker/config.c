@@ -353,122 +353,148 @@ config_yaml_value(yaml_document_t *doc, yaml_node_t *node)
 	return buf_detach(&b, NULL);
 }
 
-static int
-config_yaml_targets(struct config *cfg, yaml_document_t *doc, yaml_node_t *map,
-    const char *file, struct error *err)
+/* A structured section of the file: "name: {key: value, ...}" entries
+ * (targets:, packages:). The walker reports locations; the callbacks only
+ * say what is wrong. */
+struct config_section {
+	const char *what; /* "target", "package" */
+	void (*begin)(struct config *cfg, const char *name);
+	/* Apply one setting of the current entry; val is taken over. */
+	int (*set)(struct config *cfg, const char *key, char *val,
+	    struct error *err);
+	/* Check the finished entry. */
+	int (*end)(struct config *cfg, struct error *err);
+};
+
+static void
+config_target_begin(struct config *cfg, const char *name)
 {
-	yaml_node_pair_t *p, *q;
+	struct config_target *t;
 
-	if (map->type != YAML_MAPPING_NODE)
-		return error_set(err, ERR_INVALID, "CONFIG",
-		    "%s:%zu: targets must be a mapping of name to settings",
-		    file, map->start_mark.line + 1);
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = yaml_document_get_node(doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(doc, p->value);
-		struct config_target *t;
-		const char *name = config_yaml_scalar(doc, k);
+	cfg->targets =
+	    xrealloc(cfg->targets, (cfg->ntargets + 1) * sizeof(*cfg->targets));
+	t = &cfg->targets[cfg->ntargets++];
+	memset(t, 0, sizeof(*t));
+	t->name = xstrdup(name);
+}
 
-		if (name == NULL || v->type != YAML_MAPPING_NODE)
-			return error_set(err, ERR_INVALID, "CONFIG",
-			    "%s:%zu: each target is name: {type: ..., ...}",
-			    file, k->start_mark.line + 1);
-		cfg->targets = xrealloc(cfg->targets,
-		    (cfg->ntargets + 1) * sizeof(*cfg->targets));
-		t = &cfg->targets[cfg->ntargets++];
-		memset(t, 0, sizeof(*t));
-		t->name = xstrdup(name);
-		for (q = v->data.mapping.pairs.start;
-		     q < v->data.mapping.pairs.top; q++) {
-			yaml_node_t *kk = yaml_document_get_node(doc, q->key);
-			const char *key = config_yaml_scalar(doc, kk);
-			char *val = config_yaml_value(doc,
-			    yaml_document_get_node(doc, q->value));
+static int
+config_target_set(struct config *cfg, const char *key, char *val,
+    struct error *err)
+{
+	struct config_target *t = &cfg->targets[cfg->ntargets - 1];
 
-			if (key == NULL || val == NULL) {
-				free(val);
-				return error_set(err, ERR_INVALID, "CONFIG",
-				    "%s:%zu: target %s: settings must be "
-				    "scalars or lists",
-				    file, kk->start_mark.line + 1, name);
-			}
-			if (strcmp(key, "type") == 0) {
-				free(t->type);
-				t->type = val;
-				continue;
-			}
-			t->kv = xrealloc(t->kv, (t->nkv + 1) * sizeof(*t->kv));
-			t->kv[t->nkv].key = xstrdup(key);
-			t->kv[t->nkv].value = val;
-			t->nkv++;
-		}
-		if (t->type == NULL)
-			return error_set(err, ERR_INVALID, "CONFIG",
-			    "%s:%zu: target %s has no type", file,
-			    k->start_mark.line + 1, name);
+	(void)err;
+	if (strcmp(key, "type") == 0) {
+		free(t->type);
+		t->type = val;
+		return 0;
 	}
+	t->kv = xrealloc(t->kv, (t->nkv + 1) * sizeof(*t->kv));
+	t->kv[t->nkv].key = xstrdup(key);
+	t->kv[t->nkv].value = val;
+	t->nkv++;
 	return 0;
 }
 
 static int
-config_yaml_packages(struct config *cfg, yaml_document_t *doc, yaml_node_t *map,
-    const char *file, struct error *err)
+config_target_end(struct config *cfg, struct error *err)
+{
+	if (cfg->targets[cfg->ntargets - 1].type == NULL)
+		return error_set(err, ERR_INVALID, "CONFIG", "has no type");
+	return 0;
+}
+
+static void
+config_package_begin(struct config *cfg, const char *name)
+{
+	struct config_package *pk;
+
+	cfg->packages = xrealloc(cfg->packages,
+	    (cfg->npackages + 1) * sizeof(*cfg->packages));
+	pk = &cfg->packages[cfg->npackages++];
+	memset(pk, 0, sizeof(*pk));
+	pk->name = xstrdup(name);
+}
+
+static int
+config_package_set(struct config *cfg, const char *key, char *val,
+    struct error *err)
+{
+	struct config_package *pk = &cfg->packages[cfg->npackages - 1];
+	struct config_desc list = { .name = "list" };
+	int rc = 0;
+
+	if (config_key_eq(key, "tag-patterns") ||
+	    config_key_eq(key, "tag-pattern")) {
+		config_list_free(pk->tag_patterns, pk->ntag_patterns);
+		config_split(&list, val, &pk->tag_patterns, &pk->ntag_patterns);
+	} else if (strcmp(key, "targets") == 0) {
+		config_list_free(pk->targets, pk->ntargets);
+		config_split(&list, val, &pk->targets, &pk->ntargets);
+	} else {
+		rc = error_set(err, ERR_INVALID, "CONFIG", "unknown key %s",
+		    key);
+	}
+	free(val);
+	return rc;
+}
+
+static const struct config_section config_targets_section = { "target",
+	config_target_begin, config_target_set, config_target_end };
+static const struct config_section config_packages_section = { "package",
+	config_package_begin, config_package_set, NULL };
+
+static int
+config_yaml_section(struct config *cfg, yaml_document_t *doc, yaml_node_t *map,
+    const char *file, const struct config_section *sec, struct error *err)
 {
 	yaml_node_pair_t *p, *q;
+	char msg[ERROR_MSG_MAX];
 
 	if (map->type != YAML_MAPPING_NODE)
 		return error_set(err, ERR_INVALID, "CONFIG",
-		    "%s:%zu: packages must be a mapping", file,
-		    map->start_mark.line + 1);
+		    "%s:%zu: %ss must be a mapping of name to settings", file,
+		    map->start_mark.line + 1, sec->what);
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = yaml_document_get_node(doc, p->key);
 		yaml_node_t *v = yaml_document_get_node(doc, p->value);
 		const char *name = config_yaml_scalar(doc, k);
-		struct config_package *pk;
 
 		if (name == NULL || v->type != YAML_MAPPING_NODE)
 			return error_set(err, ERR_INVALID, "CONFIG",
-			    "%s:%zu: each package is name: {tag_patterns: "
-			    "[...], targets: [...]}",
-			    file, k->start_mark.line + 1);
-		cfg->packages = xrealloc(cfg->packages,
-		    (cfg->npackages + 1) * sizeof(*cfg->packages));
-		pk = &cfg->packages[cfg->npackages++];
-		memset(pk, 0, sizeof(*pk));
-		pk->name = xstrdup(name);
+			    "%s:%zu: each %s is name: {key: value, ...}", file,
+			    k->start_mark.line + 1, sec->what);
+		sec->begin(cfg, name);
 		for (q = v->data.mapping.pairs.start;
 		     q < v->data.mapping.pairs.top; q++) {
 			yaml_node_t *kk = yaml_document_get_node(doc, q->key);
 			const char *key = config_yaml_scalar(doc, kk);
 			char *val = config_yaml_value(doc,
 			    yaml_document_get_node(doc, q->value));
-			struct config_desc list = { .name = "list" };
 
 			if (key == NULL || val == NULL) {
 				free(val);
 				return error_set(err, ERR_INVALID, "CONFIG",
-				    "%s:%zu: package %s: bad value", file,
-				    kk->start_mark.line + 1, name);
+				    "%s:%zu: %s %s: settings must be scalars "
+				    "or lists",
+				    file, kk->start_mark.line + 1, sec->what,
+				    name);
 			}
-			if (config_key_eq(key, "tag-patterns") ||
-			    config_key_eq(key, "tag-pattern")) {
-				config_list_free(pk->tag_patterns,
-				    pk->ntag_patterns);
-				config_split(&list, val, &pk->tag_patterns,
-				    &pk->ntag_patterns);
-			} else if (strcmp(key, "targets") == 0) {
-				config_list_free(pk->targets, pk->ntargets);
-				config_split(&list, val, &pk->targets,
-				    &pk->ntargets);
-			} else {
-				free(val);
+			if (sec->set(cfg, key, val, err) < 0) {
+				snprintf(msg, sizeof(msg), "%s", err->msg);
 				return error_set(err, ERR_INVALID, "CONFIG",
-				    "%s:%zu: package %s: unknown key %s", file,
-				    kk->start_mark.line + 1, name, key);
+				    "%s:%zu: %s %s: %s", file,
+				    kk->start_mark.line + 1, sec->what, name,
+				    msg);
 			}
-			free(val);
+		}
+		if (sec->end != NULL && sec->end(cfg, err) < 0) {
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s:%zu: %s %s %s", file, k->start_mark.line + 1,
+			    sec->what, name, msg);
 		}
 	}
 	return 0;
@@ -522,11 +548,13 @@ config_load_file(struct config *cfg, const char *path, struct error *err)
 			break;
 		}
 		if (strcmp(key, "targets") == 0) {
-			rc = config_yaml_targets(cfg, &doc, v, path, err);
+			rc = config_yaml_section(cfg, &doc, v, path,
+			    &config_targets_section, err);
 			continue;
 		}
 		if (strcmp(key, "packages") == 0) {
-			rc = config_yaml_packages(cfg, &doc, v, path, err);
+			rc = config_yaml_section(cfg, &doc, v, path,
+			    &config_packages_section, err);
 			continue;
 		}
 		if ((d = config_find(key)) == NULL) {
