@@ -31,7 +31,7 @@
 #include "worker/app.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
-#include "worker/http.h"
+#include "worker/status.h"
 
 /* How long an event_id is remembered for the dedupe: a day covers any
  * realistic re-publish of the same event by a retrying producer. */
@@ -270,7 +270,7 @@ cmd_bridge(int argc, char **argv, struct config *cfg)
 	struct bus_opts bo = { 0 };
 	struct error err = { 0 };
 	struct event *sig_term = NULL, *sig_int = NULL;
-	struct http *http = NULL;
+	struct status *status = NULL;
 	struct timeval tv = { 0, BRIDGE_RETRY_MS * 1000 };
 	char **args = NULL;
 	size_t nargs = 0, i;
@@ -312,7 +312,7 @@ cmd_bridge(int argc, char **argv, struct config *cfg)
 		rc = 1;
 		goto out;
 	}
-	if (http_start(&http, b.base, cfg->http_addr, bridge_ready,
+	if (status_start(&status, b.base, cfg->http_addr, bridge_ready,
 	        bridge_metrics, &b, &err) < 0) {
 		fprintf(stderr, "artifactd bridge: %s\n", err.msg);
 		rc = 1;
@@ -330,7 +330,7 @@ cmd_bridge(int argc, char **argv, struct config *cfg)
 	event_base_dispatch(b.base);
 	rc = 0;
 out:
-	http_free(http);
+	status_free(status);
 	if (sig_term != NULL)
 		event_free(sig_term);
 	if (sig_int != NULL)

@@ -38,9 +38,9 @@
 #include "events/bus.h"
 #include "events/envelope.h"
 #include "worker/app.h"
-#include "worker/http.h"
 #include "worker/metrics.h"
 #include "worker/pool.h"
+#include "worker/status.h"
 
 /* Transient failures: wait min(cap, base * 2^(attempt-1)), scaled by a
  * random 0.5-1.0 (exponential backoff with jitter, as Celery and BullMQ
@@ -97,7 +97,7 @@ struct loop {
 	struct bus *bus;
 	struct pool *pool;
 	struct pool *bg; /* one thread for the background push */
-	struct http *http;
+	struct status *status;
 	struct metrics metrics;
 	struct item *head, *tail;
 	size_t nitems;
@@ -906,7 +906,7 @@ loop_run(const struct handler_ctx *ctx, const struct config *cfg,
 	if ((rc = bus_new(&lp.bus, lp.base, &bo, loop_on_msg, loop_capacity,
 	         &lp, err)) < 0)
 		goto out;
-	if ((rc = http_start(&lp.http, lp.base, cfg->http_addr, loop_ready,
+	if ((rc = status_start(&lp.status, lp.base, cfg->http_addr, loop_ready,
 	         loop_metrics, &lp, err)) < 0)
 		goto out;
 	lp.sig_term = evsignal_new(lp.base, SIGTERM, loop_signal_cb, &lp);
@@ -947,7 +947,7 @@ out:
 		 * for them, and do not run exit handlers under them. */
 		_exit(0);
 	}
-	http_free(lp.http);
+	status_free(lp.status);
 	bus_free(lp.bus);
 	pool_free(lp.pool);
 	pool_free(lp.bg);

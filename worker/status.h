@@ -1,12 +1,12 @@
 /*
- * http.h - the health and metrics listener (libevent evhttp) on the
+ * status.h - the health and metrics listener (libevent evhttp) on the
  * loop's event base: /healthz, /readyz and /metrics.
  *
  * It runs on the loop thread, which never blocks (handlers run on their
  * own threads), so a minute-long push never delays a health check.
  */
-#ifndef WORKER_HTTP_H
-#define WORKER_HTTP_H
+#ifndef WORKER_STATUS_H
+#define WORKER_STATUS_H
 
 #include <stdbool.h>
 
@@ -14,23 +14,23 @@
 #include "common/error.h"
 
 struct event_base;
-struct http;
+struct status;
 
 /* True when the daemon should receive work (readiness). */
-typedef bool http_ready_fn(void *arg);
+typedef bool status_ready_fn(void *arg);
 /* Append the Prometheus text to out; returns 0 or a negative code. */
-typedef int http_metrics_fn(struct buf *out, void *arg);
+typedef int status_metrics_fn(struct buf *out, void *arg);
 
 /*
  * Listen on addr ("host:port", "[v6]:port"; "" or "off": no listener,
- * *out is then NULL). *out belongs to the caller (http_free). Returns 0
+ * *out is then NULL). *out belongs to the caller (status_free). Returns 0
  * or ERR_INVALID (bad address) / ERR_FAIL (cannot bind).
  */
-int http_start(struct http **out, struct event_base *base, const char *addr,
-    http_ready_fn *ready, http_metrics_fn *metrics, void *arg,
+int status_start(struct status **out, struct event_base *base, const char *addr,
+    status_ready_fn *ready, status_metrics_fn *metrics, void *arg,
     struct error *err);
 
 /* Stop listening. NULL is fine. */
-void http_free(struct http *h);
+void status_free(struct status *h);
 
 #endif

@@ -1,12 +1,12 @@
 /*
- * http.c - /healthz, /readyz and /metrics on evhttp.
+ * status.c - /healthz, /readyz and /metrics on evhttp.
  *
  * /healthz answers 200 as long as the loop turns (it is served by the
  * loop itself); /readyz answers 200 only while Redis is connected, the
  * groups exist and we are not draining, so an orchestrator stops sending
  * traffic our way; /metrics is the Prometheus text format 0.0.4.
  */
-#include "worker/http.h"
+#include "worker/status.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -22,10 +22,10 @@
  * above what it can reach and bounds a bug. */
 #define HTTP_METRICS_MAX (1024 * 1024)
 
-struct http {
+struct status {
 	struct evhttp *http;
-	http_ready_fn *ready;
-	http_metrics_fn *metrics;
+	status_ready_fn *ready;
+	status_metrics_fn *metrics;
 	void *arg;
 };
 
@@ -45,7 +45,7 @@ http_reply(struct evhttp_request *req, int code, const char *reason,
 static void
 http_cb(struct evhttp_request *req, void *arg)
 {
-	struct http *h = arg;
+	struct status *h = arg;
 	const char *uri = evhttp_request_get_uri(req);
 	struct buf out;
 
@@ -80,11 +80,11 @@ http_cb(struct evhttp_request *req, void *arg)
 }
 
 int
-http_start(struct http **out, struct event_base *base, const char *addr,
-    http_ready_fn *ready, http_metrics_fn *metrics, void *arg,
+status_start(struct status **out, struct event_base *base, const char *addr,
+    status_ready_fn *ready, status_metrics_fn *metrics, void *arg,
     struct error *err)
 {
-	struct http *h = NULL;
+	struct status *h = NULL;
 	char *host = NULL;
 	const char *colon;
 	long long port;
@@ -123,13 +123,13 @@ http_start(struct http **out, struct event_base *base, const char *addr,
 	h = NULL;
 	rc = 0;
 out:
-	http_free(h);
+	status_free(h);
 	free(host);
 	return rc;
 }
 
 void
-http_free(struct http *h)
+status_free(struct status *h)
 {
 	if (h == NULL)
 		return;
