@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/util.h"
+
 const char *
 error_default_code(int rc)
 {
@@ -32,6 +34,27 @@ error_retryable(int rc)
 	return rc == ERR_TRANSIENT;
 }
 
+/*
+ * The message travels in failure events, which consumers decode as UTF-8:
+ * a byte that is not part of a well-formed sequence (from the input, or
+ * a character cut by the size limit or a "%.200s") becomes '?', so one
+ * bad producer cannot make every reader of the output stream fail.
+ */
+static void
+error_repair_utf8(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t n = strlen(s), i = 0, k;
+
+	while (i < n) {
+		if ((k = util_utf8_seq(p + i, n - i)) == 0) {
+			p[i] = '?';
+			k = 1;
+		}
+		i += k;
+	}
+}
+
 int
 error_set(struct error *err, int rc, const char *code, const char *fmt, ...)
 {
@@ -45,6 +68,7 @@ error_set(struct error *err, int rc, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	error_repair_utf8(err->msg);
 	return rc;
 }
 

@@ -3,22 +3,37 @@
  *
  * Every line is assembled in memory and written with a single write(2) so
  * lines from handler threads never interleave.
+ *
+ * Values come from outside (event ids, paths, error texts), so the format
+ * is expanded here rather than by vsnprintf: each %s is escaped for the
+ * place the format puts it. After `key=` a value with a space, '=', a
+ * quote, a backslash, a control character or a byte that is not UTF-8 is
+ * written "quoted", with \" \\ and \xNN escapes; after `key="` it is
+ * escaped the same way. A value can therefore never end its own quoting,
+ * start a new pair or a new line, in text or in JSON mode.
  */
 #include "common/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/util.h"
 #include "common/xalloc.h"
 
 /* A log line longer than this is cut: one happening never needs more. */
 #define LOG_LINE_MAX 4096
+/* A single %s value is cut after this many bytes ("..." marks the cut):
+ * escaping may quadruple it, and the line must still fit. */
+#define LOG_VALUE_MAX 1024
 
 static enum log_level log_min = LOG_LEVEL_INFO;
 static bool log_json;
@@ -48,23 +63,45 @@ log_enabled(enum log_level level)
 	return level >= log_min;
 }
 
+/* Append n bytes as a JSON string. With `unescape`, the \" and \\
+ * escapes of a quoted log value are undone first; bytes that are not
+ * UTF-8 become the text \xNN, so the line stays valid JSON. */
 static void
-log_json_string(struct buf *b, const char *s, size_t n)
+log_json_string(struct buf *b, const char *s, size_t n, bool unescape)
 {
-	size_t i;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, k;
 
 	buf_puts(b, "\"");
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	for (i = 0; i < n; i += k) {
+		unsigned char c = p[i];
 
-		if (c == '"' || c == '\\')
+		k = util_utf8_seq(p + i, n - i);
+		if (unescape && c == '\\' && i + 1 < n &&
+		    (p[i + 1] == '"' || p[i + 1] == '\\')) {
+			c = p[++i];
+			k = 1;
+		}
+		if (k == 0) {
+			buf_printf(b, "\\\\x%02x", c);
+			k = 1;
+		} else if (c == '"' || c == '\\')
 			buf_printf(b, "\\%c", c);
-		else if (c < 0x20)
+		else if (c < 0x20 || c == 0x7f)
 			buf_printf(b, "\\u%04x", c);
 		else
-			buf_append(b, &s[i], 1);
+			buf_append(b, p + i, k);
 	}
 	buf_puts(b, "\"");
+}
+
+/* A caller's key that would collide with a field of our own. */
+static bool
+log_reserved_key(const char *k, size_t n)
+{
+	return (n == 2 && memcmp(k, "ts", 2) == 0) ||
+	       (n == 3 && memcmp(k, "msg", 3) == 0) ||
+	       (n == 5 && memcmp(k, "level", 5) == 0);
 }
 
 /* Split "word k=v k2=\"v v\"" into JSON fields. */
@@ -77,12 +114,13 @@ log_format_json(const char *level, const char *ts, const char *text)
 
 	buf_init(&b, LOG_LINE_MAX * 2);
 	buf_puts(&b, "{\"ts\":");
-	log_json_string(&b, ts, strlen(ts));
+	log_json_string(&b, ts, strlen(ts), false);
 	buf_puts(&b, ",\"level\":");
-	log_json_string(&b, level, strlen(level));
+	log_json_string(&b, level, strlen(level), false);
 	while (*p != '\0') {
 		const char *k, *v;
 		size_t klen, vlen;
+		bool quoted;
 
 		while (*p == ' ')
 			p++;
@@ -94,13 +132,14 @@ log_format_json(const char *level, const char *ts, const char *text)
 		klen = (size_t)(p - k);
 		if (*p != '=') {
 			buf_puts(&b, first_word ? ",\"msg\":" : ",\"word\":");
-			log_json_string(&b, k, klen);
+			log_json_string(&b, k, klen, false);
 			first_word = false;
 			continue;
 		}
 		first_word = false;
 		p++; /* the '=' */
-		if (*p == '"') {
+		quoted = *p == '"';
+		if (quoted) {
 			v = ++p;
 			while (*p != '\0' && *p != '"') {
 				if (*p == '\\' && p[1] != '\0')
@@ -117,40 +156,251 @@ log_format_json(const char *level, const char *ts, const char *text)
 			vlen = (size_t)(p - v);
 		}
 		buf_puts(&b, ",");
-		log_json_string(&b, k, klen);
+		if (log_reserved_key(k, klen)) {
+			/* "msg=..." from a caller: kept, under another key. */
+			buf_puts(&b, "\"");
+			buf_append(&b, k, klen);
+			buf_puts(&b, "_\"");
+		} else {
+			log_json_string(&b, k, klen, false);
+		}
 		buf_puts(&b, ":");
-		log_json_string(&b, v, vlen);
+		log_json_string(&b, v, vlen, quoted);
 	}
 	buf_puts(&b, "}");
 	return buf_detach(&b, NULL);
+}
+
+/*
+ * Append the n bytes of a %s value. `quoted`: the format already opened
+ * a quote. Otherwise the value is quoted when it is empty or holds
+ * anything that would end it early or fake another pair.
+ */
+static void
+log_put_value(struct buf *b, const char *s, size_t n, bool quoted)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	bool quote = !quoted && n == 0, cut = n > LOG_VALUE_MAX;
+	size_t i, k;
+
+	if (cut)
+		n = LOG_VALUE_MAX;
+	for (i = 0; i < n && !quoted && !quote; i += k) {
+		k = util_utf8_seq(p + i, n - i);
+		quote = k == 0 || p[i] <= ' ' || p[i] == '=' || p[i] == '"' ||
+		        p[i] == '\\' || p[i] == 0x7f;
+		if (k == 0)
+			k = 1;
+	}
+	if (quote)
+		buf_puts(b, "\"");
+	for (i = 0; i < n; i += k) {
+		k = util_utf8_seq(p + i, n - i);
+		if (k == 0 || p[i] < 0x20 || p[i] == 0x7f) {
+			buf_printf(b, "\\x%02x", p[i]);
+			k = 1;
+		} else if (p[i] == '"' || p[i] == '\\') {
+			buf_printf(b, "\\%c", p[i]);
+		} else {
+			buf_append(b, p + i, k);
+		}
+	}
+	if (cut)
+		buf_puts(b, "...");
+	if (quote)
+		buf_puts(b, "\"");
+}
+
+/* Length modifiers of a printf conversion. */
+enum log_len {
+	LOG_LEN_NONE,
+	LOG_LEN_L,
+	LOG_LEN_LL,
+	LOG_LEN_Z,
+	LOG_LEN_J,
+	LOG_LEN_T,
+	LOG_LEN_BIG_L
+};
+
+/*
+ * One conversion other than %s, with its flags, width and precision
+ * (already without '*') in spec, and the argument read by its real type.
+ * The format strings are ours (checked by the printf attribute), so an
+ * unknown conversion is a programming error.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void
+log_put_number(struct buf *b, char *spec, size_t sl, enum log_len len,
+    char conv, va_list *ap)
+{
+	spec[sl + 1] = '\0';
+	spec[sl] = conv;
+	switch (conv) {
+	case 'd':
+	case 'i':
+		spec[sl] = 'j';
+		spec[sl + 1] = conv;
+		spec[sl + 2] = '\0';
+		buf_printf(b, spec,
+		    len == LOG_LEN_L    ? (intmax_t)va_arg(*ap, long)
+		    : len == LOG_LEN_LL ? (intmax_t)va_arg(*ap, long long)
+		    : len == LOG_LEN_Z  ? (intmax_t)va_arg(*ap, ssize_t)
+		    : len == LOG_LEN_J  ? va_arg(*ap, intmax_t)
+		    : len == LOG_LEN_T  ? (intmax_t)va_arg(*ap, ptrdiff_t)
+		                        : (intmax_t)va_arg(*ap, int));
+		break;
+	case 'u':
+	case 'x':
+	case 'X':
+	case 'o':
+		spec[sl] = 'j';
+		spec[sl + 1] = conv;
+		spec[sl + 2] = '\0';
+		buf_printf(b, spec,
+		    len == LOG_LEN_L ? (uintmax_t)va_arg(*ap, unsigned long)
+		    : len == LOG_LEN_LL
+		        ? (uintmax_t)va_arg(*ap, unsigned long long)
+		    : len == LOG_LEN_Z ? (uintmax_t)va_arg(*ap, size_t)
+		    : len == LOG_LEN_J ? va_arg(*ap, uintmax_t)
+		    : len == LOG_LEN_T ? (uintmax_t)va_arg(*ap, size_t)
+		                       : (uintmax_t)va_arg(*ap, unsigned));
+		break;
+	case 'c':
+		buf_printf(b, spec, va_arg(*ap, int));
+		break;
+	case 'p':
+		buf_printf(b, spec, va_arg(*ap, void *));
+		break;
+	case 'f':
+	case 'F':
+	case 'e':
+	case 'E':
+	case 'g':
+	case 'G':
+		if (len == LOG_LEN_BIG_L)
+			buf_printf(b, spec, (double)va_arg(*ap, long double));
+		else
+			buf_printf(b, spec, va_arg(*ap, double));
+		break;
+	default:
+		abort();
+	}
+}
+#pragma GCC diagnostic pop
+
+/* Expand fmt into b like vsnprintf, escaping every %s (see the top). */
+static void
+log_vformat(struct buf *b, const char *fmt, va_list *ap)
+{
+	const char *p = fmt;
+
+	while (*p != '\0') {
+		const char *pct = strchr(p, '%'), *start;
+		/* "%" flags width "." precision "j" conv: the widths are
+		 * ours, a few digits each. */
+		char spec[48];
+		size_t sl = 0;
+		int prec = -1;
+		enum log_len len = LOG_LEN_NONE;
+
+		if (pct == NULL) {
+			buf_puts(b, p);
+			break;
+		}
+		buf_append(b, p, (size_t)(pct - p));
+		start = pct;
+		p = pct + 1;
+		if (*p == '%') {
+			buf_puts(b, "%");
+			p++;
+			continue;
+		}
+		spec[sl++] = '%';
+		while (*p != '\0' && strchr("-+ #0", *p) != NULL && sl < 8)
+			spec[sl++] = *p++;
+		if (*p == '*') {
+			sl += (size_t)snprintf(spec + sl, 12, "%d",
+			    va_arg(*ap, int));
+			p++;
+		}
+		while (*p >= '0' && *p <= '9' && sl < 20)
+			spec[sl++] = *p++;
+		if (*p == '.') {
+			spec[sl++] = *p++;
+			if (*p == '*') {
+				prec = va_arg(*ap, int);
+				sl +=
+				    (size_t)snprintf(spec + sl, 12, "%d", prec);
+				p++;
+			} else {
+				prec = 0;
+				while (*p >= '0' && *p <= '9' && sl < 32) {
+					prec = prec * 10 + (*p - '0');
+					spec[sl++] = *p++;
+				}
+			}
+		}
+		if (*p == 'h') {
+			p += p[1] == 'h' ? 2 : 1; /* promoted to int */
+		} else if (*p == 'l') {
+			len = p[1] == 'l' ? LOG_LEN_LL : LOG_LEN_L;
+			p += len == LOG_LEN_LL ? 2 : 1;
+		} else if (*p == 'z' || *p == 'j' || *p == 't' || *p == 'L') {
+			len = *p == 'z'   ? LOG_LEN_Z
+			      : *p == 'j' ? LOG_LEN_J
+			      : *p == 't' ? LOG_LEN_T
+			                  : LOG_LEN_BIG_L;
+			p++;
+		}
+		if (*p == 's') {
+			const char *v = va_arg(*ap, const char *);
+
+			if (v == NULL)
+				v = "(null)";
+			log_put_value(b, v,
+			    prec >= 0 ? strnlen(v, (size_t)prec) : strlen(v),
+			    start > fmt && start[-1] == '"');
+		} else if (*p != '\0') {
+			log_put_number(b, spec, sl, len, *p, ap);
+		} else {
+			break;
+		}
+		p++;
+	}
 }
 
 static void
 log_emit(enum log_level level, const char *fmt, va_list ap, const char *errstr)
 {
 	static const char *names[] = { "debug", "info", "warn" };
-	char text[LOG_LINE_MAX], ts[64];
+	char ts[64];
+	const char *text;
 	struct timespec now;
 	struct tm tm;
-	struct buf line;
-	int n;
+	struct buf line, tb;
+	va_list cp;
 
 	if (!log_enabled(level))
 		return;
-	n = vsnprintf(text, sizeof(text), fmt, ap);
-	if (n < 0)
-		return;
+	/* An append past the maximum is dropped, so a line never grows
+	 * past it however long the values. */
+	buf_init(&tb, LOG_LINE_MAX);
+	va_copy(cp, ap);
+	log_vformat(&tb, fmt, &cp);
+	va_end(cp);
 	if (errstr != NULL) {
-		size_t len = strlen(text);
-
-		snprintf(text + len, sizeof(text) - len, " err=\"%s\"", errstr);
+		buf_puts(&tb, " err=\"");
+		log_put_value(&tb, errstr, strlen(errstr), true);
+		buf_puts(&tb, "\"");
 	}
+	text = tb.data != NULL ? tb.data : "";
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec, now.tv_nsec / 1000000);
-	buf_init(&line, LOG_LINE_MAX * 2 + 64);
+	buf_init(&line, LOG_LINE_MAX * 3 + 64);
 	if (log_json) {
 		char *j = log_format_json(names[level], ts, text);
 
@@ -164,6 +414,7 @@ log_emit(enum log_level level, const char *fmt, va_list ap, const char *errstr)
 		/* Nowhere left to report it. */
 	}
 	buf_dispose(&line);
+	buf_dispose(&tb);
 }
 
 #define LOG_BODY(level, errstr)                   \

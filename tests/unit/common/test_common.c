@@ -82,6 +82,38 @@ test_ids(void **state)
 	assert_false(util_id_valid(""));
 	assert_false(util_id_valid(NULL));
 	assert_false(util_id_valid("a b"));
+	/* git refuses a ref component ending in '.' */
+	assert_false(util_id_valid("task."));
+	assert_true(util_id_valid("a.b"));
+}
+
+static void
+test_utf8(void **state)
+{
+	struct error err = { 0 };
+
+	(void)state;
+	assert_true(util_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	    strlen("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")));
+	assert_false(util_utf8_valid("\xff\xfe", 2));
+	assert_false(util_utf8_valid("\xc3", 1));             /* cut short */
+	assert_false(util_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+	assert_false(util_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+	assert_false(util_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+	assert_false(util_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+	assert_false(util_utf8_valid("\x80", 1));
+	assert_true(util_utf8_valid("a\0b", 3));
+	assert_true(util_text_valid("id-1 \xc3\xa9", 7));
+	assert_false(util_text_valid("a\0b", 3));
+	assert_false(util_text_valid("a\nb", 3));
+	assert_false(util_text_valid("a\x7f", 2));
+	assert_false(util_text_valid("\xff", 1));
+	/* error_set keeps messages UTF-8: bad bytes and a character cut by
+	 * a precision become '?'. */
+	error_set(&err, ERR_INVALID, NULL, "id %s cut %.3s", "\xff\xfe",
+	    "ab\xc3\xa9");
+	assert_string_equal(err.msg, "id ?? cut ab?");
+	assert_true(util_utf8_valid(err.msg, strlen(err.msg)));
 }
 
 static void
@@ -131,9 +163,11 @@ test_log_json(void **state)
 	(void)state;
 	j = log_format_json("info", "T",
 	    "commit_done branch=ai/x msg=\"a \\\"quoted\\\" b\" n=3");
+	/* The caller's msg= does not double our "msg"; the \" escapes of a
+	 * quoted value are undone before JSON escaping. */
 	assert_string_equal(j,
 	    "{\"ts\":\"T\",\"level\":\"info\",\"msg\":\"commit_done\","
-	    "\"branch\":\"ai/x\",\"msg\":\"a \\\\\\\"quoted\\\\\\\" b\","
+	    "\"branch\":\"ai/x\",\"msg_\":\"a \\\"quoted\\\" b\","
 	    "\"n\":\"3\"}");
 	free(j);
 }
@@ -174,6 +208,7 @@ main(void)
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_iso8601),
 		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_redact),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_log_json),
