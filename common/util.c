@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/redact.h"
 #include "common/xalloc.h"
 
 void
@@ -363,24 +364,12 @@ util_text_valid(const char *s, size_t n)
 	return util_utf8_valid(s, n);
 }
 
+/* One redaction for everything (common/redact.c): masking only the
+ * text between "://" and the first '/' leaked passwords holding a '/'. */
 char *
 util_redact_url(const char *url)
 {
-	const char *scheme, *at, *colon, *slash;
-
-	if (url == NULL)
-		return NULL;
-	if ((scheme = strstr(url, "://")) == NULL)
-		return xstrdup(url);
-	scheme += 3;
-	slash = strchr(scheme, '/');
-	at = strrchr(scheme, '@');
-	if (at == NULL || (slash != NULL && at > slash))
-		return xstrdup(url);
-	colon = memchr(scheme, ':', (size_t)(at - scheme));
-	if (colon == NULL) /* a bare token as user name: mask it too */
-		return xasprintf("%.*s***%s", (int)(scheme - url), url, at);
-	return xasprintf("%.*s:***%s", (int)(colon - url), url, at);
+	return redact_text(url);
 }
 
 uint64_t
