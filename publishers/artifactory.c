@@ -334,7 +334,7 @@ art_put(const struct art_state *s, const struct publish_file *f,
 		hdrs[n++] = s->auth;
 	hdrs[n] = NULL;
 	if (!checksum_only)
-		http_body_add_file(&body, f->path, 0, f->size);
+		http_body_add_file(&body, f->fd, 0, f->size);
 	req.method = "PUT";
 	req.url = url;
 	req.headers = hdrs;

@@ -170,15 +170,15 @@ digest_blake2b256_hex(char out[65], const void *p, size_t n)
 }
 
 int
-digest_file(struct digest_set *out, uint64_t *size, const char *path,
+digest_file(struct digest_set *out, uint64_t *size, int fd, const char *what,
     struct error *err)
 {
-	return digest_file_some(out, size, path, DIGEST_ALL, err);
+	return digest_file_some(out, size, fd, what, DIGEST_ALL, err);
 }
 
 int
-digest_file_some(struct digest_set *out, uint64_t *size, const char *path,
-    unsigned want, struct error *err)
+digest_file_some(struct digest_set *out, uint64_t *size, int fd,
+    const char *what, unsigned want, struct error *err)
 {
 	/* 1 MiB reads: fewer system calls on multi-GiB files, still a
 	 * constant, small footprint. Heap, not stack, for thread stacks. */
@@ -191,19 +191,18 @@ digest_file_some(struct digest_set *out, uint64_t *size, const char *path,
 	unsigned int mdlen;
 	uint64_t total = 0;
 	ssize_t n;
-	int fd, rc = ERR_FAIL;
+	int rc = ERR_FAIL;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		rc = errno == ENOENT ? ERR_NOTFOUND : ERR_FAIL;
-		error_set(err, rc, rc == ERR_NOTFOUND ? "FILE_NOT_FOUND" : "IO",
-		    "cannot open %s: %s", path, strerror(errno));
-		goto out;
-	}
 	EVP_DigestInit_ex(c256, EVP_sha256(), NULL);
 	EVP_DigestInit_ex(c1, EVP_sha1(), NULL);
 	EVP_DigestInit_ex(c5, EVP_md5(), NULL);
 	digest_blake2b_init(&b2, 32);
-	while ((n = read(fd, buf, DIGEST_CHUNK)) > 0) {
+	/* pread from 0: the descriptor's offset is not ours to rely on (the
+	 * metadata reader moves it). */
+	while ((n = pread(fd, buf, DIGEST_CHUNK, (off_t)total)) > 0 ||
+	       (n < 0 && errno == EINTR)) {
+		if (n < 0)
+			continue;
 		EVP_DigestUpdate(c256, buf, (size_t)n);
 		if (want & DIGEST_SHA1)
 			EVP_DigestUpdate(c1, buf, (size_t)n);
@@ -214,7 +213,7 @@ digest_file_some(struct digest_set *out, uint64_t *size, const char *path,
 		total += (uint64_t)n;
 	}
 	if (n < 0) {
-		error_set(err, ERR_FAIL, "IO", "cannot read %s: %s", path,
+		error_set(err, ERR_FAIL, "IO", "cannot read %s: %s", what,
 		    strerror(errno));
 		goto out;
 	}
@@ -236,8 +235,6 @@ digest_file_some(struct digest_set *out, uint64_t *size, const char *path,
 	*size = total;
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	EVP_MD_CTX_free(c256);
 	EVP_MD_CTX_free(c1);
 	EVP_MD_CTX_free(c5);

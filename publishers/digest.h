@@ -50,12 +50,14 @@ enum {
 };
 
 /*
- * Hash a regular file: all four digests and its size, streamed in
- * constant memory. Returns 0, ERR_NOTFOUND (code FILE_NOT_FOUND) or
- * ERR_FAIL (code IO).
+ * Hash an open file (fd, borrowed; read with pread from offset 0, so its
+ * position is neither used nor moved): all four digests and its size,
+ * streamed in constant memory. `what` names it in messages. Returns 0 or
+ * ERR_FAIL (code IO). Files named by producers are opened with
+ * path_open_beneath (common/path.h), never by name here.
  */
-int digest_file(struct digest_set *out, uint64_t *size, const char *path,
-    struct error *err);
+int digest_file(struct digest_set *out, uint64_t *size, int fd,
+    const char *what, struct error *err);
 
 /*
  * The same, computing only the digests in `want` (DIGEST_* bits; sha256
@@ -64,7 +66,7 @@ int digest_file(struct digest_set *out, uint64_t *size, const char *path,
  * 1 GB/s, sha256 with SHA-NI near 2 GB/s), so a release hashes only what
  * its targets use.
  */
-int digest_file_some(struct digest_set *out, uint64_t *size, const char *path,
-    unsigned want, struct error *err);
+int digest_file_some(struct digest_set *out, uint64_t *size, int fd,
+    const char *what, unsigned want, struct error *err);
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/xalloc.h"
@@ -494,8 +495,8 @@ meta_path_match(const char *path, enum dist_kind kind)
 }
 
 int
-dist_meta_read(struct dist_meta **out, const char *path, enum dist_kind kind,
-    struct error *err)
+dist_meta_read(struct dist_meta **out, int fd, const char *path,
+    enum dist_kind kind, struct error *err)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
@@ -511,7 +512,10 @@ dist_meta_read(struct dist_meta **out, const char *path, enum dist_kind kind,
 		archive_read_support_format_zip(a);
 		archive_read_support_filter_gzip(a);
 	}
-	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+	/* The descriptor the release opened beneath the root: libarchive
+	 * reads (and, for zip, seeks) it from the start; it is not closed. */
+	if (lseek(fd, 0, SEEK_SET) < 0 ||
+	    archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
 		error_set(err, rc, "INVALID_DIST",
 		    "%s is not a readable %s: %s", path,
 		    kind == DIST_WHEEL ? "wheel" : "sdist",

@@ -85,11 +85,13 @@ int dist_meta_parse(struct dist_meta **out, const char *text, size_t len,
 
 /*
  * Read the metadata of a wheel (the one top-level *.dist-info/METADATA)
- * or sdist (<top>/PKG-INFO, the single top-level directory) at path.
- * Returns 0, ERR_INVALID (not an archive, no or several metadata files,
- * over DIST_META_MAX) or ERR_FAIL (I/O).
+ * or sdist (<top>/PKG-INFO, the single top-level directory) from fd
+ * (borrowed, not closed; read from offset 0, its offset is moved).
+ * `path` names the file in messages. Returns 0, ERR_INVALID (not an
+ * archive, no or several metadata files, over DIST_META_MAX) or ERR_FAIL
+ * (I/O).
  */
-int dist_meta_read(struct dist_meta **out, const char *path,
+int dist_meta_read(struct dist_meta **out, int fd, const char *path,
     enum dist_kind kind, struct error *err);
 
 void dist_meta_free(struct dist_meta *m);

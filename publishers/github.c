@@ -423,7 +423,7 @@ gh_upload(void *state, const struct publish_target *t,
 		rc = 0;
 		goto out;
 	}
-	http_body_add_file(&body, f->path, 0, f->size);
+	http_body_add_file(&body, f->fd, 0, f->size);
 	/* Twice at most: a starter asset left by a failed upload is deleted
 	 * and the upload sent once more. */
 	for (tries = 0; tries < 2; tries++) {

@@ -29,7 +29,7 @@
 struct http_body_seg {
 	char *mem; /* NULL for a file segment */
 	size_t memlen;
-	char *path;
+	int fd; /* a file segment's descriptor, borrowed */
 	uint64_t off, len;
 };
 
@@ -46,10 +46,8 @@ http_body_dispose(struct http_body *b)
 
 	if (b == NULL)
 		return;
-	for (i = 0; i < b->n; i++) {
+	for (i = 0; i < b->n; i++)
 		free(b->segs[i].mem);
-		free(b->segs[i].path);
-	}
 	free(b->segs);
 	memset(b, 0, sizeof(*b));
 }
@@ -88,12 +86,11 @@ http_body_add_mem(struct http_body *b, const void *p, size_t n)
 }
 
 void
-http_body_add_file(struct http_body *b, const char *path, uint64_t off,
-    uint64_t len)
+http_body_add_file(struct http_body *b, int fd, uint64_t off, uint64_t len)
 {
 	struct http_body_seg *s = body_push(b);
 
-	s->path = xstrdup(path);
+	s->fd = fd;
 	s->off = off;
 	s->len = len;
 	b->size += len;
@@ -104,23 +101,13 @@ struct body_reader {
 	const struct http_body *b;
 	size_t seg;
 	uint64_t pos; /* within the segment */
-	int fd;       /* of segs[seg] when it is a file, else -1 */
 	bool short_file;
 	int read_errno;
 };
 
 static void
-reader_close(struct body_reader *r)
-{
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-}
-
-static void
 reader_rewind(struct body_reader *r)
 {
-	reader_close(r);
 	r->seg = 0;
 	r->pos = 0;
 	r->short_file = false;
@@ -142,7 +129,6 @@ reader_read(struct body_reader *r, char *dst, size_t n)
 		ssize_t got;
 
 		if (left == 0) {
-			reader_close(r);
 			r->seg++;
 			r->pos = 0;
 			continue;
@@ -153,13 +139,13 @@ reader_read(struct body_reader *r, char *dst, size_t n)
 			memcpy(dst + done, s->mem + r->pos, want);
 			got = (ssize_t)want;
 		} else {
-			if (r->fd < 0 &&
-			    (r->fd = open(s->path, O_RDONLY | O_CLOEXEC)) < 0) {
-				r->read_errno = errno;
-				return -1;
-			}
-			got = pread(r->fd, dst + done, want,
+			/* The descriptor the release opened and hashed:
+			 * pread, so retries and parallel readers of one
+			 * file never share an offset. */
+			got = pread(s->fd, dst + done, want,
 			    (off_t)(s->off + r->pos));
+			if (got < 0 && errno == EINTR)
+				continue;
 			if (got < 0) {
 				r->read_errno = errno;
 				return -1;
@@ -211,7 +197,7 @@ seek_cb(void *arg, curl_off_t offset, int origin)
 int
 http_body_render(const struct http_body *b, struct buf *out, struct error *err)
 {
-	struct body_reader r = { .b = b, .fd = -1 };
+	struct body_reader r = { .b = b };
 	char chunk[16384];
 	ssize_t n;
 	int rc = 0;
@@ -227,7 +213,6 @@ http_body_render(const struct http_body *b, struct buf *out, struct error *err)
 		rc = error_set(err, ERR_FAIL, "IO", "cannot read body file: %s",
 		    r.short_file ? "file shrank" : strerror(r.read_errno));
 out:
-	reader_close(&r);
 	return rc;
 }
 
@@ -290,8 +275,8 @@ form_token_ok(const char *s)
 int
 http_form_body(struct http_body *out, char *content_type, size_t ctlen,
     const struct http_form *f, const char *boundary, const char *file_field,
-    const char *filename, const char *file_type, const char *path,
-    uint64_t size, struct error *err)
+    const char *filename, const char *file_type, int fd, uint64_t size,
+    struct error *err)
 {
 	char bnd[80], *s = NULL;
 	struct buf head;
@@ -335,7 +320,7 @@ http_form_body(struct http_body *out, char *content_type, size_t ctlen,
 	    "filename=\"%s\"\r\nContent-Type: %s\r\n\r\n",
 	    bnd, file_field, filename, file_type);
 	http_body_add_mem(out, head.data, head.len);
-	http_body_add_file(out, path, 0, size);
+	http_body_add_file(out, fd, 0, size);
 	s = xasprintf("\r\n--%s--\r\n", bnd);
 	http_body_add_mem(out, s, strlen(s));
 	snprintf(content_type, ctlen, "multipart/form-data; boundary=%s", bnd);
@@ -706,7 +691,7 @@ http_request(struct http_response *resp, const struct http_request *req,
     struct error *err)
 {
 	static const struct http_body empty;
-	struct body_reader rd = { .fd = -1 };
+	struct body_reader rd = { 0 };
 	struct transfer t = { .resp = resp, .req = req };
 	struct curl_slist *hdrs = NULL;
 	char *safe_url = util_redact_url(req->url);
@@ -758,7 +743,6 @@ http_request(struct http_response *resp, const struct http_request *req,
 		scrub_credentials(resp, req);
 		curl_easy_cleanup(c);
 		c = NULL;
-		reader_close(&rd);
 		if (t.sink_failed) {
 			rc = error_set(err, ERR_FAIL, "HTTP",
 			    "%s: response from %s was refused by its reader",
@@ -822,7 +806,6 @@ out:
 	if (c != NULL)
 		curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
-	reader_close(&rd);
 	free(safe_url);
 	return rc;
 }

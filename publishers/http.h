@@ -38,7 +38,8 @@
 
 /*
  * A request body made of segments: bytes in memory (copied) and ranges of
- * files on disk (opened only while sending). Its size is known up front,
+ * open files (read with pread while sending; the descriptor is borrowed
+ * and must stay open until the body is disposed). Its size is known up front,
  * so requests carry a real Content-Length, never chunked encoding.
  */
 struct http_body_seg;
@@ -52,9 +53,10 @@ void http_body_init(struct http_body *b);
 void http_body_dispose(struct http_body *b);
 /* Append a copy of n bytes. */
 void http_body_add_mem(struct http_body *b, const void *p, size_t n);
-/* Append len bytes of the file at path from offset off (the path is
- * copied; the file is read while sending). */
-void http_body_add_file(struct http_body *b, const char *path, uint64_t off,
+/* Append len bytes of the open file fd from offset off. fd is borrowed:
+ * the caller opened it once (path_open_beneath) and keeps it open until
+ * the body is disposed; it is never reopened by name. */
+void http_body_add_file(struct http_body *b, int fd, uint64_t off,
     uint64_t len);
 /* Render the whole body into out (for tests and small bodies), reading
  * file segments. Returns 0, ERR_INVALID when over out's max, ERR_FAIL. */
@@ -81,7 +83,7 @@ const char *http_form_get(const struct http_form *f, const char *name);
 
 /*
  * Build the body: the fields of f, then the file part `file_field` with
- * `filename` and `file_type`, whose bytes are the `size` bytes of `path`
+ * `filename` and `file_type`, whose bytes are the `size` bytes of `fd`
  * (streamed). boundary NULL: a random one. content_type receives the
  * header value "multipart/form-data; boundary=..." (>= 96 bytes).
  * Returns 0 or ERR_INVALID (a value or filename holds CR, LF or '"', which
@@ -89,8 +91,8 @@ const char *http_form_get(const struct http_form *f, const char *name);
  */
 int http_form_body(struct http_body *out, char *content_type, size_t ctlen,
     const struct http_form *f, const char *boundary, const char *file_field,
-    const char *filename, const char *file_type, const char *path,
-    uint64_t size, struct error *err);
+    const char *filename, const char *file_type, int fd, uint64_t size,
+    struct error *err);
 
 /* A request. Unset fields are zero/NULL. */
 struct http_request {

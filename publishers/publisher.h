@@ -32,7 +32,8 @@ struct publish_target {
 
 /* One file of a release, checked before any upload. */
 struct publish_file {
-	const char *path;     /* on disk, inside the artifacts root */
+	int fd; /* open read-only beneath the artifacts root (borrowed):
+	           read with pread, never reopened by name */
 	const char *filename; /* basename, the name it is published under */
 	uint64_t size;
 	char sha256[65];

@@ -307,7 +307,7 @@ pypi_upload_file(const struct pypi_endpoint *ep, const struct publish_file *f,
 	         err)) < 0)
 		goto out;
 	if ((rc = http_form_body(&body, ctype, sizeof(ctype), &form, NULL,
-	         "content", f->filename, "application/octet-stream", f->path,
+	         "content", f->filename, "application/octet-stream", f->fd,
 	         f->size, err)) < 0)
 		goto out;
 	if (!http_url_allowed(ep->url)) {

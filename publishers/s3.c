@@ -562,27 +562,29 @@ s3_write_headers(const struct s3_state *st, struct sigv4_header *h,
 }
 
 static int
-s3_sha256_range(char out[UTIL_SHA256_HEX], const char *path, uint64_t off,
-    uint64_t len, struct error *err)
+s3_sha256_range(char out[UTIL_SHA256_HEX], const struct publish_file *f,
+    uint64_t off, uint64_t len, struct error *err)
 {
 	unsigned char md[32], chunk[65536];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *ctx = NULL;
-	int fd, rc = ERR_FAIL;
+	int rc = ERR_FAIL;
 	ssize_t n;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return error_set(err, ERR_FAIL, "IO", "cannot open %s: %s",
-		    path, strerror(errno));
+	/* The part is hashed through the descriptor the release opened
+	 * (and will upload from), never by reopening the file. */
 	ctx = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
 	while (len > 0) {
 		size_t want = len < sizeof(chunk) ? (size_t)len : sizeof(chunk);
 
-		n = pread(fd, chunk, want, (off_t)off);
+		n = pread(f->fd, chunk, want, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0) {
 			error_set(err, ERR_FAIL, "IO", "cannot read %s: %s",
-			    path, n == 0 ? "file shrank" : strerror(errno));
+			    f->filename,
+			    n == 0 ? "file shrank" : strerror(errno));
 			goto out;
 		}
 		EVP_DigestUpdate(ctx, chunk, (size_t)n);
@@ -594,7 +596,6 @@ s3_sha256_range(char out[UTIL_SHA256_HEX], const char *path, uint64_t off,
 	rc = 0;
 out:
 	EVP_MD_CTX_free(ctx);
-	close(fd);
 	return rc;
 }
 
@@ -611,7 +612,7 @@ s3_put_single(struct s3_state *st, const char *key,
 
 	http_body_init(&body);
 	http_response_init(&resp);
-	http_body_add_file(&body, f->path, 0, f->size);
+	http_body_add_file(&body, f->fd, 0, f->size);
 	c.headers = h;
 	c.n_headers = s3_write_headers(st, h, f, conditional);
 	c.payload_hash =
@@ -736,12 +737,11 @@ s3_put_multipart(struct s3_state *st, const char *key,
 		if (st->unsigned_payload) {
 			snprintf(hash, sizeof(hash), "%s",
 			    SIGV4_UNSIGNED_PAYLOAD);
-		} else if ((rc = s3_sha256_range(hash, f->path, off, len,
-		                err)) < 0) {
+		} else if ((rc = s3_sha256_range(hash, f, off, len, err)) < 0) {
 			goto abort;
 		}
 		http_body_init(&body);
-		http_body_add_file(&body, f->path, off, len);
+		http_body_add_file(&body, f->fd, off, len);
 		memset(&c, 0, sizeof(c));
 		c.method = "PUT";
 		c.key = key;

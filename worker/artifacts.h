@@ -3,9 +3,10 @@
  * that are safe to commit.
  *
  * Paths must resolve (symlinks included) inside the artifacts root and
- * name regular files; inline files ({name, content, encoding}) must have
- * safe relative names. Sizes are bounded per file and per event, checked
- * before reading.
+ * name regular files: each is opened once beneath the root
+ * (common/path.h) and read through that descriptor. Inline files ({name,
+ * content, encoding}) must have safe relative names. Sizes are bounded per file
+ * and per event, checked before reading.
  */
 #ifndef WORKER_ARTIFACTS_H
 #define WORKER_ARTIFACTS_H
@@ -19,14 +20,17 @@
 struct artifact_set {
 	struct store_file *files; /* names and data owned by the set */
 	size_t nfiles;
+	size_t cap;   /* room in files[]; owned[] has twice as much */
 	char **owned; /* allocations behind files[] */
 	size_t nowned;
 };
 
 /*
  * Collect data.artifacts (name -> path) and data.files (paths or inline
- * objects). Returns 0; ERR_INVALID with code PATH_REJECTED (outside the
- * root, not a regular file, unsafe name), FILE_NOT_FOUND, TOO_LARGE or
+ * objects). A path's file is committed under the last component of the
+ * path as written (a symlink inside the root is followed for the bytes,
+ * not for the name). Returns 0; ERR_INVALID with code PATH_REJECTED (outside
+ * the root, not a regular file, unsafe name), FILE_NOT_FOUND, TOO_LARGE or
  * INVALID_EVENT (bad base64, two files with one name).
  */
 int artifacts_collect(struct artifact_set *set, const cJSON *data,

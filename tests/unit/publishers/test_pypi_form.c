@@ -155,14 +155,13 @@ test_multipart_bytes(void **state)
 	(void)state;
 	assert_true((fd = mkstemp(path)) >= 0);
 	assert_int_equal(write(fd, "FILEDATA", 8), 8);
-	close(fd);
 	http_form_init(&f);
 	http_form_add(&f, "name", "pkg");
 	http_form_add(&f, "description", "line 1\nline 2");
 	http_body_init(&body);
 	assert_int_equal(http_form_body(&body, ctype, sizeof(ctype), &f, "BND",
 	                     "content", "pkg-1.tar.gz",
-	                     "application/octet-stream", path, 8, &err),
+	                     "application/octet-stream", fd, 8, &err),
 	    0);
 	assert_string_equal(ctype, "multipart/form-data; boundary=BND");
 	assert_int_equal(body.size, strlen(want));
@@ -178,25 +177,26 @@ test_multipart_bytes(void **state)
 	http_form_add(&f, "summary", "x--BNDy");
 	http_body_init(&body);
 	assert_int_equal(http_form_body(&body, ctype, sizeof(ctype), &f, "BND",
-	                     "content", "p.tar.gz", "a/b", path, 8, &err),
+	                     "content", "p.tar.gz", "a/b", fd, 8, &err),
 	    ERR_INVALID);
 	http_body_dispose(&body);
 	http_form_dispose(&f);
 	http_form_init(&f);
 	http_body_init(&body);
 	assert_int_equal(http_form_body(&body, ctype, sizeof(ctype), &f, NULL,
-	                     "content", "p\".tar.gz", "a/b", path, 8, &err),
+	                     "content", "p\".tar.gz", "a/b", fd, 8, &err),
 	    ERR_INVALID);
 	http_body_dispose(&body);
 	http_form_dispose(&f);
 
 	/* A file that shrank after hashing is an error, not a short body. */
 	http_body_init(&body);
-	http_body_add_file(&body, path, 0, 100);
+	http_body_add_file(&body, fd, 0, 100);
 	buf_init(&out, 4096);
 	assert_int_equal(http_body_render(&body, &out, &err), ERR_FAIL);
 	buf_dispose(&out);
 	http_body_dispose(&body);
+	close(fd);
 	unlink(path);
 }
 
