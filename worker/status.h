@@ -1,9 +1,12 @@
 /*
- * status.h - the health and metrics listener (libevent evhttp) on the
- * loop's event base: /healthz, /readyz and /metrics.
+ * status.h - the status server: /healthz, /readyz and /metrics over a
+ * small HTTP/1.x server of our own on the loop's event base.
  *
  * It runs on the loop thread, which never blocks (handlers run on their
- * own threads), so a minute-long push never delays a health check.
+ * own threads), so a minute-long push never delays a health check. The
+ * port may be reachable from a whole cluster, so every connection is
+ * bounded in bytes, time and number (see status.c); requests are parsed
+ * by status_parse.c.
  */
 #ifndef WORKER_STATUS_H
 #define WORKER_STATUS_H
@@ -23,14 +26,16 @@ typedef int status_metrics_fn(struct buf *out, void *arg);
 
 /*
  * Listen on addr ("host:port", "[v6]:port"; "" or "off": no listener,
- * *out is then NULL). *out belongs to the caller (status_free). Returns 0
- * or ERR_INVALID (bad address) / ERR_FAIL (cannot bind).
+ * *out is then NULL). *out belongs to the caller (status_free). Also
+ * routes libevent's own log lines into ours, rate-limited (process-wide,
+ * listener or not). Returns 0 or ERR_INVALID (bad address) / ERR_FAIL
+ * (cannot bind).
  */
 int status_start(struct status **out, struct event_base *base, const char *addr,
     status_ready_fn *ready, status_metrics_fn *metrics, void *arg,
     struct error *err);
 
-/* Stop listening. NULL is fine. */
-void status_free(struct status *h);
+/* Stop listening and close every connection. NULL is fine. */
+void status_free(struct status *s);
 
 #endif
