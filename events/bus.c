@@ -1585,8 +1585,41 @@ struct bus_sampling {
 struct bus_sample_req {
 	struct bus_sampling *sp;
 	size_t idx;
-	int what; /* 0 XLEN, 1 XINFO GROUPS, 2 XLEN dead */
+	int what; /* 0 XLEN, 1 XINFO GROUPS, 2 XLEN dead, 3 oldest age */
 };
+
+/*
+ * Age in ms of the oldest entry the group ARGV[1] has not acknowledged in
+ * stream KEYS[1]: the oldest pending one (XPENDING's smallest id) or, with
+ * none pending, the first one after last-delivered-id. Entry ids start with
+ * the ms of Redis's clock when added with '*', so the age is taken on the
+ * same clock (TIME): no skew with ours. 0 when nothing waits; an id from
+ * the future (set by hand) counts as 0. Read-only.
+ */
+static const char bus_oldest_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local oldest\n"
+    "local p = redis.call('XPENDING', KEYS[1], ARGV[1])\n"
+    "if p[1] > 0 then oldest = p[2] end\n"
+    "if oldest == nil then\n"
+    "  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do\n"
+    "    local name, last\n"
+    "    for i = 1, #g, 2 do\n"
+    "      if g[i] == 'name' then name = g[i + 1]\n"
+    "      elseif g[i] == 'last-delivered-id' then last = g[i + 1] end\n"
+    "    end\n"
+    "    if name == ARGV[1] and last ~= nil then\n"
+    "      local r = redis.call('XRANGE', KEYS[1], '(' .. last, '+',\n"
+    "          'COUNT', 1)\n"
+    "      if #r > 0 then oldest = r[1][1] end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if oldest == nil then return 0 end\n"
+    "local ms = tonumber(string.match(oldest, '^(%d+)'))\n"
+    "if ms == nil or ms > now then return 0 end\n"
+    "return now - ms\n";
 
 static void
 bus_sample_cb_one(redisAsyncContext *c, void *r, void *priv)
@@ -1603,6 +1636,8 @@ bus_sample_cb_one(redisAsyncContext *c, void *r, void *priv)
 		s->length = reply->integer;
 	} else if (rq->what == 2 && reply->type == REDIS_REPLY_INTEGER) {
 		s->dead = reply->integer;
+	} else if (rq->what == 3 && reply->type == REDIS_REPLY_INTEGER) {
+		s->oldest_ms = reply->integer;
 	} else if (rq->what == 1) {
 		bus_parse_groups(reply, sp->bus->group, &s->lag, &s->pending);
 	}
@@ -1637,8 +1672,8 @@ bus_sample(struct bus *bus, bus_sample_cb *cb, void *arg)
 	for (i = 0; i < sp->n; i++) {
 		sp->s[i].stream = bus->streams[i].name;
 		sp->s[i].length = sp->s[i].lag = sp->s[i].pending = -1;
-		sp->s[i].dead = -1;
-		for (w = 0; w < 3; w++) {
+		sp->s[i].dead = sp->s[i].oldest_ms = -1;
+		for (w = 0; w < 4; w++) {
 			struct bus_sample_req *rq = xcalloc(1, sizeof(*rq));
 			int ok;
 
@@ -1653,10 +1688,15 @@ bus_sample(struct bus *bus, bus_sample_cb *cb, void *arg)
 				ok = redisAsyncCommand(conn->ac,
 				    bus_sample_cb_one, rq, "XINFO GROUPS %s",
 				    bus->streams[i].name);
-			else
+			else if (w == 2)
 				ok = redisAsyncCommand(conn->ac,
 				    bus_sample_cb_one, rq, "XLEN %s",
 				    bus->streams[i].dead);
+			else
+				ok = redisAsyncCommand(conn->ac,
+				    bus_sample_cb_one, rq, "EVAL %s 1 %s %s",
+				    bus_oldest_lua, bus->streams[i].name,
+				    bus->group);
 			if (ok == REDIS_OK)
 				sp->waiting++;
 			else

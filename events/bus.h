@@ -171,10 +171,13 @@ int bus_release(struct bus *bus, const struct bus_msg *msg, bus_done_cb *done,
 /* Per-stream figures sampled with XLEN and XINFO GROUPS. */
 struct bus_sample {
 	const char *stream;
-	long long length;  /* XLEN, -1 unknown */
-	long long lag;     /* group lag, -1 unknown (NULL in Redis 7.0) */
-	long long pending; /* group PEL size, -1 unknown */
-	long long dead;    /* XLEN of <stream>:dead, -1 unknown */
+	long long length;    /* XLEN, -1 unknown */
+	long long lag;       /* group lag, -1 unknown (NULL in Redis 7.0) */
+	long long pending;   /* group PEL size, -1 unknown */
+	long long dead;      /* XLEN of <stream>:dead, -1 unknown */
+	long long oldest_ms; /* age of the oldest entry the group has not
+	                        acknowledged (by Redis's clock), 0 none,
+	                        -1 unknown */
 };
 /* Sampling result: n samples, borrowed for the call. */
 typedef void bus_sample_cb(const struct bus_sample *s, size_t n, void *arg);

@@ -23,6 +23,7 @@
 #include "events/envelope.h"
 #include "publishers/release.h"
 #include "worker/handler.h"
+#include "worker/metrics.h"
 
 int
 handler_release_config(struct release_config *out, const struct config *cfg)
@@ -163,6 +164,10 @@ handler_release(const struct handler_ctx *ctx, const struct envelope *env,
 	for (i = 0; i < rr.n; i++) {
 		const struct release_item *it = &rr.items[i];
 		char *salt = xasprintf("%s\n%s", it->target, it->file);
+
+		if (!rr.dry_run)
+			metrics_publish(it->target, it->rc, it->bytes,
+			    it->seconds);
 
 		data = cJSON_CreateObject();
 		add_common(data, &rr);

@@ -308,7 +308,7 @@ loop_job_done(void *arg)
 		return;
 	}
 	secs = (double)(util_mono_ms() - it->started_ms) / 1000.0;
-	metrics_observe(&lp->metrics, secs);
+	metrics_observe(&lp->metrics, &it->res, secs);
 	log_info("handled stream=%s id=%s event_id=%s action=%s "
 	         "duplicate=%s events=%zu ms=%lld",
 	    it->msg->stream, it->msg->id,
@@ -609,6 +609,7 @@ loop_on_msg(struct bus_msg *msg, void *arg)
 	if (rc < 0) {
 		if (it->res.action == HANDLER_DEAD_LETTER)
 			lp->metrics.dead_letters_invalid++;
+		metrics_failures(&lp->metrics, &it->res);
 		loop_complete(it);
 		return;
 	}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "common/log.h"
 #include "worker/cmd.h"
@@ -66,6 +67,37 @@ main_config_path(int argc, char **argv)
 			return argv[i] + 9;
 	}
 	return NULL;
+}
+
+/*
+ * Raise the soft descriptor limit to the hard one. The common soft default
+ * of 1024 is what a flood of connections or a wide push exhausts first;
+ * the hard limit is what the administrator allows (LimitNOFILE= in the
+ * unit). The event loop uses epoll, so large descriptor numbers cost
+ * nothing. An unlimited hard limit is capped at the kernel's usual
+ * fs.nr_open (2^20), above which setrlimit fails.
+ */
+static void
+main_raise_nofile(bool say)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	want = rl.rlim_max == RLIM_INFINITY ? (rlim_t)1 << 20 : rl.rlim_max;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			log_warn("nofile_limit_not_raised want=%llu",
+			    (unsigned long long)want);
+			return;
+		}
+	}
+	if (say)
+		log_info("nofile_limit soft=%llu hard=%llu",
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max);
 }
 
 int
@@ -130,6 +162,8 @@ main(int argc, char **argv)
 		lvl = log_level_parse(cfg.log_level);
 		log_init(lvl < 0 ? LOG_LEVEL_INFO : (enum log_level)lvl,
 		    strcmp(cfg.log_format, "json") == 0);
+		main_raise_nofile(main_cmds[c].fn == cmd_run ||
+		                  main_cmds[c].fn == cmd_bridge);
 		rc = main_cmds[c].fn(argc - i, argv + i, &cfg);
 		config_dispose(&cfg);
 		return rc;
