@@ -8,12 +8,10 @@
  * After that, targets are independent: one failing target does not stop
  * the others, and every file x target gets its own outcome.
  */
-/* realpath(3) is XSI, beyond the project's _POSIX_C_SOURCE. */
-#define _XOPEN_SOURCE 700
-
 #include "publishers/release.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
@@ -24,6 +22,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/path.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "publishers/digest.h"
@@ -316,7 +315,8 @@ release_digests(const struct release_config *c, const size_t *tidx, size_t nt)
 
 /* One checked file. */
 struct rfile {
-	char *path;
+	int fd;     /* opened once; hashed, inspected and uploaded through */
+	char *path; /* generated files only: to remove them afterwards */
 	char *name;
 	struct digest_set d;
 	uint64_t size;
@@ -325,53 +325,14 @@ struct rfile {
 	bool generated;
 };
 
-/* Resolve path inside root; the real path into *out. */
-static int
-resolve_path(char **out, const char *root_real, const char *path,
-    struct error *err)
-{
-	char *joined = NULL, real[PATH_MAX];
-	struct stat st;
-	size_t rl = strlen(root_real);
-	int rc = ERR_INVALID;
-
-	if (path == NULL || path[0] == '\0')
-		return error_set(err, rc, "PATH_REJECTED", "empty file path");
-	joined = path[0] == '/' ? xstrdup(path)
-	                        : xasprintf("%s/%s", root_real, path);
-	if (realpath(joined, real) == NULL) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			error_set(err, rc, "FILE_NOT_FOUND",
-			    "%s does not exist", path);
-		else
-			error_set(err, rc, "PATH_REJECTED", "%s: %s", path,
-			    strerror(errno));
-		goto out;
-	}
-	if (strncmp(real, root_real, rl) != 0 ||
-	    (real[rl] != '/' && strcmp(root_real, "/") != 0)) {
-		error_set(err, rc, "PATH_REJECTED",
-		    "%s is outside the artifacts root", path);
-		goto out;
-	}
-	if (stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
-		error_set(err, rc, "PATH_REJECTED", "%s is not a regular file",
-		    path);
-		goto out;
-	}
-	*out = xstrdup(real);
-	rc = 0;
-out:
-	free(joined);
-	return rc;
-}
-
 static void
 rfiles_free(struct rfile *f, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
+		if (f[i].fd >= 0)
+			close(f[i].fd);
 		if (f[i].generated && f[i].path != NULL)
 			unlink(f[i].path);
 		free(f[i].path);
@@ -379,6 +340,48 @@ rfiles_free(struct rfile *f, size_t n)
 		dist_meta_free(f[i].meta);
 	}
 	free(f);
+}
+
+/*
+ * Open one file of the request once, beneath the artifacts root, and do
+ * everything before the upload through that descriptor: name checks
+ * against the files before it (prev[0..nprev)), the digests, and a
+ * wheel's or sdist's metadata. f->fd is set as soon as it is open, so the
+ * caller closes it on any failure.
+ */
+static int
+release_open_file(struct rfile *f, const struct path_root *root,
+    const char *path, const struct rfile *prev, size_t nprev, unsigned want,
+    struct error *err)
+{
+	const char *slash;
+	size_t j, len;
+	int rc;
+
+	if ((rc = path_open_beneath(&f->fd, NULL, root, path, RELEASE_FILE_MAX,
+	         err)) < 0)
+		return rc;
+	slash = strrchr(path, '/');
+	f->name = xstrdup(slash ? slash + 1 : path);
+	/* At most RELEASE_MAX_FILES names: the scan stays small. */
+	for (j = 0; j < nprev; j++)
+		if (strcmp(prev[j].name, f->name) == 0)
+			return error_set(err, ERR_INVALID, "PATH_REJECTED",
+			    "two files are named %s", f->name);
+	len = strlen(f->name);
+	if (strcmp(f->name, "SHA256SUMS") == 0 ||
+	    (len > 7 && strcmp(f->name + len - 7, ".sha256") == 0))
+		return error_set(err, ERR_INVALID, "PATH_REJECTED",
+		    "%s: checksum files are generated, do not pass them",
+		    f->name);
+	if ((rc = dist_parse_filename(&f->fn, f->name, err)) < 0)
+		return rc;
+	if ((rc = digest_file_some(&f->d, &f->size, f->fd, f->name, want,
+	         err)) < 0)
+		return rc;
+	if (f->fn.kind == DIST_OTHER)
+		return 0;
+	return dist_meta_read(&f->meta, f->fd, f->name, f->fn.kind, err);
 }
 
 static int
@@ -399,13 +402,19 @@ add_generated(struct rfile *files, size_t *n, const char *dir, const char *name,
 	int rc;
 
 	memset(f, 0, sizeof(*f));
+	f->fd = -1;
 	f->path = xasprintf("%s/%s", dir, name);
 	f->name = xstrdup(name);
 	f->generated = true;
 	(*n)++;
 	if ((rc = util_write_file(f->path, content, strlen(content), err)) < 0)
 		return rc;
-	return digest_file(&f->d, &f->size, f->path, err);
+	/* Our own file in our own mkdtemp directory (mode 0700): opening it
+	 * by name is safe; from here on it is used like the others. */
+	if ((f->fd = open(f->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return error_set(err, ERR_FAIL, "IO", "cannot open %s: %s",
+		    f->path, strerror(errno));
+	return digest_file(&f->d, &f->size, f->fd, f->name, err);
 }
 
 /*
@@ -514,7 +523,7 @@ run_target(struct release_result *out, const struct release_target *t,
 		if (ops->dists_only && f->meta == NULL)
 			continue;
 		memset(&pf, 0, sizeof(pf));
-		pf.path = f->path;
+		pf.fd = f->fd;
 		pf.filename = f->name;
 		pf.size = f->size;
 		memcpy(pf.sha256, f->d.sha256, sizeof(pf.sha256));
@@ -566,7 +575,8 @@ release_run(struct release_result *out, const struct release_config *c,
 	struct rfile *files = NULL, **sorted = NULL;
 	struct dist_rules rules = { 0 };
 	struct buf sums;
-	char version[256], root_real[PATH_MAX], tmpl[PATH_MAX], *dir = NULL;
+	struct path_root root = { .fd = -1 };
+	char version[256], tmpl[PATH_MAX], *dir = NULL;
 	char pkgnorm[DIST_NAME_MAX] = "";
 	size_t *tidx = NULL, nt = 0, nf = 0, i, j;
 	const char *tmp;
@@ -651,57 +661,23 @@ release_run(struct release_result *out, const struct release_config *c,
 		    req->nfiles);
 		goto out;
 	}
-	if (realpath(c->artifacts_root ? c->artifacts_root : ".", root_real) ==
-	    NULL) {
-		rc = error_set(err, ERR_FAIL, "PATH_REJECTED",
-		    "artifacts root %s: %s",
-		    c->artifacts_root ? c->artifacts_root : ".",
-		    strerror(errno));
+	if ((rc = path_root_open(&root, c->artifacts_root, err)) < 0) {
+		/* The release's own code for a root that cannot be used. */
+		snprintf(err->code, sizeof(err->code), "PATH_REJECTED");
 		goto out;
 	}
 	pypi_rules(&rules, c, tidx, nt);
 	/* Room for the files, SHA256SUMS and one .sha256 each. */
 	files = xcalloc(2 * req->nfiles + 1, sizeof(*files));
 	for (i = 0; i < req->nfiles; i++) {
-		struct rfile *f = &files[nf];
-		const char *slash;
+		struct rfile *f = &files[nf++];
 
-		if ((rc = resolve_path(&f->path, root_real, req->files[i],
-		         err)) < 0)
+		f->fd = -1;
+		if ((rc = release_open_file(f, &root, req->files[i], files,
+		         nf - 1, release_digests(c, tidx, nt), err)) < 0)
 			goto out;
-		nf++;
-		slash = strrchr(f->path, '/');
-		f->name = xstrdup(slash ? slash + 1 : f->path);
-		for (j = 0; j + 1 < nf; j++)
-			if (strcmp(files[j].name, f->name) == 0) {
-				rc =
-				    error_set(err, ERR_INVALID, "PATH_REJECTED",
-				        "two files are named %s", f->name);
-				goto out;
-			}
-		if (strcmp(f->name, "SHA256SUMS") == 0 ||
-		    (strlen(f->name) > 7 &&
-		        strcmp(f->name + strlen(f->name) - 7, ".sha256") ==
-		            0)) {
-			rc = error_set(err, ERR_INVALID, "PATH_REJECTED",
-			    "%s: checksum files are generated, do not pass "
-			    "them",
-			    f->name);
-			goto out;
-		}
-		if ((rc = dist_parse_filename(&f->fn, f->name, err)) < 0)
-			goto out;
-		if ((rc = digest_file_some(&f->d, &f->size, f->path,
-		         release_digests(c, tidx, nt), err)) < 0) {
-			if (rc == ERR_NOTFOUND)
-				rc = ERR_INVALID;
-			goto out;
-		}
 		if (f->fn.kind == DIST_OTHER)
 			continue;
-		if ((rc = dist_meta_read(&f->meta, f->path, f->fn.kind, err)) <
-		    0)
-			goto out;
 		if (pkgnorm[0] == '\0')
 			dist_normalize_name(pkgnorm, sizeof(pkgnorm),
 			    f->meta->name);
@@ -782,6 +758,7 @@ release_run(struct release_result *out, const struct release_config *c,
 	    out->tag, out->package, out->n, rc == 0 ? "ok" : err->code);
 out:
 	rfiles_free(files, nf);
+	path_root_close(&root);
 	if (dir != NULL)
 		rmdir(dir);
 	free(dir);

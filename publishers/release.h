@@ -7,7 +7,9 @@
  * package and a version through the packages' tag patterns (seed 004:
  * "v*", "open-ticket-ai-v*", "hf-local-v*"), checks every file before
  * anything is sent (inside the artifacts root, a regular file, wheel and
- * sdist names and metadata agree with the tag), writes SHA256SUMS and
+ * sdist names and metadata agree with the tag) - each file is opened once
+ * beneath the root (common/path.h) and hashed, inspected and uploaded
+ * through that one descriptor - writes SHA256SUMS and
  * <file>.sha256 into a temporary directory, then runs each target's
  * publisher over the files and collects one outcome per file and target.
  * It knows nothing of Redis or events: the caller turns the result into
@@ -25,6 +27,10 @@
 /* A release carries a handful of files (wheels per platform, an sdist);
  * 1000 is GitHub's asset limit per release. */
 #define RELEASE_MAX_FILES 1000
+/* Per file: 5 TiB, S3's object limit, the largest any target takes.
+ * Files are streamed (hashed and sent in constant memory), so size costs
+ * time, not memory; the ceiling only refuses what no target accepts. */
+#define RELEASE_FILE_MAX (5ull * 1024 * 1024 * 1024 * 1024)
 
 /* A target with owned settings (names, types and key/value strings). */
 struct release_target {
