@@ -64,34 +64,76 @@ envelope_depth(const cJSON *node, int depth)
 	return max;
 }
 
-/* Quick pre-check of bracket nesting on the raw bytes: cJSON recurses, so
- * a hostile "[[[[..." must be refused before it is parsed. */
-static bool
-envelope_nesting_ok(const char *buf, size_t len)
+/*
+ * One pass over the raw text before cJSON sees it, for what cJSON lets
+ * through: nesting deeper than ENVELOPE_MAX_DEPTH (cJSON recurses), bytes
+ * that are not UTF-8 (cJSON copies them, and consumers that decode the
+ * answers as UTF-8 fail on every later entry), NUL bytes, control
+ * characters inside strings (JSON forbids them), and the escape \u0000,
+ * which cJSON decodes into a C string that silently ends there
+ * ("TEST_PASSED\u0000x" would be TEST_PASSED). Inline binary content
+ * travels as base64, so no string of ours needs a NUL.
+ */
+static int
+envelope_text_ok(const char *buf, size_t len, struct error *err)
 {
+	const unsigned char *p = (const unsigned char *)buf;
 	bool in_string = false;
 	int depth = 0;
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < len; i++) {
-		char c = buf[i];
+	for (i = 0; i < len; i += k) {
+		unsigned char c = p[i];
 
+		if ((k = util_utf8_seq(p + i, len - i)) == 0)
+			return error_set(err, ERR_INVALID, "INVALID_EVENT",
+			    "event is not valid UTF-8 (byte %zu)", i);
+		if (c == '\0')
+			return error_set(err, ERR_INVALID, "INVALID_EVENT",
+			    "event holds a NUL byte (byte %zu)", i);
 		if (in_string) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
+			if (c < 0x20)
+				return error_set(err, ERR_INVALID,
+				    "INVALID_EVENT",
+				    "raw control character in a string "
+				    "(byte %zu)",
+				    i);
+			if (c == '"') {
 				in_string = false;
+			} else if (c == '\\' && i + 1 < len) {
+				if (len - i >= 6 &&
+				    memcmp(p + i + 1, "u0000", 5) == 0)
+					return error_set(err, ERR_INVALID,
+					    "INVALID_EVENT",
+					    "\\u0000 in a string (byte %zu)",
+					    i);
+				/* The escaped character: one byte unless it
+				 * starts a multi-byte sequence, checked on
+				 * the next turn. */
+				if (p[i + 1] < 0x80)
+					k = 2;
+			}
 			continue;
 		}
 		if (c == '"')
 			in_string = true;
 		else if (c == '[' || c == '{') {
 			if (++depth > ENVELOPE_MAX_DEPTH)
-				return false;
+				return error_set(err, ERR_INVALID,
+				    "INVALID_EVENT",
+				    "event nests deeper than %d levels",
+				    ENVELOPE_MAX_DEPTH);
 		} else if (c == ']' || c == '}')
 			depth--;
 	}
-	return true;
+	return 0;
+}
+
+bool
+envelope_id_ok(const char *s, size_t len)
+{
+	return s != NULL && len > 0 && len <= ENVELOPE_FIELD_MAX &&
+	       util_text_valid(s, len);
 }
 
 static void
@@ -109,6 +151,7 @@ envelope_parse(struct envelope **out, const char *buf, size_t len,
 {
 	struct envelope *env = NULL;
 	cJSON *root = NULL, *item;
+	const char *end = NULL;
 	int rc = ERR_INVALID;
 	size_t i;
 
@@ -117,14 +160,22 @@ envelope_parse(struct envelope **out, const char *buf, size_t len,
 		    "event is %zu bytes, limit %u", len, ENVELOPE_MAX_BYTES);
 		goto out;
 	}
-	if (!envelope_nesting_ok(buf, len)) {
-		error_set(err, rc, "INVALID_EVENT",
-		    "event nests deeper than %d levels", ENVELOPE_MAX_DEPTH);
+	if (envelope_text_ok(buf, len, err) < 0)
 		goto out;
-	}
-	if ((root = cJSON_ParseWithLengthOpts(buf, len, NULL, 0)) == NULL) {
+	if ((root = cJSON_ParseWithLengthOpts(buf, len, &end, 0)) == NULL) {
 		error_set(err, rc, "INVALID_EVENT", "event is not valid JSON");
 		goto out;
+	}
+	/* cJSON stops after the value: what follows must be whitespace,
+	 * or "{...}garbage" would pass for the object alone. */
+	for (; end < buf + len; end++) {
+		if (*end != ' ' && *end != '\t' && *end != '\n' &&
+		    *end != '\r') {
+			error_set(err, rc, "INVALID_EVENT",
+			    "bytes after the JSON object (byte %zu)",
+			    (size_t)(end - buf));
+			goto out;
+		}
 	}
 	if (!cJSON_IsObject(root)) {
 		error_set(err, rc, "INVALID_EVENT",
@@ -151,6 +202,16 @@ envelope_parse(struct envelope **out, const char *buf, size_t len,
 			error_set(err, rc, "INVALID_EVENT",
 			    "field %s is longer than %d bytes",
 			    envelope_names[i], ENVELOPE_FIELD_MAX);
+			goto out;
+		}
+		/* These are logged, echoed in answers, written as plain
+		 * stream fields and commit trailers: no control character
+		 * (a "\n" escape would forge a log line or a trailer). */
+		if (!util_text_valid(item->valuestring,
+		        strlen(item->valuestring))) {
+			error_set(err, rc, "INVALID_EVENT",
+			    "field %s holds a control character",
+			    envelope_names[i]);
 			goto out;
 		}
 		if (item->valuestring[0] == '\0' && i != 0)
@@ -237,7 +298,7 @@ envelope_reply(const struct envelope *in, const char *event_type,
 
 struct envelope *
 envelope_failure(const struct envelope *in, const char *event_type,
-    const struct error *err, cJSON *data)
+    const struct error *err, bool retryable, cJSON *data)
 {
 	cJSON *e = cJSON_CreateObject();
 
@@ -246,7 +307,7 @@ envelope_failure(const struct envelope *in, const char *event_type,
 	cJSON_AddStringToObject(e, "code",
 	    err->code[0] != '\0' ? err->code : error_default_code(err->rc));
 	cJSON_AddStringToObject(e, "message", err->msg);
-	cJSON_AddBoolToObject(e, "retryable", error_retryable(err->rc));
+	cJSON_AddBoolToObject(e, "retryable", retryable);
 	cJSON_DeleteItemFromObjectCaseSensitive(data, "error");
 	cJSON_AddItemToObject(data, "error", e);
 	return envelope_reply(in, event_type, err->code, data);
@@ -303,7 +364,7 @@ envelope_check_id(const char *value, const char *name, bool required,
 	if (!util_id_valid(value))
 		return error_set(err, ERR_INVALID, "PATH_REJECTED",
 		    "field %s is not a safe name (letters, digits, '.', '_', "
-		    "'-'; no '..')",
+		    "'-'; no '..'; not ending in '.' or \".lock\")",
 		    name);
 	return 0;
 }

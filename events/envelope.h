@@ -39,7 +39,10 @@ struct envelope {
 };
 
 /*
- * Parse and validate the common envelope. When the JSON has no event_id,
+ * Parse and validate the common envelope. The text must be UTF-8 without
+ * NUL bytes or \u0000 escapes, with nothing but whitespace after the
+ * object; top-level string fields must hold no control characters.
+ * When the JSON has no event_id,
  * one is derived from the bytes ("sha256-<32 hex>"), so redeliveries and
  * replays of the same bytes keep the same id. *out belongs to the caller.
  * Returns 0 or ERR_INVALID (err->code INVALID_EVENT) naming the field.
@@ -62,9 +65,20 @@ struct envelope *envelope_reply(const struct envelope *in,
     const char *event_type, const char *salt, cJSON *data);
 
 /* A failure answer: data.error = {code, message, retryable} merged into
- * `data` (taken over, may be NULL). */
+ * `data` (taken over, may be NULL). `retryable` is what the caller does
+ * with the event (retried, or answered for good), so the answer never
+ * says otherwise. */
 struct envelope *envelope_failure(const struct envelope *in,
-    const char *event_type, const struct error *err, cJSON *data);
+    const char *event_type, const struct error *err, bool retryable,
+    cJSON *data);
+
+/*
+ * True when the len bytes may serve as an id or type taken from a plain
+ * stream field (event_id, event_type): 1..ENVELOPE_FIELD_MAX bytes of
+ * UTF-8 without control characters or NUL, the rule envelope_parse
+ * applies to the envelope's own string fields.
+ */
+bool envelope_id_ok(const char *s, size_t len);
 
 /* Serialize (compact JSON). The caller frees the string. */
 char *envelope_to_json(const struct envelope *env);

@@ -7,11 +7,17 @@
  * round trip: envelope_to_json parses again to the same top-level fields
  * (the daemon re-serializes envelopes into replies and dead letters). The
  * per-type checks and the reply builders run on every accepted input too.
+ *
+ * The string rules are invariants checked on every accepted input: each
+ * top-level field is UTF-8 without control characters or NUL, and every
+ * key and string value inside data is UTF-8 (a NUL cannot be hidden in
+ * one: "\u0000" is refused before parsing).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "events/envelope.h"
 #include "fuzz/fuzzer.h"
 
@@ -21,6 +27,32 @@ fuzz_same(const char *a, const char *b)
 	if (a == NULL || b == NULL)
 		return a == b;
 	return strcmp(a, b) == 0;
+}
+
+/* Every key and string value of a tree is UTF-8; aborts otherwise. */
+static void
+fuzz_check_strings(const cJSON *node)
+{
+	const cJSON *child;
+
+	if (node->string != NULL &&
+	    !util_utf8_valid(node->string, strlen(node->string)))
+		abort();
+	if (cJSON_IsString(node) &&
+	    !util_utf8_valid(node->valuestring, strlen(node->valuestring)))
+		abort();
+	cJSON_ArrayForEach(child, node)
+		fuzz_check_strings(child);
+}
+
+static void
+fuzz_check_field(const char *v)
+{
+	if (v != NULL && !util_text_valid(v, strlen(v))) {
+		fprintf(stderr, "accepted a field with a control byte or bad "
+		                "UTF-8\n");
+		abort();
+	}
 }
 
 int
@@ -37,6 +69,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
+	fuzz_check_field(env->event_id);
+	fuzz_check_field(env->event_type);
+	fuzz_check_field(env->correlation_id);
+	fuzz_check_field(env->workflow_id);
+	fuzz_check_field(env->task_id);
+	fuzz_check_field(env->source);
+	fuzz_check_field(env->timestamp);
+	fuzz_check_field(env->causation_id);
+	fuzz_check_strings(env->data);
+	(void)envelope_id_ok(env->event_id, strlen(env->event_id));
 	(void)envelope_check_test_passed(env, false, &err);
 	(void)envelope_check_test_passed(env, true, &err);
 	(void)envelope_check_release(env, &err);
@@ -69,7 +111,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(json);
 	envelope_free(reply);
 	error_set(&err, ERR_INVALID, "INVALID_EVENT", "fuzz");
-	reply = envelope_failure(env, "ARTIFACT_COMMIT_FAILED", &err, NULL);
+	reply =
+	    envelope_failure(env, "ARTIFACT_COMMIT_FAILED", &err, false, NULL);
+	json = envelope_to_json(reply);
+	if (!util_utf8_valid(json, strlen(json)))
+		abort();
+	free(json);
 	envelope_free(reply);
 	envelope_free(env);
 	return 0;

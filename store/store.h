@@ -95,6 +95,16 @@ int store_open(struct store **out, const struct store_opts *opts,
 void store_free(struct store *st);
 
 /*
+ * Check a remote URL the way libgit2 1.5 will when it connects: a scheme
+ * it has a transport for (http, https, ssh, ssh+git, git+ssh, git, file),
+ * then the URL parser libgit2 itself uses (http_parser) and a port in
+ * 1..65535; or an scp-like "[user@]host:path"; or an existing directory.
+ * check-config and run both call it, so they agree. The message names the
+ * URL redacted. Returns 0 or ERR_INVALID (code INVALID_CONFIG).
+ */
+int store_url_check(const char *url, struct error *err);
+
+/*
  * Commit the files and metadata.json to the task branch, tag it and (with
  * auto_push) push it. Idempotent: when a commit with the same Event-Id, or
  * with the same correlation/workflow/task and the same file digests,
@@ -135,5 +145,21 @@ int store_show(struct store *st, cJSON **out, const char *correlation_id,
  */
 int store_revert(struct store *st, cJSON **out, const char *tag,
     const char *branch, const char *event_id, struct error *err);
+
+/* The longest ref name we create: the repository path and the ref must
+ * fit in PATH_MAX (4096) with room for a deep repository path. */
+#define STORE_REF_NAME_MAX 1024
+/* The longest component of a ref: a loose ref is a file, written first
+ * as "<component>.lock", and a file name has at most NAME_MAX (255). */
+#define STORE_REF_COMPONENT_MAX 250
+
+/*
+ * True when refname (e.g. "refs/heads/ai/generated/wf/task") is a ref
+ * name git accepts (libgit2's git_reference_name_is_valid: no "..", no
+ * component ending in '.' or ".lock", no control characters, ...) within
+ * the two ceilings above. Callers check every name an event would make
+ * before anything is written.
+ */
+bool store_ref_name_ok(const char *refname);
 
 #endif

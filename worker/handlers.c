@@ -74,15 +74,78 @@ static void
 handler_fail(struct handler_result *res, const struct envelope *env,
     const char *type, const struct error *err)
 {
-	struct envelope *out = envelope_failure(env, type, err, NULL);
+	/* One decision for what the loop does and what the answer says:
+	 * ERR_TRANSIENT and ERR_FAIL (lock contention, I/O, a full disk,
+	 * libgit2) are retried, so the answer written after the last
+	 * attempt says retryable: true; bad input is dead-lettered at
+	 * once and says false. */
+	bool retry = err->rc == ERR_TRANSIENT || err->rc == ERR_FAIL;
+	struct envelope *out = envelope_failure(env, type, err, retry, NULL);
 
 	handler_result_add(res, envelope_to_json(out));
 	envelope_free(out);
-	res->action = err->rc == ERR_TRANSIENT || err->rc == ERR_FAIL
-	                  ? HANDLER_RETRY
-	                  : HANDLER_DEAD_LETTER;
+	res->action = retry ? HANDLER_RETRY : HANDLER_DEAD_LETTER;
 	free(res->reason);
 	res->reason = xasprintf("%s: %s", err->code, err->msg);
+}
+
+/* Is `name` a ref git accepts? (the ids of an event become ref names) */
+static int
+handler_ref_ok(const char *kind, const char *a, const char *b, const char *what,
+    struct error *err)
+{
+	char *ref = xasprintf("%s%s%s", kind, a, b);
+	bool ok = store_ref_name_ok(ref);
+
+	free(ref);
+	if (ok)
+		return 0;
+	return error_set(err, ERR_INVALID, "INVALID_EVENT",
+	    "%s does not make a valid git ref name (git's rules, at most "
+	    "%d bytes, components of at most %d)",
+	    what, STORE_REF_NAME_MAX, STORE_REF_COMPONENT_MAX);
+}
+
+/*
+ * Every ref name the event would create or move, checked before any
+ * write: a name git refuses would fail after the commit object exists
+ * and look like a transient libgit2 error. The corr_/prompt_ prefixes are
+ * letters, so the check holds also when the id already carries one.
+ */
+static int
+handler_check_refs(const struct config *cfg, const struct envelope *env,
+    struct error *err)
+{
+	const char *type = env->event_type, *v;
+	char *branch;
+	int rc;
+
+	if (strcmp(type, "ROLLBACK_REQUESTED") == 0) {
+		v = envelope_data_string(env, "branch");
+		if ((rc = handler_ref_ok("refs/heads/",
+		         v != NULL ? v : cfg->base_branch, "", "data.branch",
+		         err)) < 0)
+			return rc;
+		return handler_ref_ok("refs/tags/",
+		    envelope_data_string(env, "tag"), "", "data.tag", err);
+	}
+	if (strcmp(type, "RELEASE_TAGGED") == 0)
+		return 0; /* the tag names a release; no ref is written */
+	branch = xasprintf("%s/%s/", cfg->branch_prefix, env->workflow_id);
+	rc = handler_ref_ok("refs/heads/", branch, env->task_id,
+	    "workflow_id/task_id", err);
+	free(branch);
+	if (rc < 0)
+		return rc;
+	if (env->correlation_id != NULL &&
+	    (rc = handler_ref_ok("refs/tags/corr_", env->correlation_id, "",
+	         "correlation_id", err)) < 0)
+		return rc;
+	if ((v = envelope_data_string(env, "prompt_hash")) != NULL &&
+	    (rc = handler_ref_ok("refs/tags/prompt_", v, "", "prompt_hash",
+	         err)) < 0)
+		return rc;
+	return 0;
 }
 
 int
@@ -106,8 +169,10 @@ handler_prepare(const struct handler_ctx *ctx, struct handler_job **job,
 	}
 	if ((rc = envelope_parse(&env, json, len, &err)) < 0)
 		goto bad;
-	if (field_event_id != NULL && field_event_id[0] != '\0' &&
-	    env->event_id_derived && strlen(field_event_id) <= 256)
+	/* The plain stream field is checked as the envelope's own fields
+	 * are: it is logged and echoed in the answer. */
+	if (field_event_id != NULL && env->event_id_derived &&
+	    envelope_id_ok(field_event_id, strlen(field_event_id)))
 		envelope_set_event_id(env, field_event_id);
 	res->event_id = xstrdup(env->event_id);
 	res->event_type = xstrdup(env->event_type);
@@ -128,7 +193,7 @@ handler_prepare(const struct handler_ctx *ctx, struct handler_job **job,
 		*job = NULL;
 		return ERR_NOTFOUND;
 	}
-	if (rc < 0)
+	if (rc < 0 || (rc = handler_check_refs(cfg, env, &err)) < 0)
 		goto bad;
 	j = xcalloc(1, sizeof(*j));
 	j->stream = xstrdup(stream);
@@ -152,8 +217,8 @@ bad:
 		char id[64];
 
 		env = envelope_new("UNPARSEABLE");
-		if (field_event_id != NULL && field_event_id[0] != '\0' &&
-		    strlen(field_event_id) <= 256) {
+		if (field_event_id != NULL &&
+		    envelope_id_ok(field_event_id, strlen(field_event_id))) {
 			envelope_set_event_id(env, field_event_id);
 		} else {
 			char hex[UTIL_SHA256_HEX];

@@ -518,10 +518,9 @@ loop_crash_letter(struct item *it, const char *json, size_t len,
 
 	if (json == NULL || envelope_parse(&in, json, len, NULL) < 0) {
 		in = envelope_new(field_type ? field_type : "UNPARSEABLE");
-		if (field_event_id != NULL && strlen(field_event_id) <= 256)
+		if (field_event_id != NULL)
 			envelope_set_event_id(in, field_event_id);
-	} else if (field_event_id != NULL && in->event_id_derived &&
-	           strlen(field_event_id) <= 256) {
+	} else if (field_event_id != NULL && in->event_id_derived) {
 		envelope_set_event_id(in, field_event_id);
 	}
 	type = handler_failure_type(lp->cfg, it->msg->stream,
@@ -530,7 +529,7 @@ loop_crash_letter(struct item *it, const char *json, size_t len,
 	    "delivered %lld times without an answer: handling it "
 	    "may crash the worker",
 	    it->msg->deliveries);
-	out = envelope_failure(in, type, &err, NULL);
+	out = envelope_failure(in, type, &err, false, NULL);
 	memset(&it->res, 0, sizeof(it->res));
 	handler_result_add(&it->res, envelope_to_json(out));
 	it->res.action = HANDLER_DEAD_LETTER;
@@ -568,6 +567,19 @@ loop_capacity(void *arg)
 	                                        : hold - lp->nitems;
 }
 
+/* A plain stream field (event_id, event_type) that may stand in for the
+ * envelope's: used only when it passes the envelope's own rule (UTF-8,
+ * no NUL or control character, at most ENVELOPE_FIELD_MAX bytes), since
+ * it is logged and echoed in the answer. */
+static const char *
+loop_plain_field(const struct bus_msg *msg, const char *name)
+{
+	size_t len = 0;
+	const char *v = bus_msg_field(msg, name, &len);
+
+	return v != NULL && envelope_id_ok(v, len) ? v : NULL;
+}
+
 static void
 loop_on_msg(struct bus_msg *msg, void *arg)
 {
@@ -596,8 +608,8 @@ loop_on_msg(struct bus_msg *msg, void *arg)
 		return;
 	}
 	json = bus_msg_field(msg, "event", &len);
-	eid = bus_msg_field(msg, "event_id", NULL);
-	etype = bus_msg_field(msg, "event_type", NULL);
+	eid = loop_plain_field(msg, "event_id");
+	etype = loop_plain_field(msg, "event_type");
 	log_debug("received stream=%s id=%s deliveries=%lld", msg->stream,
 	    msg->id, msg->deliveries);
 	if (msg->deliveries >= lp->cfg->max_deliveries) {

@@ -305,7 +305,7 @@ test_reply_and_failure(void **state)
 	envelope_free(again);
 
 	error_set(&err, ERR_INVALID, "SECRET_DETECTED", "rule=x file=y");
-	out = envelope_failure(in, "ARTIFACT_COMMIT_FAILED", &err, NULL);
+	out = envelope_failure(in, "ARTIFACT_COMMIT_FAILED", &err, false, NULL);
 	{
 		cJSON *e = cJSON_GetObjectItem(out->data, "error");
 
@@ -315,12 +315,139 @@ test_reply_and_failure(void **state)
 	}
 	envelope_free(out);
 	error_set(&err, ERR_TRANSIENT, NULL, "503");
-	out = envelope_failure(in, "PUBLISH_FAILED", &err, NULL);
+	out = envelope_failure(in, "PUBLISH_FAILED", &err, true, NULL);
 	assert_true(cJSON_IsTrue(
 	    cJSON_GetObjectItem(cJSON_GetObjectItem(out->data, "error"),
 	        "retryable")));
 	envelope_free(out);
 	envelope_free(in);
+}
+
+/* Parse n bytes (may hold NULs); expect INVALID_EVENT naming `why`. */
+static void
+refused(const char *s, size_t n, const char *why)
+{
+	struct envelope *env = NULL;
+	struct error err = { 0 };
+
+	assert_int_equal(envelope_parse(&env, s, n, &err), ERR_INVALID);
+	assert_null(env);
+	assert_string_equal(err.code, "INVALID_EVENT");
+	if (strstr(err.msg, why) == NULL)
+		fail_msg("\"%s\" does not say \"%s\"", err.msg, why);
+}
+
+#define REFUSED(lit, why) refused(lit, sizeof(lit) - 1, why)
+
+static void
+test_hostile_strings(void **state)
+{
+	struct envelope *env = NULL;
+	struct error err = { 0 };
+	const cJSON *f;
+
+	(void)state;
+	/* Bytes that are not UTF-8, anywhere (here in workflow_id). */
+	REFUSED(
+	    "{\"event_type\":\"TEST_PASSED\",\"workflow_id\":\"w\xff\xfe\"}",
+	    "not valid UTF-8");
+	REFUSED("{\"event_type\":\"X\",\"data\":{\"k\":\"\xc0\xaf\"}}",
+	    "not valid UTF-8");
+	/* \u0000 would cut the string: in content, type and id. */
+	REFUSED(
+	    "{\"event_type\":\"TEST_PASSED\",\"data\":{\"files\":[{\"name\":"
+	    "\"a\",\"content\":\"before\\u0000after\"}]}}",
+	    "\\u0000");
+	REFUSED("{\"event_type\":\"TEST_PASSED\\u0000x\"}", "\\u0000");
+	REFUSED("{\"event_id\":\"id\\u0000tail\",\"event_type\":\"X\"}",
+	    "\\u0000");
+	/* A raw NUL byte, and a raw control character inside a string. */
+	REFUSED("{\"event_type\":\"X\"}\0", "NUL byte");
+	REFUSED("{\"event_type\":\"X\x01\"}", "control character");
+	/* Anything but whitespace after the object. */
+	REFUSED("{\"event_type\":\"X\"}garbage", "after the JSON object");
+	REFUSED("{\"event_type\":\"X\"}{\"event_type\":\"Y\"}",
+	    "after the JSON object");
+	/* Escaped control characters in an id would forge log lines and
+	 * commit trailers. */
+	REFUSED("{\"event_id\":\"a\\nlevel=warn\",\"event_type\":\"X\"}",
+	    "field event_id holds a control character");
+	REFUSED("{\"event_type\":\"X\",\"source\":\"a\\u007f\"}",
+	    "field source holds a control character");
+
+	/* Still fine: whitespace after the object, an escaped backslash
+	 * before u0000 (text, not a NUL), other escapes in data, UTF-8. */
+	assert_int_equal(
+	    parse(&env,
+	        "{\"event_type\":\"X\",\"data\":{\"a\":\"x\\\\u0000\","
+	        "\"b\":\"\\u0001\\n\",\"c\":\"caf\xc3\xa9 \\ud83d\\ude00\"}}"
+	        " \r\n\t",
+	        &err),
+	    0);
+	f = cJSON_GetObjectItem(env->data, "a");
+	assert_string_equal(f->valuestring, "x\\u0000");
+	f = cJSON_GetObjectItem(env->data, "c");
+	assert_string_equal(f->valuestring, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+	envelope_free(env);
+	env = NULL;
+	/* Base64 content that decodes to NUL bytes is binary data. */
+	assert_int_equal(
+	    parse(&env,
+	        "{\"event_type\":\"X\",\"data\":{\"files\":[{\"name\":"
+	        "\"b.bin\",\"content\":\"AAEA\",\"encoding\":\"base64\"}]}}",
+	        &err),
+	    0);
+	envelope_free(env);
+}
+
+static void
+test_plain_field_ids(void **state)
+{
+	char big[ENVELOPE_FIELD_MAX + 2];
+
+	(void)state;
+	assert_true(envelope_id_ok("evt-1", 5));
+	assert_true(envelope_id_ok("caf\xc3\xa9", 5));
+	assert_false(envelope_id_ok("", 0));
+	assert_false(envelope_id_ok(NULL, 0));
+	assert_false(envelope_id_ok("id\0tail", 7));
+	assert_false(envelope_id_ok("a\nb", 3));
+	assert_false(envelope_id_ok("\xff\xfe", 2));
+	memset(big, 'a', sizeof(big));
+	assert_true(envelope_id_ok(big, ENVELOPE_FIELD_MAX));
+	assert_false(envelope_id_ok(big, ENVELOPE_FIELD_MAX + 1));
+}
+
+static void
+test_trailing_dot_ids(void **state)
+{
+	struct envelope *env = NULL;
+	struct error err = { 0 };
+
+	(void)state;
+	assert_int_equal(
+	    parse(&env,
+	        "{\"event_type\":\"TEST_PASSED\",\"workflow_id\":\"w\","
+	        "\"task_id\":\"t.\",\"correlation_id\":\"c\","
+	        "\"data\":{\"artifacts\":{\"a\":\"a.py\"}}}",
+	        &err),
+	    0);
+	assert_int_equal(envelope_check_test_passed(env, true, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "task_id"));
+	envelope_free(env);
+	env = NULL;
+	assert_int_equal(
+	    parse(&env,
+	        "{\"event_type\":\"TEST_PASSED\",\"workflow_id\":\"w\","
+	        "\"task_id\":\"t\",\"correlation_id\":\"c.\","
+	        "\"data\":{\"artifacts\":{\"a\":\"a.py\"}}}",
+	        &err),
+	    0);
+	assert_int_equal(envelope_check_test_passed(env, true, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "correlation_id"));
+	envelope_free(env);
 }
 
 int
@@ -335,6 +462,9 @@ main(void)
 		cmocka_unit_test(test_unsafe_ids_are_path_rejected),
 		cmocka_unit_test(test_release_and_rollback_checks),
 		cmocka_unit_test(test_reply_and_failure),
+		cmocka_unit_test(test_hostile_strings),
+		cmocka_unit_test(test_plain_field_ids),
+		cmocka_unit_test(test_trailing_dot_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
