@@ -1081,7 +1081,16 @@ store_scan(struct store *st, const struct store_plan *p, struct error *err)
 			return rc;
 		}
 	}
-	return 0;
+	/* The trailers carry the event's ids (Event-Id, Correlation-Id,
+	 * ...), which no file holds: a secret used as an id would land in
+	 * git unscanned. */
+	rc = scanner_scan(st->opts.scanner, "commit message", p->message,
+	    strlen(p->message), &hit, err);
+	if (rc < 0)
+		log_warnx("store_secret_detected rule=%s file=\"commit "
+		          "message\" line=%u fingerprint=%s",
+		    hit.rule, hit.line, hit.fingerprint);
+	return rc;
 }
 
 static void
