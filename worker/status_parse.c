@@ -55,22 +55,28 @@ status_bytes_ok(const char *buf, size_t n)
 	return true;
 }
 
-/* The end of the line starting at buf[pos], within buf[0..n): *content is
- * its length without CRLF/LF, the return value the offset after it, 0 when
- * the line is not complete. */
-static size_t
-status_line(const char *buf, size_t n, size_t pos, size_t *content)
+/*
+ * The line starting at buf[pos], within buf[0..n): *content is its length
+ * without CRLF/LF and *next the offset after it. Returns 0, or
+ * STATUS_PARSE_AGAIN when the line has not ended yet, or ERR_INVALID when
+ * its bytes (so far) hold a NUL or a bare CR.
+ */
+static int
+status_line(const char *buf, size_t n, size_t pos, size_t *content,
+    size_t *next)
 {
 	const char *nl = memchr(buf + pos, '\n', n - pos);
-	size_t end;
+	size_t end = nl != NULL ? (size_t)(nl - buf) : n;
 
+	if (!status_bytes_ok(buf + pos, end - pos + (nl != NULL)))
+		return ERR_INVALID;
 	if (nl == NULL)
-		return 0;
-	end = (size_t)(nl - buf);
+		return STATUS_PARSE_AGAIN;
+	*next = end + 1;
 	*content = end - pos;
 	if (*content > 0 && buf[end - 1] == '\r')
 		(*content)--;
-	return end + 1;
+	return 0;
 }
 
 /* The path of an origin-form ("/x?y") or absolute-form
@@ -214,36 +220,45 @@ status_head_done(struct status_request *req, const struct status_fields *f,
 	return 0;
 }
 
+/* What to answer while the head is not complete: more, or 431. */
+static int
+status_incomplete(struct status_request *req, size_t len, struct error *err)
+{
+	if (len >= STATUS_HEAD_MAX)
+		return status_refuse(req, 431, err, "head too large");
+	return STATUS_PARSE_AGAIN;
+}
+
 int
 status_parse_request(struct status_request *req, const char *buf, size_t len,
     struct error *err)
 {
 	struct status_fields f = { 0 };
 	size_t n = len < STATUS_HEAD_MAX ? len : STATUS_HEAD_MAX;
-	size_t pos, next, content, nfields = 0;
+	size_t pos = 0, next = 0, content = 0, nfields = 0;
 	int rc;
 
 	memset(req, 0, sizeof(*req));
-	if (!status_bytes_ok(buf, n))
+	rc = status_line(buf, n, 0, &content, &next);
+	if (rc == ERR_INVALID)
 		return status_refuse(req, 400, err, "NUL or bare CR");
-	if ((next = status_line(buf, n, 0, &content)) == 0) {
+	if (rc == STATUS_PARSE_AGAIN) {
 		if (n > STATUS_LINE_MAX + 1)
 			return status_refuse(req, 414, err,
 			    "request line too long");
-		return len >= STATUS_HEAD_MAX
-		           ? status_refuse(req, 431, err, "head too large")
-		           : STATUS_PARSE_AGAIN;
+		return status_incomplete(req, len, err);
 	}
 	if (content > STATUS_LINE_MAX)
 		return status_refuse(req, 414, err, "request line too long");
 	if ((rc = status_request_line(req, buf, content, err)) < 0)
 		return rc;
-	for (pos = next;; pos = next) {
-		if ((next = status_line(buf, n, pos, &content)) == 0)
-			return len >= STATUS_HEAD_MAX
-			           ? status_refuse(req, 431, err,
-			                 "head too large")
-			           : STATUS_PARSE_AGAIN;
+	for (;;) {
+		pos = next;
+		rc = status_line(buf, n, pos, &content, &next);
+		if (rc == ERR_INVALID)
+			return status_refuse(req, 400, err, "NUL or bare CR");
+		if (rc == STATUS_PARSE_AGAIN)
+			return status_incomplete(req, len, err);
 		if (content == 0)
 			break;
 		if (++nfields > STATUS_FIELDS_MAX)
