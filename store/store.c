@@ -582,10 +582,36 @@ store_event_id_valid(const char *s)
 }
 
 static int
+store_cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A name given twice, found by sorting (n log n): comparing each name
+ * with every earlier one took most of 39 s for 80,000 files. */
+static int
+store_names_unique(const struct store_commit_req *req, struct error *err)
+{
+	const char **names = xcalloc(req->nfiles, sizeof(*names));
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < req->nfiles; i++)
+		names[i] = req->files[i].name;
+	qsort(names, req->nfiles, sizeof(*names), store_cmp_name);
+	for (i = 1; i < req->nfiles && rc == 0; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			rc = error_set(err, ERR_INVALID, "PATH_REJECTED",
+			    "artifact name \"%.200s\" given twice", names[i]);
+	free(names);
+	return rc;
+}
+
+static int
 store_validate(const struct store *st, const struct store_commit_req *req,
     struct error *err)
 {
-	size_t i, j;
+	size_t i;
 
 	if (!store_event_id_valid(req->event_id))
 		return error_set(err, ERR_INVALID, "INVALID_EVENT",
@@ -623,14 +649,8 @@ store_validate(const struct store *st, const struct store_commit_req *req,
 			    "artifact name \"%.200s\" is reserved for the "
 			    "metadata",
 			    name);
-		for (j = 0; j < i; j++)
-			if (strcmp(name, req->files[j].name) == 0)
-				return error_set(err, ERR_INVALID,
-				    "PATH_REJECTED",
-				    "artifact name \"%.200s\" given twice",
-				    name);
 	}
-	return 0;
+	return store_names_unique(req, err);
 }
 
 static cJSON *
