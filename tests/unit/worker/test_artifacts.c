@@ -50,6 +50,7 @@ setup(void **state)
 	assert_int_equal(symlink(target, link), 0);
 	snprintf(link, sizeof(link), "%s/sub", root);
 	assert_int_equal(mkdir(link, 0755), 0);
+	alarm(60); /* a FIFO open that blocks fails the test, not CI */
 	return 0;
 }
 
@@ -167,6 +168,73 @@ test_limits(void **state)
 	assert_string_equal(err.code, "TOO_LARGE");
 }
 
+/* A FIFO must be refused, not waited on (the alarm of setup turns a
+ * hang into a failure); a symlink inside the root is followed and the
+ * file is committed under the name the event gave. */
+static void
+test_fifo_and_inside_link(void **state)
+{
+	struct artifact_set set;
+	struct error err = { 0 };
+	char p[256];
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/pipe", root);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(collect(&set, "{\"files\":[\"pipe\"]}", 1024, 4096,
+	                     &err),
+	    ERR_INVALID);
+	assert_string_equal(err.code, "PATH_REJECTED");
+	snprintf(p, sizeof(p), "%s/link.py", root);
+	assert_int_equal(symlink("strategy.py", p), 0);
+	assert_int_equal(collect(&set, "{\"files\":[\"link.py\"]}", 1024, 4096,
+	                     &err),
+	    0);
+	assert_int_equal(set.nfiles, 1);
+	assert_string_equal(set.files[0].name, "link.py");
+	assert_memory_equal(set.files[0].data, "print('hi')\n", 12);
+	artifacts_dispose(&set);
+}
+
+/* 20,000 names in one event: the duplicate check used to compare each
+ * name with every earlier one (80,000 files took 39 s). No timing is
+ * asserted; a quadratic check makes this test crawl. The last name
+ * repeats an early one and must still be caught. */
+static void
+test_many_names(void **state)
+{
+	enum { MANY = 20000 };
+	struct artifact_set set;
+	struct error err = { 0 };
+	cJSON *data = cJSON_CreateObject(), *files, *f;
+	char name[64];
+	int i;
+
+	(void)state;
+	files = cJSON_AddArrayToObject(data, "files");
+	for (i = 0; i < MANY; i++) {
+		snprintf(name, sizeof(name), "d%02d/f%05d.txt", i % 50, i);
+		f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "name", name);
+		cJSON_AddStringToObject(f, "content", "x");
+		cJSON_AddItemToArray(files, f);
+	}
+	assert_int_equal(artifacts_collect(&set, data, root, 1024, MANY, &err),
+	    0);
+	assert_int_equal(set.nfiles, MANY);
+	artifacts_dispose(&set);
+	f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "name", "d07/f00007.txt");
+	cJSON_AddStringToObject(f, "content", "y");
+	cJSON_AddItemToArray(files, f);
+	assert_int_equal(artifacts_collect(&set, data, root, 1024, MANY + 1,
+	                     &err),
+	    ERR_INVALID);
+	assert_string_equal(err.code, "INVALID_EVENT");
+	assert_int_equal(set.nfiles, 0);
+	cJSON_Delete(data);
+}
+
 static void
 test_names(void **state)
 {
@@ -189,6 +257,8 @@ main(void)
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_fifo_and_inside_link),
+		cmocka_unit_test(test_many_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
