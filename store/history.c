@@ -187,7 +187,7 @@ collect(struct hist *h, git_repository *repo, const git_oid *tip,
 	int grc, rc = 0;
 
 	if ((grc = STORE_GIT(git_revwalk_new(&walk, repo))) < 0 ||
-	    (grc = git_revwalk_sorting(walk, GIT_SORT_TIME)) < 0 ||
+	    (grc = git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL)) < 0 ||
 	    (grc = git_revwalk_push(walk, tip)) < 0 ||
 	    (hide != NULL && (grc = git_revwalk_hide(walk, hide)) < 0)) {
 		rc = store_git_error(err, grc, "walk history");

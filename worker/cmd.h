@@ -18,6 +18,8 @@ int cmd_publish(int argc, char **argv, struct config *cfg);
 int cmd_list(int argc, char **argv, struct config *cfg);
 int cmd_show(int argc, char **argv, struct config *cfg);
 int cmd_revert(int argc, char **argv, struct config *cfg);
+int cmd_release(int argc, char **argv, struct config *cfg);
+int cmd_bundle(int argc, char **argv, struct config *cfg);
 int cmd_scan(int argc, char **argv, struct config *cfg);
 int cmd_replay(int argc, char **argv, struct config *cfg);
 int cmd_dlq(int argc, char **argv, struct config *cfg);
