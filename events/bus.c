@@ -266,13 +266,28 @@ bus_msg_free(struct bus_msg *m)
 	free(m);
 }
 
+/* The fields of an entry that we read: kept whatever the field count. */
+static bool
+bus_field_known(const char *name, size_t len)
+{
+	static const char *const known[] = { "event", "event_id", "event_type",
+		"correlation_id" };
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strlen(known[i]) == len && memcmp(known[i], name, len) == 0)
+			return true;
+	return false;
+}
+
 int
 bus_parse_entry(struct bus_msg **out, const redisReply *entry,
     const char *stream)
 {
 	const redisReply *id, *kv;
 	struct bus_msg *m;
-	size_t i, n;
+	size_t i, n, total;
+	int pass;
 
 	if (entry == NULL || entry->type != REDIS_REPLY_ARRAY ||
 	    entry->elements != 2)
@@ -294,25 +309,35 @@ bus_parse_entry(struct bus_msg **out, const redisReply *entry,
 	for (i = 0; i < kv->elements; i++)
 		if (kv->element[i]->type != REDIS_REPLY_STRING)
 			return ERR_INVALID;
-	n = kv->elements / 2;
-	if (n > BUS_MAX_FIELDS)
-		n = BUS_MAX_FIELDS;
+	total = kv->elements / 2;
+	n = total > BUS_MAX_FIELDS ? BUS_MAX_FIELDS : total;
 	m = xcalloc(1, sizeof(*m));
 	m->stream = xstrdup(stream);
 	m->id = xstrndup(id->str, id->len);
 	m->deliveries = 1;
 	m->fields = xcalloc(n ? n : 1, sizeof(*m->fields));
-	for (i = 0; i < n; i++) {
-		const redisReply *k = kv->element[2 * i];
-		const redisReply *v = kv->element[2 * i + 1];
+	/* Over the cap, the fields we read (the event and its ids) are
+	 * taken first, wherever they stand, so the handler and the dead
+	 * letter always have them; the rest fill the remaining room in
+	 * order. Under the cap, one pass keeps the entry's order. */
+	for (pass = total > n ? 0 : 1; pass < 2; pass++) {
+		for (i = 0; i < total && m->nfields < n; i++) {
+			const redisReply *k = kv->element[2 * i];
+			const redisReply *v = kv->element[2 * i + 1];
+			struct bus_field *f = &m->fields[m->nfields];
+			bool known = bus_field_known(k->str, k->len);
 
-		m->fields[i].name = xstrndup(k->str, k->len);
-		m->fields[i].value = xmalloc(v->len + 1);
-		memcpy(m->fields[i].value, v->str, v->len);
-		m->fields[i].value[v->len] = '\0';
-		m->fields[i].value_len = v->len;
+			if (total > n && known != (pass == 0))
+				continue;
+			f->name = xstrndup(k->str, k->len);
+			f->value = xmalloc(v->len + 1);
+			memcpy(f->value, v->str, v->len);
+			f->value[v->len] = '\0';
+			f->value_len = v->len;
+			m->nfields++;
+		}
 	}
-	m->nfields = n;
+	m->nfields_total = total;
 	*out = m;
 	return 0;
 }

@@ -503,17 +503,17 @@ loop_complete(struct item *it)
 }
 
 /*
- * An entry delivered max_deliveries times without an answer: every
- * earlier delivery ended with the worker dying (or being killed) while
- * handling it. Dead-letter it without running the handler again.
+ * Dead-letter an entry without running the handler: answer with a failure
+ * of `err` (never retryable) for the envelope as far as it parses, else
+ * for the entry's own plain fields.
  */
 static void
-loop_crash_letter(struct item *it, const char *json, size_t len,
-    const char *field_event_id, const char *field_type)
+loop_refuse(struct item *it, const char *json, size_t len,
+    const char *field_event_id, const char *field_type, const struct error *err,
+    char *reason)
 {
 	struct loop *lp = it->loop;
 	struct envelope *in = NULL, *out;
-	struct error err = { 0 };
 	const char *type;
 
 	if (json == NULL || envelope_parse(&in, json, len, NULL) < 0) {
@@ -525,22 +525,36 @@ loop_crash_letter(struct item *it, const char *json, size_t len,
 	}
 	type = handler_failure_type(lp->cfg, it->msg->stream,
 	    field_type ? field_type : in->event_type);
-	error_set(&err, ERR_FAIL, "CRASH",
-	    "delivered %lld times without an answer: handling it "
-	    "may crash the worker",
-	    it->msg->deliveries);
-	out = envelope_failure(in, type, &err, false, NULL);
+	out = envelope_failure(in, type, err, false, NULL);
 	memset(&it->res, 0, sizeof(it->res));
 	handler_result_add(&it->res, envelope_to_json(out));
 	it->res.action = HANDLER_DEAD_LETTER;
-	it->res.reason =
-	    xasprintf("max deliveries reached (%lld)", it->msg->deliveries);
+	it->res.reason = reason;
 	it->res.event_id = xstrdup(in->event_id);
 	it->res.event_type = xstrdup(in->event_type);
 	envelope_free(out);
 	envelope_free(in);
-	lp->metrics.dead_letters_crash++;
 	loop_complete(it);
+}
+
+/*
+ * An entry delivered max_deliveries times without an answer: every
+ * earlier delivery ended with the worker dying (or being killed) while
+ * handling it. Dead-letter it without running the handler again.
+ */
+static void
+loop_crash_letter(struct item *it, const char *json, size_t len,
+    const char *field_event_id, const char *field_type)
+{
+	struct error err = { 0 };
+
+	error_set(&err, ERR_FAIL, "CRASH",
+	    "delivered %lld times without an answer: handling it "
+	    "may crash the worker",
+	    it->msg->deliveries);
+	it->loop->metrics.dead_letters_crash++;
+	loop_refuse(it, json, len, field_event_id, field_type, &err,
+	    xasprintf("max deliveries reached (%lld)", it->msg->deliveries));
 }
 
 /* ----------------------------------------------------------- bus side */
@@ -614,6 +628,20 @@ loop_on_msg(struct bus_msg *msg, void *arg)
 	    msg->id, msg->deliveries);
 	if (msg->deliveries >= lp->cfg->max_deliveries) {
 		loop_crash_letter(it, json, len, eid, etype);
+		return;
+	}
+	if (msg->nfields_total > msg->nfields) {
+		/* Not one of ours (producers write four fields): refused
+		 * whole, and the dead letter keeps the event and its ids,
+		 * which the bus kept first. */
+		struct error err = { 0 };
+
+		error_set(&err, ERR_INVALID, "INVALID_EVENT",
+		    "stream entry has %zu fields, limit %zu",
+		    msg->nfields_total, msg->nfields);
+		lp->metrics.dead_letters_invalid++;
+		loop_refuse(it, json, len, eid, etype, &err,
+		    xasprintf("INVALID_EVENT: %s", err.msg));
 		return;
 	}
 	rc = handler_prepare(lp->ctx, &it->job, msg->stream, json, len, eid,
