@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 
@@ -694,7 +695,7 @@ http_request(struct http_response *resp, const struct http_request *req,
 	struct body_reader rd = { 0 };
 	struct transfer t = { .resp = resp, .req = req };
 	struct curl_slist *hdrs = NULL;
-	char *safe_url = util_redact_url(req->url);
+	char *safe_url = util_redact_url(req->url), cerr[CURL_ERROR_SIZE];
 	const char *what = req->what ? req->what : "http";
 	long attempts, backoff;
 	CURL *c = NULL;
@@ -738,6 +739,10 @@ http_request(struct http_response *resp, const struct http_request *req,
 		}
 		t.c = c;
 		setup_handle(c, req, &t, &rd, hdrs);
+		/* curl's detailed text may quote the URL or a host taken
+		 * from it: it is redacted before use. */
+		cerr[0] = '\0';
+		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 		cc = curl_easy_perform(c);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 		scrub_credentials(resp, req);
@@ -768,7 +773,9 @@ http_request(struct http_response *resp, const struct http_request *req,
 			rc = error_set(err,
 			    curl_code_retryable(cc) ? ERR_TRANSIENT : ERR_FAIL,
 			    "HTTP", "%s: %s: %s", what, safe_url,
-			    curl_easy_strerror(cc));
+			    cerr[0] ? cerr : curl_easy_strerror(cc));
+			redact_buf(err != NULL ? err->msg : NULL,
+			    err != NULL ? sizeof(err->msg) : 0);
 			if (!curl_code_retryable(cc))
 				goto out;
 		} else if ((resp->status >= 500 || resp->status == 429) &&

@@ -24,9 +24,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <http_parser.h>
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "store/scan.h"
@@ -88,15 +90,116 @@ store_opts_free(struct store_opts *o)
 	free((void *)(uintptr_t)o->metadata_filename);
 }
 
+void
+store_git_message(char *msg, size_t size, int grc)
+{
+	const git_error *e = git_error_last();
+
+	/* libgit2 1.5 returns NULL after git_error_clear(); later versions
+	 * return an entry of class GIT_ERROR_NONE. Either way the call set
+	 * nothing: say so rather than show older text. */
+	if (e != NULL && e->klass != GIT_ERROR_NONE && e->message != NULL &&
+	    *e->message != '\0')
+		snprintf(msg, size, "%s", e->message);
+	else
+		snprintf(msg, size, "libgit2 error %d without a message%s%s",
+		    grc, errno ? ", last system error: " : "",
+		    errno ? strerror(errno) : "");
+	git_error_clear();
+	redact_buf(msg, size);
+}
+
 int
 store_git_error(struct error *err, int grc, const char *what)
 {
-	const git_error *e = git_error_last();
-	const char *m = e && e->message ? e->message : "unknown error";
+	char m[ERROR_MSG_MAX];
 
+	store_git_message(m, sizeof(m), grc);
 	if (grc == GIT_ELOCKED)
 		return error_set(err, ERR_TRANSIENT, "GIT", "%s: %s", what, m);
 	return error_set(err, ERR_FAIL, "GIT", "%s: %s", what, m);
+}
+
+/* The port written in url's authority (after the last '@'), or -1 when
+ * none is written; only to say precisely what is wrong. */
+static long
+store_url_port(const char *url)
+{
+	const char *a = strstr(url, "://") + 3, *end, *at, *colon;
+	long port = 0;
+
+	end = a + strcspn(a, "/?#");
+	for (at = end; at > a && at[-1] != '@'; at--)
+		;
+	if ((colon = memchr(at, ':', (size_t)(end - at))) == NULL ||
+	    colon + 1 == end)
+		return -1;
+	for (a = colon + 1; a < end; a++) {
+		if (*a < '0' || *a > '9')
+			return -1;
+		if (port <= 65535)
+			port = port * 10 + (*a - '0');
+	}
+	return port;
+}
+
+int
+store_url_check(const char *url, struct error *err)
+{
+	/* libgit2 1.5's transport table (transport.c). */
+	static const char *const schemes[] = { "http://", "https://", "ssh://",
+		"ssh+git://", "git+ssh://", "git://", "file://" };
+	struct http_parser_url u;
+	struct stat sb;
+	char *safe;
+	size_t i, n = sizeof(schemes) / sizeof(schemes[0]);
+	long port;
+	int rc = 0;
+
+	if (url == NULL || *url == '\0')
+		return 0;
+	safe = redact_text(url);
+	if (strstr(url, "://") == NULL) {
+		/* A directory is the local transport; anything else with a
+		 * ':' goes to ssh as "[user@]host:path". */
+		if ((stat(url, &sb) < 0 || !S_ISDIR(sb.st_mode)) &&
+		    strchr(url, ':') == NULL)
+			rc = error_set(err, ERR_INVALID, "INVALID_CONFIG",
+			    "remote-url %s is neither a URL, nor "
+			    "[user@]host:path, nor an existing directory",
+			    safe);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (strncasecmp(url, schemes[i], strlen(schemes[i])) == 0)
+			break;
+	if (i == n) {
+		rc = error_set(err, ERR_INVALID, "INVALID_CONFIG",
+		    "remote-url %s: libgit2 has no transport for this scheme "
+		    "(http, https, ssh, git or file)",
+		    safe);
+		goto out;
+	}
+	if (strncasecmp(url, "file://", 7) == 0)
+		goto out;
+	port = store_url_port(url);
+	if (port == 0 || port > 65535) {
+		rc = error_set(err, ERR_INVALID, "INVALID_CONFIG",
+		    "remote-url %s: port %s is out of range 1-65535", safe,
+		    port > 65535 ? "above 65535" : "0");
+		goto out;
+	}
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(url, strlen(url), 0, &u) != 0 ||
+	    !(u.field_set & (1 << UF_HOST)) || u.field_data[UF_HOST].len == 0)
+		rc = error_set(err, ERR_INVALID, "INVALID_CONFIG",
+		    "remote-url %s is malformed and libgit2 would refuse it "
+		    "(write '/', '@', ':' and blanks in a user name or "
+		    "password as %%2F, %%40, %%3A, %%20)",
+		    safe);
+out:
+	free(safe);
+	return rc;
 }
 
 /* True when path is missing, or an empty directory. */
@@ -177,17 +280,24 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 		    "no repository path");
 		goto out;
 	}
+	/* Before anything can print it: libgit2 quotes the raw URL. */
+	redact_secret_url(st->opts.remote_url);
+	if ((rc = store_url_check(st->opts.remote_url, err)) < 0)
+		goto out;
+	rc = ERR_FAIL;
 	/* Several workers may start at once on one missing repository: one
 	 * initialises it while another already sees a half-made directory
 	 * that libgit2 cannot open yet. Retry for a few seconds rather than
 	 * fail the worker. */
 	for (attempt = 0;; attempt++) {
 		if (store_dir_empty(st->opts.repo_path)) {
-			grc = git_repository_init(&repo, st->opts.repo_path, 1);
+			grc = STORE_GIT(
+			    git_repository_init(&repo, st->opts.repo_path, 1));
 			fresh = grc == 0;
 		} else {
-			grc = git_repository_open_ext(&repo, st->opts.repo_path,
-			    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+			grc = STORE_GIT(
+			    git_repository_open_ext(&repo, st->opts.repo_path,
+			        GIT_REPOSITORY_OPEN_NO_SEARCH, NULL));
 		}
 		if (grc == 0 || attempt >= STORE_OPEN_ATTEMPTS)
 			break;
@@ -211,6 +321,7 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 		git_error_clear();
 	}
 	store_resolve_push_url(st, repo);
+	redact_secret_url(st->push_url);
 	git_repository_free(repo);
 	repo = NULL;
 
@@ -276,8 +387,8 @@ store_repo_acquire(struct store *st, git_repository **out, struct error *err)
 		repo = st->pool[--st->npool];
 	pthread_mutex_unlock(&st->pool_lock);
 	if (repo == NULL) {
-		grc = git_repository_open_ext(&repo, st->opts.repo_path,
-		    GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+		grc = STORE_GIT(git_repository_open_ext(&repo,
+		    st->opts.repo_path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL));
 		if (grc < 0)
 			return store_git_error(err, grc, "open repository");
 	}
@@ -427,7 +538,7 @@ store_ref_commit(git_oid *out, git_repository *repo, const char *ref,
 	git_object *obj = NULL;
 	int grc, rc = ERR_FAIL;
 
-	grc = git_reference_lookup(&r, repo, ref);
+	grc = STORE_GIT(git_reference_lookup(&r, repo, ref));
 	if (grc == GIT_ENOTFOUND || grc == GIT_EINVALIDSPEC) {
 		git_error_clear();
 		rc =
@@ -438,7 +549,8 @@ store_ref_commit(git_oid *out, git_repository *repo, const char *ref,
 		rc = store_git_error(err, grc, "look up ref");
 		goto out;
 	}
-	if ((grc = git_reference_peel(&obj, r, GIT_OBJECT_COMMIT)) < 0) {
+	if ((grc = STORE_GIT(git_reference_peel(&obj, r, GIT_OBJECT_COMMIT))) <
+	    0) {
 		rc = store_git_error(err, grc, "peel ref");
 		goto out;
 	}
@@ -461,8 +573,8 @@ store_read_metadata(cJSON **out, git_repository *repo, const git_oid *cid,
 	cJSON *json = NULL;
 	int grc, rc = ERR_FAIL;
 
-	if ((grc = git_commit_lookup(&c, repo, cid)) < 0 ||
-	    (grc = git_commit_tree(&tree, c)) < 0) {
+	if ((grc = STORE_GIT(git_commit_lookup(&c, repo, cid))) < 0 ||
+	    (grc = STORE_GIT(git_commit_tree(&tree, c))) < 0) {
 		rc = store_git_error(err, grc, "read commit");
 		goto out;
 	}
@@ -473,7 +585,8 @@ store_read_metadata(cJSON **out, git_repository *repo, const git_oid *cid,
 		    "no %s in the commit", path);
 		goto out;
 	}
-	if ((grc = git_blob_lookup(&blob, repo, git_tree_entry_id(e))) < 0) {
+	if ((grc = STORE_GIT(
+	         git_blob_lookup(&blob, repo, git_tree_entry_id(e)))) < 0) {
 		rc = store_git_error(err, grc, "read metadata blob");
 		goto out;
 	}
@@ -826,7 +939,7 @@ store_find_event(git_oid *found, git_repository *repo, const git_oid *from,
 	git_commit *c = NULL, *parent = NULL;
 	int grc, i, rc = 0;
 
-	if ((grc = git_commit_lookup(&c, repo, from)) < 0)
+	if ((grc = STORE_GIT(git_commit_lookup(&c, repo, from))) < 0)
 		return store_git_error(err, grc, "read branch tip");
 	for (i = 0; i < STORE_DEDUPE_WALK; i++) {
 		if (stop != NULL && git_oid_equal(git_commit_id(c), stop))
@@ -838,7 +951,7 @@ store_find_event(git_oid *found, git_repository *repo, const git_oid *from,
 		}
 		if (git_commit_parentcount(c) == 0)
 			break;
-		if ((grc = git_commit_parent(&parent, c, 0)) < 0) {
+		if ((grc = STORE_GIT(git_commit_parent(&parent, c, 0))) < 0) {
 			rc = store_git_error(err, grc, "read parent commit");
 			break;
 		}
@@ -889,8 +1002,8 @@ store_tag(git_repository *repo, const char *name, const git_oid *cid,
 
 	memset(&zero, 0, sizeof(zero));
 	for (attempt = 0; attempt < STORE_CAS_ATTEMPTS; attempt++) {
-		grc = git_reference_create_matching(&r, repo, ref, cid, 1,
-		    &zero, "artifactd: tag");
+		grc = STORE_GIT(git_reference_create_matching(&r, repo, ref,
+		    cid, 1, &zero, "artifactd: tag"));
 		git_reference_free(r);
 		r = NULL;
 		if (grc == 0) {
@@ -966,8 +1079,8 @@ store_write_files(git_repository *repo, struct store_plan *p, struct error *err)
 	int grc;
 
 	for (i = 0; i < p->nfiles; i++) {
-		grc = git_blob_create_from_buffer(&p->ids[i], repo,
-		    p->data[i] ? p->data[i] : "", p->len[i]);
+		grc = STORE_GIT(git_blob_create_from_buffer(&p->ids[i], repo,
+		    p->data[i] ? p->data[i] : "", p->len[i]));
 		if (grc < 0)
 			return store_git_error(err, grc, "write blob");
 	}
@@ -983,8 +1096,8 @@ store_write_metadata(git_repository *repo, struct store_plan *p,
 
 	if (p->n == p->nfiles)
 		return 0;
-	grc = git_blob_create_from_buffer(&id, repo, p->data[p->n - 1],
-	    p->len[p->n - 1]);
+	grc = STORE_GIT(git_blob_create_from_buffer(&id, repo,
+	    p->data[p->n - 1], p->len[p->n - 1]));
 	if (grc < 0)
 		return store_git_error(err, grc, "write metadata blob");
 	if (!git_oid_equal(&id, &p->ids[p->n - 1]))
@@ -1028,8 +1141,9 @@ store_commit_once(git_repository *repo, struct store *st,
 		error_clear(err);
 	}
 	if (have_parent) {
-		if ((grc = git_commit_lookup(&parent, repo, &base_id)) < 0 ||
-		    (grc = git_commit_tree(&base, parent)) < 0) {
+		if ((grc = STORE_GIT(
+		         git_commit_lookup(&parent, repo, &base_id))) < 0 ||
+		    (grc = STORE_GIT(git_commit_tree(&base, parent))) < 0) {
 			rc = store_git_error(err, grc, "read parent");
 			goto out;
 		}
@@ -1041,26 +1155,26 @@ store_commit_once(git_repository *repo, struct store *st,
 		upd[i].path = p->paths[i];
 		git_oid_cpy(&upd[i].id, &p->ids[i]);
 	}
-	if ((grc = git_tree_create_updated(&tree_id, repo, base, p->n, upd)) <
-	        0 ||
-	    (grc = git_tree_lookup(&tree, repo, &tree_id)) < 0) {
+	if ((grc = STORE_GIT(git_tree_create_updated(&tree_id, repo, base, p->n,
+	         upd))) < 0 ||
+	    (grc = STORE_GIT(git_tree_lookup(&tree, repo, &tree_id))) < 0) {
 		rc = store_git_error(err, grc, "build tree");
 		goto out;
 	}
-	if ((grc = git_signature_new(&sig, st->opts.author_name,
-	         st->opts.author_email, (git_time_t)(p->time_ms / 1000), 0)) <
+	if ((grc = STORE_GIT(git_signature_new(&sig, st->opts.author_name,
+	         st->opts.author_email, (git_time_t)(p->time_ms / 1000), 0))) <
 	    0) {
 		rc = store_git_error(err, grc, "author signature");
 		goto out;
 	}
 	parents[0] = parent;
-	if ((grc = git_commit_create(cid, repo, NULL, sig, sig, NULL,
-	         p->message, tree, have_parent ? 1 : 0, parents)) < 0) {
+	if ((grc = STORE_GIT(git_commit_create(cid, repo, NULL, sig, sig, NULL,
+	         p->message, tree, have_parent ? 1 : 0, parents))) < 0) {
 		rc = store_git_error(err, grc, "create commit");
 		goto out;
 	}
-	grc = git_reference_create_matching(&r, repo, p->branch_ref, cid, 1,
-	    have_tip ? tip : &zero, "artifactd: commit");
+	grc = STORE_GIT(git_reference_create_matching(&r, repo, p->branch_ref,
+	    cid, 1, have_tip ? tip : &zero, "artifactd: commit"));
 	if (grc == GIT_EMODIFIED || grc == GIT_ELOCKED) {
 		git_error_clear();
 		rc = grc == GIT_ELOCKED ? 2 : 1;

@@ -10,6 +10,7 @@
 #ifndef STORE_STORE_INT_H
 #define STORE_STORE_INT_H
 
+#include <errno.h>
 #include <git2.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -83,9 +84,30 @@ int store_repo_acquire(struct store *st, git_repository **out,
     struct error *err);
 void store_repo_release(struct store *st, git_repository *repo);
 
-/* Fill err from libgit2's last error; returns ERR_FAIL (code GIT), or
- * ERR_TRANSIENT for lock contention. */
+/*
+ * Run one libgit2 call with the thread's last error cleared first. libgit2
+ * keeps its error per thread and never clears it on success, so without
+ * this a call that fails without setting one (or a failure reported
+ * after tolerated ones) showed the text of an earlier call - on a pooled
+ * thread, another event's. errno is zeroed too, so that a failure
+ * without a message can still name this call's system error. Every call
+ * whose failure goes to
+ * store_git_error() or store_git_message() is wrapped:
+ *	if ((grc = STORE_GIT(git_commit_lookup(&c, repo, id))) < 0)
+ *		return store_git_error(err, grc, "read commit");
+ */
+#define STORE_GIT(call) (git_error_clear(), errno = 0, (call))
+
+/*
+ * Fill err from libgit2's last error, redacted (libgit2 quotes the raw
+ * remote URL in some messages) and then cleared; returns ERR_FAIL (code
+ * GIT), or ERR_TRANSIENT for lock contention.
+ */
 int store_git_error(struct error *err, int grc, const char *what);
+
+/* The redacted text of libgit2's last error for a call that returned
+ * grc, into msg (size bytes); the error is cleared. Never empty. */
+void store_git_message(char *msg, size_t size, int grc);
 
 /* Parse the trailers of a commit message. */
 void store_trailers_parse(struct store_trailers *t, const char *msg);

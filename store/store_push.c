@@ -42,6 +42,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "store/store_int.h"
@@ -86,6 +87,10 @@ child_say(struct child_ctx *c, const char *fmt, ...)
 		return;
 	if ((size_t)len > sizeof(line) - 2)
 		len = (int)sizeof(line) - 2;
+	/* Server messages and libgit2's text may quote the remote URL with
+	 * its password: nothing leaves the child unredacted. */
+	redact_buf(line, (size_t)len + 1);
+	len = (int)strlen(line);
 	/* One line per record: messages from servers may hold newlines. */
 	for (int i = 0; i < len; i++)
 		if (line[i] == '\n' || line[i] == '\r')
@@ -362,8 +367,8 @@ child_push_set(git_remote *remote, struct child_ctx *c,
 	 * refs; a receive-pack session takes one push, so the tags get a
 	 * connection of their own. */
 	grc = git_remote_connected(remote)
-	          ? git_remote_upload(remote, &specs, &po)
-	          : git_remote_push(remote, &specs, &po);
+	          ? STORE_GIT(git_remote_upload(remote, &specs, &po))
+	          : STORE_GIT(git_remote_push(remote, &specs, &po));
 	git_remote_disconnect(remote);
 	if (grc == GIT_ENONFASTFORWARD && !tags) {
 		/* The whole push was refused on our side: every branch in
@@ -498,7 +503,7 @@ child_run(int fd)
 	bool any_nonff = false;
 	ssize_t r;
 	int grc = 0;
-	const git_error *e;
+	char msg[ERROR_MSG_MAX];
 
 	child_say(&c, "pid %ld", (long)getpid());
 	buf_init(&req, PUSH_REQUEST_MAX);
@@ -533,9 +538,10 @@ child_run(int fd)
 		_exit(2);
 	}
 	child_callbacks(&cb, &c);
-	if ((grc = git_repository_open_ext(&repo, path,
-	         GIT_REPOSITORY_OPEN_NO_SEARCH, NULL)) < 0 ||
-	    (grc = git_remote_create_anonymous(&remote, repo, url)) < 0)
+	if ((grc = STORE_GIT(git_repository_open_ext(&repo, path,
+	         GIT_REPOSITORY_OPEN_NO_SEARCH, NULL))) < 0 ||
+	    (grc = STORE_GIT(git_remote_create_anonymous(&remote, repo, url))) <
+	        0)
 		goto done;
 
 	if (strcmp(op, "fetch") == 0) {
@@ -547,7 +553,8 @@ child_run(int fd)
 
 		git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
 		fo.callbacks = cb;
-		grc = git_remote_fetch(remote, &specs, &fo, "artifactd: clone");
+		grc = STORE_GIT(
+		    git_remote_fetch(remote, &specs, &fo, "artifactd: clone"));
 		goto done;
 	}
 	if (strcmp(op, "pending") == 0)
@@ -563,9 +570,9 @@ child_run(int fd)
 	git_error_clear();
 
 	/* What does the remote have? One connection, one advertisement. */
-	if ((grc = git_remote_connect(remote, GIT_DIRECTION_PUSH, &cb, NULL,
-	         NULL)) < 0 ||
-	    (grc = git_remote_ls(&heads, &nheads, remote)) < 0)
+	if ((grc = STORE_GIT(git_remote_connect(remote, GIT_DIRECTION_PUSH, &cb,
+	         NULL, NULL))) < 0 ||
+	    (grc = STORE_GIT(git_remote_ls(&heads, &nheads, remote))) < 0)
 		goto done;
 	sorted = xcalloc(nheads ? nheads : 1, sizeof(*sorted));
 	if (nheads > 0) /* an empty remote lists nothing (NULL) */
@@ -621,9 +628,8 @@ child_run(int fd)
 		grc = child_fetch_nonff(remote, &c, &cb, repo, refs, nnames);
 done:
 	if (grc < 0) {
-		e = git_error_last();
-		child_say(&c, "done %d %s", grc,
-		    e && e->message ? e->message : "error");
+		store_git_message(msg, sizeof(msg), grc);
+		child_say(&c, "done %d %s", grc, msg);
 	} else {
 		child_say(&c, "done 0 ok");
 	}
@@ -948,13 +954,14 @@ push_replay(git_repository *repo, const git_commit *c, git_oid *base,
 	size_t i, n;
 	int grc, rc = ERR_FAIL;
 
-	if ((grc = git_commit_tree(&ct, c)) < 0 ||
+	if ((grc = STORE_GIT(git_commit_tree(&ct, c))) < 0 ||
 	    (git_commit_parentcount(c) > 0 &&
-	        ((grc = git_commit_parent(&parent, c, 0)) < 0 ||
-	            (grc = git_commit_tree(&pt, parent)) < 0)) ||
-	    (grc = git_commit_lookup(&newbase, repo, base)) < 0 ||
-	    (grc = git_commit_tree(&bt, newbase)) < 0 ||
-	    (grc = git_diff_tree_to_tree(&diff, repo, pt, ct, NULL)) < 0) {
+	        ((grc = STORE_GIT(git_commit_parent(&parent, c, 0))) < 0 ||
+	            (grc = STORE_GIT(git_commit_tree(&pt, parent))) < 0)) ||
+	    (grc = STORE_GIT(git_commit_lookup(&newbase, repo, base))) < 0 ||
+	    (grc = STORE_GIT(git_commit_tree(&bt, newbase))) < 0 ||
+	    (grc = STORE_GIT(
+	         git_diff_tree_to_tree(&diff, repo, pt, ct, NULL))) < 0) {
 		rc = store_git_error(err, grc, "read commit to rebuild");
 		goto out;
 	}
@@ -974,11 +981,13 @@ push_replay(git_repository *repo, const git_commit *c, git_oid *base,
 		}
 	}
 	parents[0] = newbase;
-	if ((grc = git_tree_create_updated(&tid, repo, bt, n, upd)) < 0 ||
-	    (grc = git_tree_lookup(&nt, repo, &tid)) < 0 ||
-	    (grc = git_commit_create(&nid, repo, NULL, git_commit_author(c),
-	         git_commit_committer(c), git_commit_message_encoding(c),
-	         git_commit_message(c), nt, 1, parents)) < 0) {
+	if ((grc = STORE_GIT(git_tree_create_updated(&tid, repo, bt, n, upd))) <
+	        0 ||
+	    (grc = STORE_GIT(git_tree_lookup(&nt, repo, &tid))) < 0 ||
+	    (grc = STORE_GIT(
+	         git_commit_create(&nid, repo, NULL, git_commit_author(c),
+	             git_commit_committer(c), git_commit_message_encoding(c),
+	             git_commit_message(c), nt, 1, parents))) < 0) {
 		rc = store_git_error(err, grc, "rebuild commit");
 		goto out;
 	}
@@ -1099,7 +1108,7 @@ push_rebuild(git_repository *repo, const char *branch_ref,
 		/* Our commits, newest first, down to the merge base or to
 		 * the first commit artifactd did not make (base-branch
 		 * history, which is never ours to replay). */
-		if ((grc = git_commit_lookup(&c, repo, &local)) < 0)
+		if ((grc = STORE_GIT(git_commit_lookup(&c, repo, &local))) < 0)
 			return store_git_error(err, grc, "read branch");
 		while (c != NULL && n < PUSH_REBUILD_MAX) {
 			struct store_trailers t;
@@ -1137,8 +1146,8 @@ push_rebuild(git_repository *repo, const char *branch_ref,
 		if (rc < 0)
 			return rc;
 	}
-	grc = git_reference_create_matching(&r, repo, branch_ref, &base, 1,
-	    &local, "artifactd: rebuilt on the remote tip");
+	grc = STORE_GIT(git_reference_create_matching(&r, repo, branch_ref,
+	    &base, 1, &local, "artifactd: rebuilt on the remote tip"));
 	git_reference_free(r);
 	if (grc == GIT_EMODIFIED || grc == GIT_ELOCKED) {
 		git_error_clear();

@@ -80,7 +80,7 @@ store_list(struct store *st, cJSON **out, const char *workflow_id, size_t limit,
 	                 workflow_id)
 	           : xasprintf("refs/heads/%s/*", st->opts.branch_prefix);
 	plen = strlen("refs/heads/") + strlen(st->opts.branch_prefix) + 1;
-	if (git_reference_iterator_glob_new(&it, repo, glob) < 0) {
+	if (STORE_GIT(git_reference_iterator_glob_new(&it, repo, glob)) < 0) {
 		rc = store_git_error(err, ERR_FAIL, "list branches");
 		goto out;
 	}
@@ -171,7 +171,7 @@ store_show(struct store *st, cJSON **out, const char *correlation_id,
 			    correlation_id);
 		goto out;
 	}
-	if ((grc = git_commit_lookup(&c, repo, &cid)) < 0) {
+	if ((grc = STORE_GIT(git_commit_lookup(&c, repo, &cid))) < 0) {
 		rc = store_git_error(err, grc, "read commit");
 		goto out;
 	}
@@ -285,8 +285,8 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 		goto out;
 	}
 	git_oid_tostr(tagsha, sizeof(tagsha), &tagid);
-	if ((grc = git_commit_lookup(&tagc, repo, &tagid)) < 0 ||
-	    (grc = git_commit_tree(&tree, tagc)) < 0) {
+	if ((grc = STORE_GIT(git_commit_lookup(&tagc, repo, &tagid))) < 0 ||
+	    (grc = STORE_GIT(git_commit_tree(&tree, tagc))) < 0) {
 		rc = store_git_error(err, grc, "read tagged commit");
 		goto out;
 	}
@@ -294,8 +294,8 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 	                "%s%s%sReverted-To: %s\n",
 	    branch, tag, tag, tagsha, event_id ? "Event-Id: " : "",
 	    event_id ? event_id : "", event_id ? "\n" : "", tag);
-	if ((grc = git_signature_now(&sig, st->opts.author_name,
-	         st->opts.author_email)) < 0) {
+	if ((grc = STORE_GIT(git_signature_now(&sig, st->opts.author_name,
+	         st->opts.author_email))) < 0) {
 		rc = store_git_error(err, grc, "author signature");
 		goto out;
 	}
@@ -313,7 +313,8 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 		}
 		git_commit_free(tipc);
 		tipc = NULL;
-		if ((grc = git_commit_lookup(&tipc, repo, &tip)) < 0) {
+		if ((grc = STORE_GIT(git_commit_lookup(&tipc, repo, &tip))) <
+		    0) {
 			rc = store_git_error(err, grc, "read branch tip");
 			goto out;
 		}
@@ -325,13 +326,13 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 			break;
 		}
 		parents[0] = tipc;
-		if ((grc = git_commit_create(&cid, repo, NULL, sig, sig, NULL,
-		         msg, tree, 1, parents)) < 0) {
+		if ((grc = STORE_GIT(git_commit_create(&cid, repo, NULL, sig,
+		         sig, NULL, msg, tree, 1, parents))) < 0) {
 			rc = store_git_error(err, grc, "create revert commit");
 			goto out;
 		}
-		grc = git_reference_create_matching(&r, repo, bref, &cid, 1,
-		    &tip, "artifactd: revert");
+		grc = STORE_GIT(git_reference_create_matching(&r, repo, bref,
+		    &cid, 1, &tip, "artifactd: revert"));
 		git_reference_free(r);
 		r = NULL;
 		if (grc == 0)

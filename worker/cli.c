@@ -4,6 +4,7 @@
 #include "worker/cli.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,13 @@ cli_usage_error(const struct cli_spec *spec, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'artifactd %s --help'.\n", spec->command);
 	return 2;
+}
+
+void
+cli_wipe_secret(const char *name, char *value)
+{
+	if (value != NULL && config_is_secret(name))
+		memset(value, '*', strlen(value));
 }
 
 static const struct cli_opt *
@@ -146,6 +154,9 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv,
 		setting = xstrndup(name, len);
 		switch (config_set(cfg, setting, value, &err)) {
 		case 0:
+			/* value points into an argv string, which the
+			 * process may write: wipe it there. */
+			cli_wipe_secret(setting, (char *)(uintptr_t)value);
 			break;
 		case ERR_NOTFOUND:
 			rc = cli_usage_error(spec, "unknown option --%s",

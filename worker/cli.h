@@ -48,6 +48,15 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv,
 /* Print the help of a subcommand to stdout (also used for the man page). */
 void cli_help(const struct cli_spec *spec);
 
+/*
+ * When the setting called name holds a secret (--redis-url, --remote-url),
+ * overwrite value - the bytes of an argv string, after it was copied into
+ * the config - with '*', so that /proc/PID/cmdline and ps no longer show
+ * it. Anyone reading cmdline before this ran saw it: the environment or
+ * NAME_FILE is the way to pass secrets (docs/guide.md).
+ */
+void cli_wipe_secret(const char *name, char *value);
+
 /* Print "artifactd <command>: <message>" to stderr and return 2. */
 int cli_usage_error(const struct cli_spec *spec, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -20,8 +20,10 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "store/store.h"
 
 enum config_type { CT_STR, CT_INT, CT_BOOL, CT_LIST };
 
@@ -249,6 +251,14 @@ config_set_desc(struct config *cfg, const struct config_desc *d,
 
 		free(*slot);
 		*slot = value != NULL ? xstrdup(value) : NULL;
+		/* From now on the value is masked wherever it appears,
+		 * in our logs and in libgit2's and libcurl's messages. */
+		if (d->secret && value != NULL) {
+			if (strstr(value, "://") != NULL)
+				redact_secret_url(value);
+			else
+				redact_secret_add(value);
+		}
 		return 0;
 	}
 	case CT_INT:
@@ -279,6 +289,14 @@ config_set_desc(struct config *cfg, const struct config_desc *d,
 	}
 	}
 	return ERR_FAIL;
+}
+
+bool
+config_is_secret(const char *name)
+{
+	const struct config_desc *d = config_find(name);
+
+	return d != NULL && d->secret;
 }
 
 int
@@ -647,6 +665,8 @@ config_load(struct config *cfg, const char *path, struct error *err)
 	return 0;
 }
 
+static bool config_key_secret(const char *key);
+
 int
 config_validate(const struct config *cfg, struct error *err)
 {
@@ -656,6 +676,14 @@ config_validate(const struct config *cfg, struct error *err)
 	    strncmp(cfg->redis_url, "unix://", 7) != 0)
 		return error_set(err, ERR_INVALID, "CONFIG",
 		    "redis-url must start with redis:// or unix://");
+	/* The check the store makes when it opens, so that check-config
+	 * refuses what run would. */
+	if (store_url_check(cfg->remote_url, err) < 0)
+		return ERR_INVALID;
+	for (i = 0; i < cfg->ntargets; i++)
+		for (j = 0; j < cfg->targets[i].nkv; j++)
+			if (config_key_secret(cfg->targets[i].kv[j].key))
+				redact_secret_add(cfg->targets[i].kv[j].value);
 	if (strcmp(cfg->log_format, "text") != 0 &&
 	    strcmp(cfg->log_format, "json") != 0)
 		return error_set(err, ERR_INVALID, "CONFIG",

@@ -113,6 +113,10 @@ int config_load(struct config *cfg, const char *path, struct error *err);
 int config_set(struct config *cfg, const char *name, const char *value,
     struct error *err);
 
+/* True when the setting called name ("redis-url", ...) holds a secret:
+ * masked in output, and wiped from argv once parsed (cli.c). */
+bool config_is_secret(const char *name);
+
 /* Check cross-field constraints after all layers. Returns 0/ERR_INVALID. */
 int config_validate(const struct config *cfg, struct error *err);
 

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "common/log.h"
+#include "worker/cli.h"
 #include "worker/cmd.h"
 #include "worker/config.h"
 
@@ -147,6 +148,7 @@ main(int argc, char **argv)
 				config_dispose(&cfg);
 				return 2;
 			}
+			cli_wipe_secret(argv[i] + 2, argv[i + 1]);
 			i++;
 			continue;
 		}
