@@ -32,6 +32,9 @@
 /* Flags every producer-named file is opened with: read only, never
  * waiting (FIFO), never becoming our terminal, never inherited. */
 #define PATH_OPEN_FLAGS (O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+/* openat2 EAGAIN retries: a legitimate rename race resolves in one or two;
+ * eight bounds the work a hostile renamer can make us do. */
+#define PATH_EAGAIN_TRIES 8
 
 static char *
 path_strip(const char *p)
@@ -183,13 +186,19 @@ path_open_rel(int *fd, int rootfd, const char *rel, const char *what,
 {
 	struct open_how how;
 	long r;
+	int tries = 0;
 
 	memset(&how, 0, sizeof(how));
 	how.flags = PATH_OPEN_FLAGS;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	/* EAGAIN: a rename raced a ".." step and the kernel could not prove
+	 * it stayed beneath. Retried a few times; a path that keeps being
+	 * renamed under us is refused (ELOOP below) rather than spun on. */
 	do
 		r = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-	while (r < 0 && errno == EAGAIN);
+	while (r < 0 && errno == EAGAIN && ++tries < PATH_EAGAIN_TRIES);
+	if (r < 0 && errno == EAGAIN)
+		errno = ELOOP;
 	if (r < 0 && (errno == ENOSYS || errno == EPERM))
 		return path_open_walk(fd, rootfd, rel, what, err);
 	if (r < 0)
