@@ -165,7 +165,8 @@ cmd_release(int argc, char **argv, struct config *cfg)
 		goto out;
 	}
 	if (release_prefix(prefix, sizeof(prefix), cfg, a.package, &err) < 0) {
-		fprintf(stderr, "artifactd release: %s\n", err.msg);
+		fprintf(stderr, "artifactd release: %s: %s\n", err.code,
+		    err.msg);
 		rc = 1;
 		goto out;
 	}
