@@ -21,6 +21,15 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define LSAN_OFF() __lsan_disable()
+#define LSAN_ON() __lsan_enable()
+#else
+#define LSAN_OFF() ((void)0)
+#define LSAN_ON() ((void)0)
+#endif
+
 #define BAD_URL "http://u:se/cr%40et@127.0.0.1:99999/repo.git"
 
 static char g_repo[64];
@@ -60,8 +69,12 @@ provoke_url_error(void)
 	int grc;
 
 	assert_int_equal(git_repository_open(&repo, g_repo), 0);
-	assert_int_equal(git_remote_create_anonymous(&remote, repo, BAD_URL),
-	    0);
+	/* libgit2 1.5 leaks the pcre2 match frames of its url.*.insteadOf
+	 * lookup here; the truncated stack escapes tests/lsan.supp. */
+	LSAN_OFF();
+	grc = git_remote_create_anonymous(&remote, repo, BAD_URL);
+	LSAN_ON();
+	assert_int_equal(grc, 0);
 	grc = STORE_GIT(
 	    git_remote_connect(remote, GIT_DIRECTION_PUSH, NULL, NULL, NULL));
 	git_remote_free(remote);
