@@ -316,9 +316,10 @@ status_route(struct status_conn *c, const struct status_request *req)
 	}
 }
 
-/* Parse what arrived; answer when the head is complete or refused. */
+/* Parse what arrived; answer when the head is complete or refused. eof:
+ * the client will send nothing more (it may still read the answer). */
 static void
-status_conn_parse(struct status_conn *c)
+status_conn_parse(struct status_conn *c, bool eof)
 {
 	struct status_request req;
 	struct error err = { 0 };
@@ -327,7 +328,10 @@ status_conn_parse(struct status_conn *c)
 
 	rc = status_parse_request(&req, c->in, c->inlen, &err);
 	if (rc == STATUS_PARSE_AGAIN) {
-		event_add(c->rd, NULL);
+		if (eof)
+			status_conn_close(c);
+		else
+			event_add(c->rd, NULL);
 		return;
 	}
 	if (rc == 0) {
@@ -342,7 +346,7 @@ status_conn_parse(struct status_conn *c)
 static void
 status_conn_read(struct status_conn *c)
 {
-	bool parse = false;
+	bool parse = false, eof = false;
 	ssize_t n;
 
 	while (c->inlen < sizeof(c->in)) {
@@ -359,14 +363,20 @@ status_conn_read(struct status_conn *c)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		status_conn_close(c); /* EOF before a whole head, or error */
-		return;
+		if (n < 0 || c->inlen == 0) {
+			status_conn_close(c);
+			return;
+		}
+		/* Half-closed after its request (printf | nc -N): answer
+		 * what is there. */
+		parse = eof = true;
+		break;
 	}
 	/* Only when a line ended (or a limit was hit) is parsing again
 	 * worth it: a client sending a byte at a time costs one parse per
 	 * line, not per byte. */
 	if (parse || c->inlen == sizeof(c->in))
-		status_conn_parse(c);
+		status_conn_parse(c, eof);
 	else
 		event_add(c->rd, NULL);
 }
