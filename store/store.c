@@ -43,6 +43,17 @@
  * characters, a UUID 36. */
 #define STORE_EVENT_ID_MAX 128
 
+/* Ceiling of libgit2's object cache, process-wide. Its default, 256 MiB,
+ * is never reached by a daemon that reads each event's new tree once:
+ * libgit2 counts an object by its raw size (35 bytes for a tree of one
+ * entry) but a parsed tree of one entry takes ~800 bytes of heap, so the
+ * cache grew by ~0.75 KiB per event, 15 MiB over 20,000 events, and
+ * would have stopped only past 3 GiB (performance.md, "Memory"). What is
+ * worth caching is what every event reads again: the base branch's tip
+ * commit and the trees on the path to the task directory, under 1 KiB.
+ * 64 KiB counted holds that 60 times over and ~1.5 MiB of heap. */
+#define STORE_GIT_CACHE_BYTES (64 * 1024)
+
 /* Present in a repository we created until its first fetch from the
  * remote succeeded. */
 #define STORE_CLONE_MARKER "artifactd-clone-incomplete"
@@ -267,6 +278,10 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 	 * store asking for durability gets it (research store.md 5.3). */
 	if (opts->fsync)
 		git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	/* Bound libgit2's object cache (see STORE_GIT_CACHE_BYTES): with its
+	 * default the daemon's memory grew with every event. */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE,
+	    (ssize_t)STORE_GIT_CACHE_BYTES);
 
 	st = xcalloc(1, sizeof(*st));
 	store_opts_copy(&st->opts, opts);
