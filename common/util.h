@@ -20,7 +20,9 @@ void util_hex(char *out, const unsigned char *p, size_t n);
 /* SHA-256 of a buffer, as hex. */
 void util_sha256_hex(char out[UTIL_SHA256_HEX], const void *p, size_t n);
 
-/* SHA-256 of a file, streamed. Returns 0, ERR_NOTFOUND or ERR_FAIL. */
+/* SHA-256 of a file, streamed. Returns 0, ERR_NOTFOUND or ERR_FAIL.
+ * Opens by name: only for files of our own (temporary files, config);
+ * a path a producer named is opened with path_open_beneath (path.h). */
 int util_sha256_file(char out[UTIL_SHA256_HEX], const char *path,
     struct error *err);
 
@@ -37,8 +39,10 @@ int64_t util_mono_ms(void);
 int util_parse_iso8601(int64_t *out_ms, const char *s);
 
 /*
- * Read a whole regular file of at most max bytes. *out is NUL-terminated
- * and belongs to the caller. Returns 0, ERR_NOTFOUND (missing),
+ * Read a whole regular file of at most max bytes, opened by name: for
+ * trusted paths only (config, secrets files, corpora); files named by
+ * events go through path_open_beneath and path_read_fd (path.h). *out is
+ * NUL-terminated and belongs to the caller. Returns 0, ERR_NOTFOUND (missing),
  * ERR_INVALID (not a regular file, or larger than max) or ERR_FAIL.
  */
 int util_read_file(char **out, size_t *len, const char *path, size_t max,
