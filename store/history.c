@@ -403,7 +403,11 @@ changelog_update(char **out, size_t *outlen, git_repository *repo,
 			buf_puts(&b, "\n");
 	} else
 		buf_puts(&b, CHANGELOG_TITLE "\n\n" CHANGELOG_PLACEHOLDER "\n");
-	buf_printf(&b, "\n%s", section);
+	if (buf_printf(&b, "\n%s", section) < 0) {
+		rc = error_set(err, ERR_INVALID, "RELEASE_TOO_LARGE",
+		    "release notes over %d bytes", STORE_CHANGELOG_MAX / 2);
+		goto out;
+	}
 	if (head < oldlen) {
 		const char *rest = old + head;
 		size_t restlen = oldlen - head;
