@@ -55,6 +55,37 @@ install(FILES ${ARTIFACTD_ENV_SRC}
 install(FILES ${CMAKE_SOURCE_DIR}/docs/deploy.md
   DESTINATION ${CMAKE_INSTALL_DOCDIR} OPTIONAL)
 
+# Debian's documentation files: the machine-readable copyright and the
+# changelog, gzipped -9n (reproducible, as dh_compress does). The package
+# is native (the version has no Debian revision: the upstream tree builds
+# it), so the changelog is changelog.gz. Its newest entry must be this
+# version: bump deploy/debian/changelog with project(VERSION).
+set(ARTIFACTD_DEB_SRC ${CMAKE_SOURCE_DIR}/deploy/debian)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+  ${ARTIFACTD_DEB_SRC}/changelog ${ARTIFACTD_DEB_SRC}/copyright
+  ${ARTIFACTD_DEB_SRC}/postinst.in ${ARTIFACTD_DEB_SRC}/prerm
+  ${ARTIFACTD_DEB_SRC}/postrm ${ARTIFACTD_DEB_SRC}/lintian-overrides)
+file(STRINGS ${ARTIFACTD_DEB_SRC}/changelog ARTIFACTD_CHANGELOG_TOP
+  LIMIT_COUNT 1)
+if(NOT ARTIFACTD_CHANGELOG_TOP MATCHES "^artifactd \\(${PROJECT_VERSION}\\) ")
+  message(FATAL_ERROR "deploy/debian/changelog starts with "
+    "'${ARTIFACTD_CHANGELOG_TOP}', not version ${PROJECT_VERSION}")
+endif()
+set(ARTIFACTD_DEB_DIR ${CMAKE_BINARY_DIR}/debian)
+file(MAKE_DIRECTORY ${ARTIFACTD_DEB_DIR})
+execute_process(COMMAND gzip -9nc ${ARTIFACTD_DEB_SRC}/changelog
+  OUTPUT_FILE ${ARTIFACTD_DEB_DIR}/changelog.gz
+  RESULT_VARIABLE ARTIFACTD_GZIP_RC)
+if(NOT ARTIFACTD_GZIP_RC EQUAL 0)
+  message(FATAL_ERROR "gzip of deploy/debian/changelog failed")
+endif()
+install(FILES ${ARTIFACTD_DEB_SRC}/copyright ${ARTIFACTD_DEB_DIR}/changelog.gz
+  DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# The one lintian override, with its reason in the file.
+install(FILES ${ARTIFACTD_DEB_SRC}/lintian-overrides
+  DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides
+  RENAME artifactd)
+
 # Debian package.
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME artifactd)
@@ -81,45 +112,23 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, ${ARTIFACTD_DEB_DEPENDS}, adduser")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "ca-certificates")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "redis-server")
 
-# Maintainer scripts and the conffile list, with this prefix's paths.
-set(ARTIFACTD_DEB_DIR ${CMAKE_BINARY_DIR}/debian)
-file(WRITE ${ARTIFACTD_DEB_DIR}/conffiles
-  "${CMAKE_INSTALL_FULL_SYSCONFDIR}/artifactd/artifactd.env\n")
-file(WRITE ${ARTIFACTD_DEB_DIR}/postinst "#!/bin/sh
-# Create the service user and give it the environment file; the repository
-# directory is created by systemd (StateDirectory=).
-set -e
-if [ \"$1\" = configure ]; then
-	if ! getent passwd artifactd >/dev/null; then
-		adduser --system --group --home /var/lib/artifactd \\
-		    --no-create-home --shell /usr/sbin/nologin artifactd
-	fi
-	env=${CMAKE_INSTALL_FULL_SYSCONFDIR}/artifactd/artifactd.env
-	if [ -f \"$env\" ]; then
-		chgrp artifactd \"$env\"
-		chmod 0640 \"$env\"
-	fi
-	if [ -d /run/systemd/system ]; then
-		systemctl daemon-reload || true
-	fi
-fi
-exit 0
-")
-file(WRITE ${ARTIFACTD_DEB_DIR}/postrm "#!/bin/sh
-# The user and /var/lib/artifactd (the artifact repository) are kept on
-# purge: they hold data that is not ours to delete.
-set -e
-if [ -d /run/systemd/system ]; then
-	systemctl daemon-reload || true
-fi
-exit 0
-")
-file(CHMOD ${ARTIFACTD_DEB_DIR}/postinst ${ARTIFACTD_DEB_DIR}/postrm
+# Maintainer scripts (deploy/debian/: postinst creates the user and
+# restarts on upgrade, prerm stops on remove, postrm reloads systemd) and
+# the conffile list, with this prefix's paths.
+set(ARTIFACTD_ENV_FILE ${CMAKE_INSTALL_FULL_SYSCONFDIR}/artifactd/artifactd.env)
+file(WRITE ${ARTIFACTD_DEB_DIR}/conffiles "${ARTIFACTD_ENV_FILE}\n")
+configure_file(${ARTIFACTD_DEB_SRC}/postinst.in ${ARTIFACTD_DEB_DIR}/postinst
+  @ONLY)
+foreach(s prerm postrm)
+  configure_file(${ARTIFACTD_DEB_SRC}/${s} ${ARTIFACTD_DEB_DIR}/${s} COPYONLY)
+endforeach()
+file(CHMOD ${ARTIFACTD_DEB_DIR}/postinst ${ARTIFACTD_DEB_DIR}/prerm
+  ${ARTIFACTD_DEB_DIR}/postrm
   PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
   WORLD_READ WORLD_EXECUTE)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${ARTIFACTD_DEB_DIR}/conffiles ${ARTIFACTD_DEB_DIR}/postinst
-  ${ARTIFACTD_DEB_DIR}/postrm)
+  ${ARTIFACTD_DEB_DIR}/prerm ${ARTIFACTD_DEB_DIR}/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 include(CPack)
