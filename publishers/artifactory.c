@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "publishers/http.h"
@@ -40,15 +41,6 @@ struct art_state {
 };
 
 static void
-wipe_free(char *s)
-{
-	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
-static void
 art_state_free(void *arg)
 {
 	struct art_state *s = arg;
@@ -59,7 +51,7 @@ art_state_free(void *arg)
 	free(s->repo);
 	free(s->path);
 	free(s->props);
-	wipe_free(s->auth);
+	secret_free(s->auth);
 	free(s->what);
 	free(s);
 }
@@ -180,9 +172,9 @@ out:
 	free(tmpl);
 	free(props);
 	free(cd);
-	wipe_free(token);
+	secret_free(token);
 	free(user);
-	wipe_free(pass);
+	secret_free(pass);
 	art_state_free(s);
 	return rc;
 }

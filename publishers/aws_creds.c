@@ -14,7 +14,6 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <curl/curl.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "publishers/http.h"
@@ -34,15 +34,6 @@
 /* Answers of STS and the container endpoint are a few hundred bytes. */
 #define AWS_ANSWER_MAX (64 * 1024)
 
-static void
-aws_wipe_free(char *s)
-{
-	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 static bool
 aws_blank(const char *s)
 {
@@ -50,27 +41,22 @@ aws_blank(const char *s)
 }
 
 char *
-aws_env_get(const char *name)
+aws_env_get(const char *name, bool secret)
 {
-	const char *v = getenv(name);
-	char *fname, *text = NULL;
 	struct error err;
-	size_t len;
+	char *text = NULL;
+	int rc;
 
-	if (!aws_blank(v))
-		return xstrdup(v);
-	fname = xasprintf("%s_FILE", name);
-	v = getenv(fname);
-	free(fname);
-	if (aws_blank(v))
-		return NULL;
-	if (util_read_file(&text, &len, v, AWS_TOKEN_FILE_MAX, &err) < 0) {
-		log_warnx("aws_secret_file_unreadable variable=%s_FILE", name);
+	rc = secret ? secret_get(&text, name, &err)
+	            : secret_get_plain(&text, name, &err);
+	if (rc < 0) {
+		if (rc != ERR_NOTFOUND)
+			log_warnx("aws_secret_file_unreadable variable=%s_FILE "
+			          "error=\"%s\"",
+			    name, err.msg);
 		return NULL;
 	}
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-		text[--len] = '\0';
-	if (len == 0) {
+	if (text[0] == '\0') {
 		free(text);
 		return NULL;
 	}
@@ -99,9 +85,9 @@ aws_settings_dispose(struct aws_settings *s)
 {
 	if (s == NULL)
 		return;
-	aws_wipe_free(s->access_key_id);
-	aws_wipe_free(s->secret_access_key);
-	aws_wipe_free(s->session_token);
+	secret_free(s->access_key_id);
+	secret_free(s->secret_access_key);
+	secret_free(s->session_token);
 	free(s->role_arn);
 	free(s->web_identity_token_file);
 	free(s->role_session_name);
@@ -115,9 +101,9 @@ aws_credentials_dispose(struct aws_credentials *c)
 {
 	if (c == NULL)
 		return;
-	aws_wipe_free(c->access_key_id);
-	aws_wipe_free(c->secret_access_key);
-	aws_wipe_free(c->session_token);
+	secret_free(c->access_key_id);
+	secret_free(c->secret_access_key);
+	secret_free(c->session_token);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -292,11 +278,11 @@ aws_static_keys(struct aws_credentials *out, const struct aws_settings *s,
 		aws_set(&token, s->session_token);
 	} else {
 		where = "env";
-		id = aws_env_get("AWS_ACCESS_KEY_ID");
-		secret = aws_env_get("AWS_SECRET_ACCESS_KEY");
-		token = aws_env_get("AWS_SESSION_TOKEN");
+		id = aws_env_get("AWS_ACCESS_KEY_ID", true);
+		secret = aws_env_get("AWS_SECRET_ACCESS_KEY", true);
+		token = aws_env_get("AWS_SESSION_TOKEN", true);
 		if (token == NULL)
-			token = aws_env_get("AWS_SECURITY_TOKEN");
+			token = aws_env_get("AWS_SECURITY_TOKEN", true);
 	}
 	if (id == NULL && secret == NULL)
 		goto out;
@@ -316,9 +302,9 @@ aws_static_keys(struct aws_credentials *out, const struct aws_settings *s,
 	id = secret = token = NULL;
 	*found = true;
 out:
-	aws_wipe_free(id);
-	aws_wipe_free(secret);
-	aws_wipe_free(token);
+	secret_free(id);
+	secret_free(secret);
+	secret_free(token);
 	return rc;
 }
 
@@ -363,17 +349,18 @@ aws_web_identity(struct aws_credentials *out, const struct aws_settings *s,
 	if (s != NULL && !aws_blank(s->role_arn))
 		role = xstrdup(s->role_arn);
 	else
-		role = aws_env_get("AWS_ROLE_ARN");
+		role = aws_env_get("AWS_ROLE_ARN", false);
 	if (s != NULL && !aws_blank(s->web_identity_token_file))
 		tokfile = xstrdup(s->web_identity_token_file);
 	else
-		tokfile = aws_env_get("AWS_WEB_IDENTITY_TOKEN_FILE");
+		tokfile = aws_env_get("AWS_WEB_IDENTITY_TOKEN_FILE", false);
 	if (role == NULL || tokfile == NULL)
 		goto out; /* not configured: next provider */
 	*found = true;
 	if (s != NULL && !aws_blank(s->role_session_name))
 		session = xstrdup(s->role_session_name);
-	else if ((session = aws_env_get("AWS_ROLE_SESSION_NAME")) == NULL)
+	else if ((session = aws_env_get("AWS_ROLE_SESSION_NAME", false)) ==
+	         NULL)
 		session = xasprintf("artifactd-%lld", (long long)util_now_ms());
 	if (!aws_session_name_valid(session)) {
 		rc = error_set(err, ERR_INVALID, "CONFIG",
@@ -466,12 +453,12 @@ out:
 	http_response_dispose(&resp);
 	/* The body holds the JWT. */
 	http_body_dispose(&body);
-	aws_wipe_free(form);
-	aws_wipe_free(e_jwt);
-	aws_wipe_free(jwt);
-	aws_wipe_free(id);
-	aws_wipe_free(secret);
-	aws_wipe_free(token);
+	secret_free(form);
+	secret_free(e_jwt);
+	secret_free(jwt);
+	secret_free(id);
+	secret_free(secret);
+	secret_free(token);
 	free(role);
 	free(tokfile);
 	free(session);
@@ -561,15 +548,16 @@ aws_link_local_get(struct http_response *resp, const char *url,
 		    cc != CURLE_OK ? curl_easy_strerror(cc) : "server error");
 	}
 	curl_slist_free_all(h);
-	aws_wipe_free(line);
+	secret_free(line);
 	return rc;
 }
 
 static int
 aws_container(struct aws_credentials *out, bool *found, struct error *err)
 {
-	char *full = aws_env_get("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-	char *rel = aws_env_get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+	char *full = aws_env_get("AWS_CONTAINER_CREDENTIALS_FULL_URI", false);
+	char *rel =
+	    aws_env_get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", false);
 	char *auth = NULL, *url = NULL, *safe = NULL, *line = NULL;
 	const char *h[3] = { "Accept: application/json", NULL, NULL };
 	struct http_response resp;
@@ -590,7 +578,7 @@ aws_container(struct aws_credentials *out, bool *found, struct error *err)
 		goto out;
 	*found = true;
 	safe = util_redact_url(url);
-	auth = aws_env_get("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	auth = aws_env_get("AWS_CONTAINER_AUTHORIZATION_TOKEN", true);
 	if (auth != NULL && strpbrk(auth, "\r\n") != NULL) {
 		rc = error_set(err, ERR_INVALID, "CONFIG",
 		    "AWS_CONTAINER_AUTHORIZATION_TOKEN has a line break");
@@ -659,16 +647,16 @@ out:
 
 		cJSON_ArrayForEach(it, root) {
 			if (cJSON_IsString(it))
-				OPENSSL_cleanse(it->valuestring,
+				secret_wipe(it->valuestring,
 				    strlen(it->valuestring));
 		}
 		cJSON_Delete(root);
 	}
 	if (resp.body.data != NULL)
-		OPENSSL_cleanse(resp.body.data, resp.body.len);
+		secret_wipe(resp.body.data, resp.body.len);
 	http_response_dispose(&resp);
-	aws_wipe_free(auth);
-	aws_wipe_free(line);
+	secret_free(auth);
+	secret_free(line);
 	free(full);
 	free(rel);
 	free(url);

@@ -106,9 +106,10 @@ int aws_endpoint_resolve(char **out, const char *configured,
     struct error *err);
 
 /* The value of environment variable name, else the content of the file
- * named by name_FILE (trailing newline stripped), else NULL. The caller
- * frees (and wipes, for a secret). */
-char *aws_env_get(const char *name);
+ * named by name_FILE (secret_get, or secret_get_plain when !secret: not
+ * registered with the redactor), else NULL (an unreadable file is logged
+ * by name). The caller releases it with secret_free. */
+char *aws_env_get(const char *name, bool secret);
 
 /*
  * The text of the first <tag>...</tag> element in an XML document (STS

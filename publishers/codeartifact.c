@@ -19,13 +19,13 @@
  */
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "publishers/aws_creds.h"
@@ -64,15 +64,6 @@ struct ca_state {
 };
 
 static void
-ca_wipe_free(char *s)
-{
-	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
-static void
 ca_state_free(void *arg)
 {
 	struct ca_state *st = arg;
@@ -87,7 +78,7 @@ ca_state_free(void *arg)
 	free(st->owner);
 	free(st->repository);
 	free(st->repo_url);
-	ca_wipe_free(st->auth);
+	secret_free(st->auth);
 	free(st->duration);
 	free(st->target);
 	free(st);
@@ -193,7 +184,7 @@ out:
 	free(lines);
 	sigv4_signed_dispose(&sig);
 	if (resp.body.data != NULL)
-		OPENSSL_cleanse(resp.body.data, resp.body.len);
+		secret_wipe(resp.body.data, resp.body.len);
 	http_response_dispose(&resp);
 	http_body_dispose(&empty);
 	return rc;
@@ -222,9 +213,9 @@ ca_fetch_token(struct ca_state *st, struct error *err)
 		    "token");
 		goto out;
 	}
-	ca_wipe_free(st->auth);
+	secret_free(st->auth);
 	st->auth = http_basic_auth_header("aws", v->valuestring);
-	OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
+	secret_wipe(v->valuestring, strlen(v->valuestring));
 	/* The expiration is epoch seconds (a JSON number). */
 	st->token_expires_ms =
 	    cJSON_IsNumber(exp) ? (int64_t)(exp->valuedouble * 1000) : 0;

@@ -12,12 +12,12 @@
  * version header and the token, never logged.
  */
 #include <cjson/cJSON.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "publishers/dist.h"
@@ -50,10 +50,7 @@ gh_state_free(void *arg)
 		return;
 	free(s->api);
 	free(s->repo);
-	if (s->auth != NULL) {
-		OPENSSL_cleanse(s->auth, strlen(s->auth));
-		free(s->auth);
-	}
+	secret_free(s->auth);
 	free(s->upload);
 	free(s->html_url);
 	free(s->what);
@@ -279,10 +276,7 @@ gh_begin(void **state, const struct publish_target *t,
 	s = NULL;
 	rc = 0;
 out:
-	if (token != NULL) {
-		OPENSSL_cleanse(token, strlen(token));
-		free(token);
-	}
+	secret_free(token);
 	gh_state_free(s);
 	return rc;
 }

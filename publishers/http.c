@@ -24,6 +24,7 @@
 
 #include "common/log.h"
 #include "common/redact.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 
@@ -670,7 +671,7 @@ scrub_credentials(struct http_response *r, const struct http_request *req)
 			plain[n] = '\0';
 			if ((colon = strchr((char *)plain, ':')) != NULL)
 				scrub_response(r, colon + 1, strlen(colon + 1));
-			OPENSSL_cleanse(plain, sizeof(plain));
+			secret_wipe(plain, sizeof(plain));
 		}
 	}
 }
@@ -865,8 +866,8 @@ http_basic_auth_header(const char *user, const char *pass)
 
 	EVP_EncodeBlock(b64, (const unsigned char *)plain, (int)n);
 	h = xasprintf("Authorization: Basic %s", (char *)b64);
-	OPENSSL_cleanse(plain, n);
-	OPENSSL_cleanse(b64, strlen((char *)b64));
+	secret_wipe(plain, n);
+	secret_wipe(b64, strlen((char *)b64));
 	free(plain);
 	free(b64);
 	return h;

@@ -16,13 +16,13 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 
@@ -409,13 +409,6 @@ out:
 	return rc;
 }
 
-/* Secrets do not linger in freed memory. */
-static void
-wipe(char *s)
-{
-	OPENSSL_cleanse(s, strlen(s));
-}
-
 /* Per-release state: the resolved endpoint, so secrets are read once. */
 struct pypi_state {
 	char *url;
@@ -432,10 +425,7 @@ pypi_state_free(void *arg)
 	if (s == NULL)
 		return;
 	free(s->url);
-	if (s->auth != NULL) {
-		wipe(s->auth);
-		free(s->auth);
-	}
+	secret_free(s->auth);
 	free(s->json_url);
 	free(s->what);
 	free(s);
@@ -487,13 +477,9 @@ pypi_begin(void **state, const struct publish_target *t,
 	s = NULL;
 	rc = 0;
 out:
-	if (token != NULL)
-		wipe(token);
-	if (pass != NULL)
-		wipe(pass);
-	free(token);
+	secret_free(token);
 	free(user);
-	free(pass);
+	secret_free(pass);
 	pypi_state_free(s);
 	return rc;
 }

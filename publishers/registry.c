@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 
@@ -23,9 +24,6 @@ extern const struct publisher_ops artifactory_publisher;
 extern const struct publisher_ops github_publisher;
 extern const struct publisher_ops s3_publisher;
 extern const struct publisher_ops codeartifact_publisher;
-
-/* Secret files are tokens and passwords: a few KiB at most. */
-#define SECRET_FILE_MAX (64 * 1024)
 
 const struct publisher_ops *const *
 publisher_all(void)
@@ -116,40 +114,42 @@ target_raw(const struct publish_target *t, const char *key)
 	return NULL;
 }
 
-/* The content of a secret file, trailing newline(s) stripped. */
+/* The content of the file a `<key>_file` setting names; a problem is
+ * logged (path, never content) and reads as unset. */
 static char *
-read_secret_file(const char *path, const char *what)
+target_file(const char *key, const char *path, const char *what)
 {
 	struct error err;
 	char *s = NULL;
-	size_t len = 0;
+	int rc;
 
-	if (util_read_file(&s, &len, path, SECRET_FILE_MAX, &err) < 0) {
-		/* The message names the path, never the content. */
+	rc = publish_key_is_secret(key)
+	         ? secret_read_file(&s, path, what, &err)
+	         : secret_read_file_plain(&s, path, what, &err);
+	if (rc < 0) {
 		log_warnx("publish_secret_file_unreadable setting=%s "
 		          "error=\"%s\"",
 		    what, err.msg);
 		return NULL;
 	}
-	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-		s[--len] = '\0';
 	return s;
 }
 
-/* NAME, else the file named by NAME_FILE. */
+/* NAME, else the file named by NAME_FILE (common/secret.h). */
 static char *
-env_or_file(const char *name)
+env_or_file(const char *key, const char *name)
 {
-	const char *v = getenv(name);
-	char *fname, *s = NULL;
+	struct error err;
+	char *s = NULL;
+	int rc;
 
-	if (v != NULL && v[0] != '\0')
-		return xstrdup(v);
-	fname = xasprintf("%s_FILE", name);
-	if ((v = getenv(fname)) != NULL && v[0] != '\0')
-		s = read_secret_file(v, fname);
-	free(fname);
-	return s;
+	rc = publish_key_is_secret(key) ? secret_get(&s, name, &err)
+	                                : secret_get_plain(&s, name, &err);
+	if (rc < 0 && rc != ERR_NOTFOUND)
+		log_warnx("publish_secret_file_unreadable setting=%s_FILE "
+		          "error=\"%s\"",
+		    name, err.msg);
+	return rc < 0 ? NULL : s;
 }
 
 char *
@@ -162,17 +162,17 @@ publish_target_get(const struct publish_target *t, const char *key)
 		return xstrdup(v);
 	k2 = xasprintf("%s_file", key);
 	if ((v = target_raw(t, k2)) != NULL) {
-		s = read_secret_file(v, k2);
+		s = target_file(key, v, k2);
 		goto out;
 	}
 	free(k2);
 	k2 = xasprintf("%s_env", key);
 	if ((v = target_raw(t, k2)) != NULL) {
-		s = env_or_file(v);
+		s = env_or_file(key, v);
 		goto out;
 	}
 	if ((env = publish_target_env_name(t->type, key)) != NULL)
-		s = env_or_file(env);
+		s = env_or_file(key, env);
 out:
 	free(k2);
 	return s;

@@ -31,6 +31,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "publishers/aws_creds.h"
@@ -360,7 +361,7 @@ s3_lines_free(char **lines, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		OPENSSL_cleanse(lines[i], strlen(lines[i]));
+		secret_wipe(lines[i], strlen(lines[i]));
 		free(lines[i]);
 	}
 	free(lines);

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "common/buf.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 
@@ -554,11 +555,8 @@ sigv4_sign(struct sigv4_signed *out, const struct sigv4_credentials *cred,
 out:
 	if (rc < 0)
 		sigv4_signed_dispose(out);
-	OPENSSL_cleanse(k, sizeof(k));
-	if (key != NULL) {
-		OPENSSL_cleanse(key, strlen(key));
-		free(key);
-	}
+	secret_wipe(k, sizeof(k));
+	secret_free(key);
 	for (i = 0; i < nh; i++) {
 		free(hdrs[i].name);
 		free(hdrs[i].value);
@@ -591,7 +589,7 @@ sigv4_signed_dispose(struct sigv4_signed *s)
 		return;
 	for (i = 0; i < s->n_headers; i++) {
 		/* The Authorization and token lines are credentials. */
-		OPENSSL_cleanse(s->headers[i], strlen(s->headers[i]));
+		secret_wipe(s->headers[i], strlen(s->headers[i]));
 		free(s->headers[i]);
 	}
 	free(s->headers);

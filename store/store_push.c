@@ -43,6 +43,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/redact.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "store/store_int.h"
@@ -106,26 +107,19 @@ child_say(struct child_ctx *c, const char *fmt, ...)
 	}
 }
 
-/* A secret from NAME or the file named by NAME_FILE; caller frees. */
+/* A secret (or, with plain, a user name) from NAME or the file named by
+ * NAME_FILE (common/secret.h); NULL when unset or unreadable. Caller
+ * frees with secret_free. */
 static char *
-child_secret(const char *name)
+child_secret(const char *name, bool plain)
 {
-	char fname[128];
-	const char *v = getenv(name), *path;
-	char *data = NULL;
-	size_t len;
+	struct error err;
+	char *v = NULL;
 
-	if (v != NULL && *v != '\0')
-		return xstrdup(v);
-	snprintf(fname, sizeof(fname), "%s_FILE", name);
-	if ((path = getenv(fname)) == NULL || *path == '\0')
+	if ((plain ? secret_get_plain(&v, name, &err)
+	           : secret_get(&v, name, &err)) < 0)
 		return NULL;
-	/* A token or password file is tiny; 64 KiB bounds it. */
-	if (util_read_file(&data, &len, path, 65536, NULL) < 0)
-		return NULL;
-	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-		data[--len] = '\0';
-	return data;
+	return v;
 }
 
 /* The SSH key variables name key files (libgit2 reads them), so NAME and
@@ -167,26 +161,26 @@ child_cred(git_credential **out, const char *url, const char *user_from_url,
 		    "credentials refused by the remote");
 		return GIT_EAUTH;
 	}
-	user = child_secret("ARTIFACTD_GIT_USERNAME");
+	user = child_secret("ARTIFACTD_GIT_USERNAME", true);
 	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
 		u = user_from_url ? user_from_url : user ? user : "git";
 		key = child_path("ARTIFACTD_GIT_SSH_KEY");
 		pub = child_path("ARTIFACTD_GIT_SSH_PUBKEY");
-		phrase = child_secret("ARTIFACTD_GIT_SSH_PASSPHRASE");
+		phrase = child_secret("ARTIFACTD_GIT_SSH_PASSPHRASE", false);
 		if (key != NULL)
 			rc = git_credential_ssh_key_new(out, u, pub, key,
 			    phrase);
 		else if (getenv("SSH_AUTH_SOCK") != NULL)
 			rc = git_credential_ssh_key_from_agent(out, u);
 	} else if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
-		if ((pass = child_secret("ARTIFACTD_GIT_TOKEN")) != NULL)
+		if ((pass = child_secret("ARTIFACTD_GIT_TOKEN", false)) != NULL)
 			rc = git_credential_userpass_plaintext_new(out,
 			    user            ? user
 			    : user_from_url ? user_from_url
 			                    : "x-access-token",
 			    pass);
-		else if ((pass = child_secret("ARTIFACTD_GIT_PASSWORD")) !=
-		         NULL)
+		else if ((pass = child_secret("ARTIFACTD_GIT_PASSWORD",
+		              false)) != NULL)
 			rc = git_credential_userpass_plaintext_new(out,
 			    user            ? user
 			    : user_from_url ? user_from_url
@@ -198,13 +192,11 @@ child_cred(git_credential **out, const char *url, const char *user_from_url,
 		                                      : user ? user
 		                                             : "git");
 	}
-	free(user);
-	if (pass != NULL)
-		memset(pass, 0, strlen(pass));
-	free(pass);
+	secret_free(user);
+	secret_free(pass);
 	free(key);
 	free(pub);
-	free(phrase);
+	secret_free(phrase);
 	return rc;
 }
 

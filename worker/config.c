@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/redact.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "store/store.h"
@@ -249,16 +250,15 @@ config_set_desc(struct config *cfg, const struct config_desc *d,
 	case CT_STR: {
 		char **slot = (char **)(void *)(base + d->off);
 
-		free(*slot);
+		if (d->secret)
+			secret_free(*slot);
+		else
+			free(*slot);
 		*slot = value != NULL ? xstrdup(value) : NULL;
 		/* From now on the value is masked wherever it appears,
 		 * in our logs and in libgit2's and libcurl's messages. */
-		if (d->secret && value != NULL) {
-			if (strstr(value, "://") != NULL)
-				redact_secret_url(value);
-			else
-				redact_secret_add(value);
-		}
+		if (d->secret)
+			secret_register(value);
 		return 0;
 	}
 	case CT_INT:
@@ -603,7 +603,9 @@ out:
 	return rc;
 }
 
-/* Value of an environment setting, honouring NAME_FILE for secrets.
+/* Value of an environment setting, honouring NAME_FILE for secrets
+ * (secret_get: NAME wins when both are set; an empty NAME then counts
+ * as unset, but still sets the value "" when there is no file).
  * Returns an allocated string or NULL. */
 static char *
 config_env(const struct config_desc *d, struct error *err, int *rc)
@@ -612,26 +614,20 @@ config_env(const struct config_desc *d, struct error *err, int *rc)
 
 	for (i = 0; i < 3 && d->env[i] != NULL; i++) {
 		const char *v = getenv(d->env[i]);
-		char *name, *text = NULL;
-		const char *path;
-		size_t len;
+		char *text = NULL;
 
+		if (!d->secret) {
+			if (v != NULL)
+				return xstrdup(v);
+			continue;
+		}
+		if ((*rc = secret_get(&text, d->env[i], err)) == 0)
+			return text;
+		if (*rc != ERR_NOTFOUND)
+			return NULL;
+		*rc = 0;
 		if (v != NULL)
 			return xstrdup(v);
-		if (!d->secret)
-			continue;
-		name = xasprintf("%s_FILE", d->env[i]);
-		path = getenv(name);
-		free(name);
-		if (path == NULL)
-			continue;
-		if ((*rc = util_read_file(&text, &len, path, 64 * KIB, err)) <
-		    0)
-			return NULL;
-		while (
-		    len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-			text[--len] = '\0';
-		return text;
 	}
 	return NULL;
 }
@@ -658,7 +654,7 @@ config_load(struct config *cfg, const char *path, struct error *err)
 		if (v == NULL)
 			continue;
 		rc = config_set_desc(cfg, &config_descs[i], v, err);
-		free(v);
+		secret_free(v);
 		if (rc < 0)
 			return rc;
 	}
@@ -913,7 +909,9 @@ config_dispose(struct config *cfg)
 	for (i = 0; i < CONFIG_NDESCS; i++) {
 		const struct config_desc *d = &config_descs[i];
 
-		if (d->type == CT_STR)
+		if (d->type == CT_STR && d->secret)
+			secret_free(*(char **)(void *)(base + d->off));
+		else if (d->type == CT_STR)
 			free(*(char **)(void *)(base + d->off));
 		else if (d->type == CT_LIST)
 			config_list_free(*(char ***)(void *)(base + d->off),
