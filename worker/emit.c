@@ -216,7 +216,7 @@ emit_print_result(const struct handler_result *res, bool json)
 		return 0;
 	}
 	for (i = 0; i < res->nevents; i++)
-		if (emit_print_event(res->events[i], json) < 0)
+		if (emit_print_event(res->events[i].json, json) < 0)
 			rc = -1;
 	if (res->action != HANDLER_ACK)
 		rc = -1;

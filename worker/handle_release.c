@@ -4,13 +4,16 @@
  * The glue between the bus and the release core (publishers/release.h):
  * the event's data (tag, files, package, targets, dry_run) and the
  * configured targets and packages become a release request; the outcome
- * of every file x target becomes one PACKAGE_PUBLISHED or PUBLISH_FAILED,
- * and a release that fully succeeded ends with RELEASE_PUBLISHED.
- * Bad input (unknown tag, a file outside the artifacts root, a wheel
- * whose metadata disagrees with the tag) is dead-lettered at once;
- * a release whose only failures are transient (5xx, 429, network) is
- * retried - the publishers are idempotent, so a retry uploads nothing
- * twice; other failures (CONFLICT, AUTH) are answered and acknowledged.
+ * of every file x target becomes one PACKAGE_PUBLISHED or the row's
+ * failure type (PUBLISH_FAILED), and a release that fully succeeded ends
+ * with RELEASE_PUBLISHED. What happens to the event is dispatch_policy's
+ * answer to one code: the release core's own when nothing was attempted
+ * (bad input - unknown tag, a file outside the artifacts root, a wheel
+ * whose metadata disagrees with the tag - is dead-lettered at once);
+ * once targets were tried, ERR_TRANSIENT when every failure is transient
+ * (5xx, 429, network: retried - the publishers are idempotent, so a
+ * retry uploads nothing twice), else ERR_FAIL (CONFLICT, AUTH, a refused
+ * target URL: answered file by file and acknowledged).
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -22,8 +25,25 @@
 #include "common/xalloc.h"
 #include "events/envelope.h"
 #include "publishers/release.h"
+#include "worker/dispatch.h"
 #include "worker/handler.h"
 #include "worker/metrics.h"
+
+int
+handle_release_check(const struct config *cfg, const struct envelope *env,
+    struct error *err)
+{
+	(void)cfg; /* the tag names a release; no ref is written */
+	return envelope_check_release(env, err);
+}
+
+/* One release of a tag at a time: two runs would race for its assets. */
+char *
+handle_release_key(const struct config *cfg, const struct envelope *env)
+{
+	(void)cfg;
+	return xasprintf("release:%s", envelope_data_string(env, "tag"));
+}
 
 int
 handler_release_config(struct release_config *out, const struct config *cfg)
@@ -56,16 +76,17 @@ handler_release_config(struct release_config *out, const struct config *cfg)
 }
 
 /* data.error = {code, message, retryable}, as envelope_failure builds it;
- * built here so that each failure gets its own salt (event id). */
+ * built here so that each failure gets its own salt (event id).
+ * retryable is what the loop does with the whole release. */
 static void
-add_error(cJSON *data, const struct error *err)
+add_error(cJSON *data, const struct error *err, bool retryable)
 {
 	cJSON *e = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(e, "code",
 	    err->code[0] ? err->code : error_default_code(err->rc));
 	cJSON_AddStringToObject(e, "message", err->msg);
-	cJSON_AddBoolToObject(e, "retryable", error_retryable(err->rc));
+	cJSON_AddBoolToObject(e, "retryable", retryable);
 	cJSON_AddItemToObject(data, "error", e);
 }
 
@@ -75,7 +96,7 @@ emit(struct handler_result *res, const struct envelope *in, const char *type,
 {
 	struct envelope *out = envelope_reply(in, type, salt, data);
 
-	handler_result_add(res, envelope_to_json(out));
+	handler_result_add(res, out);
 	envelope_free(out);
 }
 
@@ -122,9 +143,12 @@ string_array(const cJSON *data, const char *key, const char ***out, size_t *n,
 }
 
 void
-handler_release(const struct handler_ctx *ctx, const struct envelope *env,
+handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
     struct handler_result *res)
 {
+	const struct envelope *env = job->env;
+	const char *failed = job->type->failure_type;
+	struct dispatch_policy pol;
 	struct release_config rc;
 	struct release_request req = { 0 };
 	struct release_result rr;
@@ -161,6 +185,10 @@ handler_release(const struct handler_ctx *ctx, const struct envelope *env,
 	r = release_run(&rr, &rc, &req, &err);
 	if (r < 0 && rr.n == 0)
 		goto failed;
+	/* Targets were tried: files may be published already, so the
+	 * event is no longer bad input; it failed for good unless every
+	 * failure is transient. */
+	pol = dispatch_policy(r < 0 && r != ERR_TRANSIENT ? ERR_FAIL : r);
 	for (i = 0; i < rr.n; i++) {
 		const struct release_item *it = &rr.items[i];
 		char *salt = xasprintf("%s\n%s", it->target, it->file);
@@ -186,8 +214,8 @@ handler_release(const struct handler_ctx *ctx, const struct envelope *env,
 			if (it->sha256[0] != '\0')
 				cJSON_AddStringToObject(data, "sha256",
 				    it->sha256);
-			add_error(data, &it->err);
-			emit(res, env, "PUBLISH_FAILED", salt, data);
+			add_error(data, &it->err, pol.retryable);
+			emit(res, env, failed, salt, data);
 		}
 		free(salt);
 	}
@@ -216,14 +244,10 @@ handler_release(const struct handler_ctx *ctx, const struct envelope *env,
 		cJSON_AddBoolToObject(data, "duplicate", all_present);
 		res->duplicate = all_present;
 		emit(res, env, "RELEASE_PUBLISHED", NULL, data);
-		res->action = HANDLER_ACK;
-	} else if (r == ERR_TRANSIENT) {
-		res->action = HANDLER_RETRY;
-		res->reason = xasprintf("release %s: %s", rr.tag, err.msg);
 	} else {
-		res->action = HANDLER_ACK;
 		res->reason = xasprintf("release %s: %s", rr.tag, err.msg);
 	}
+	res->action = pol.action;
 	goto out;
 failed:
 	/* Nothing was attempted: one answer for the whole release. */
@@ -233,15 +257,11 @@ failed:
 	add_common(data, &rr);
 	cJSON_AddStringToObject(data, "target", "");
 	cJSON_AddStringToObject(data, "file", "");
-	add_error(data, &err);
-	emit(res, env, "PUBLISH_FAILED", "release", data);
+	pol = dispatch_policy(r);
+	add_error(data, &err, pol.retryable);
+	emit(res, env, failed, "release", data);
 	res->reason = xasprintf("%s: %s", err.code, err.msg);
-	if (r == ERR_INVALID)
-		res->action = HANDLER_DEAD_LETTER;
-	else if (r == ERR_TRANSIENT)
-		res->action = HANDLER_RETRY;
-	else
-		res->action = HANDLER_ACK;
+	res->action = pol.action;
 	log_warnx("release_failed event_id=%s code=%s error=\"%s\"",
 	    env->event_id, err.code, err.msg);
 out:

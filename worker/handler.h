@@ -5,12 +5,16 @@
  * handled in two steps:
  *
  *   handler_prepare()  on the loop thread: parse and validate the event
- *                      (cheap), decide the serialization key;
- *   handler_run()      on a handler thread: the blocking work (libgit2,
- *                      libcurl), producing the outcome events.
+ *                      (cheap), find its row in the table of event types
+ *                      (dispatch.h), decide the serialization key;
+ *   handler_run()      on a handler thread: the row's handler does the
+ *                      blocking work (libgit2, libcurl).
  *
- * Both fill a struct handler_result: the outcome events to write (JSON,
- * in order) and what the loop must do with the input entry.
+ * Both fill a struct handler_result: the outcome events to write, typed
+ * (type, ids and the JSON text built once, so the loop never parses its
+ * own output), and what the loop must do with the input entry. Which
+ * action follows from which return code is decided by dispatch_policy()
+ * alone.
  */
 #ifndef WORKER_HANDLER_H
 #define WORKER_HANDLER_H
@@ -21,6 +25,7 @@
 #include "common/error.h"
 #include "worker/config.h"
 
+struct dispatch_type;
 struct envelope;
 struct store;
 struct scanner;
@@ -40,9 +45,19 @@ enum handler_action {
 	HANDLER_SKIP         /* not ours (e.g. TEST_FAILED): acknowledge */
 };
 
+/* One outcome event, as the bus writes it: its plain fields and its
+ * JSON text, all owned. */
+struct handler_event {
+	char *type;           /* event_type */
+	char *event_id;       /* never NULL */
+	char *correlation_id; /* NULL when the answer has none */
+	char *error_code;     /* data.error.code of a failure, else NULL */
+	char *json;           /* the whole event, serialized once */
+};
+
 struct handler_result {
 	enum handler_action action;
-	char **events; /* JSON outcome events, owned */
+	struct handler_event *events; /* in the order to write, owned */
 	size_t nevents;
 	char *reason;     /* why, for dead letters and logs; owned */
 	char *event_id;   /* of the input, once known; owned */
@@ -50,11 +65,13 @@ struct handler_result {
 	bool duplicate;   /* the outcome was already there */
 };
 
-/* A prepared job: the parsed input and the key of the ref it writes. */
+/* A prepared job: the parsed input, its row and the key of the ref it
+ * writes. */
 struct handler_job {
-	struct envelope *env; /* owned */
-	char *stream;         /* input stream name, owned */
-	char *key;            /* serialization key (e.g. the branch), owned */
+	const struct dispatch_type *type; /* borrowed from the table */
+	struct envelope *env;             /* owned */
+	char *stream;                     /* input stream name, owned */
+	char *key; /* serialization key (e.g. the branch), owned */
 };
 
 /*
@@ -67,29 +84,70 @@ int handler_prepare(const struct handler_ctx *ctx, struct handler_job **job,
     const char *stream, const char *json, size_t len,
     const char *field_event_id, struct handler_result *res);
 
-/* Do the work of a prepared job. Always fills res. Thread-safe. */
+/* Do the work of a prepared job (its row's handler). Always fills res.
+ * Thread-safe. */
 void handler_run(const struct handler_ctx *ctx, const struct handler_job *job,
     struct handler_result *res);
 
-/* The failure event type that answers an input of event_type (may be NULL
- * when it could not be parsed) read from stream. */
-const char *handler_failure_type(const struct config *cfg, const char *stream,
-    const char *event_type);
+/*
+ * Answer an entry whose handler will not run (the loop refuses it: too
+ * many fields, or delivered max-deliveries times): one failure event of
+ * err for the envelope as far as `json` parses, else for a stand-in
+ * built from the entry's plain fields (field_event_id and field_type,
+ * both already checked with envelope_id_ok, may be NULL; without an id
+ * the stand-in's is derived from the bytes, as envelope_parse derives
+ * it). The action is dispatch_policy(err->rc). reason (taken over) is
+ * the dead letter's reason; NULL: "<code>: <message>". res is filled
+ * from scratch.
+ */
+void handler_refuse(const struct config *cfg, const char *stream,
+    const char *json, size_t len, const char *field_event_id,
+    const char *field_type, const struct error *err, char *reason,
+    struct handler_result *res);
 
 void handler_job_free(struct handler_job *job);
 void handler_result_dispose(struct handler_result *res);
 
-/* Append an outcome event (taken over) to res. */
-void handler_result_add(struct handler_result *res, char *json);
+/* Append the outcome event `ev` to res: its fields are copied and its
+ * JSON text is built here, once. ev stays the caller's. */
+void handler_result_add(struct handler_result *res, const struct envelope *ev);
 
-/* Individual handlers, used by handler_run and by the CLI commands. */
-void handler_test_passed(const struct handler_ctx *ctx,
-    const struct envelope *env, struct handler_result *res);
-void handler_rollback(const struct handler_ctx *ctx, const struct envelope *env,
+/*
+ * Answer a failure of the job's input: one event of the row's failure
+ * type carrying err, res->action and the answer's retryable from
+ * dispatch_policy(err->rc), and res->reason "<code>: <message>".
+ */
+void handler_fail(struct handler_result *res, const struct handler_job *job,
+    const struct error *err);
+
+/*
+ * Is `<kind><a><b>` a ref name git accepts? 0, or ERR_INVALID (code
+ * INVALID_EVENT) saying that `what` of the event does not make one. The
+ * ids of an event become ref names; a name git refuses would fail after
+ * the commit object exists and look like a libgit2 error.
+ */
+int handler_ref_ok(const char *kind, const char *a, const char *b,
+    const char *what, struct error *err);
+
+/* The rows' functions, one handle_<what>.c per event type (dispatch.c
+ * holds the table). */
+int handle_commit_check(const struct config *cfg, const struct envelope *env,
+    struct error *err);
+char *handle_commit_key(const struct config *cfg, const struct envelope *env);
+void handle_commit(const struct handler_ctx *ctx, const struct handler_job *job,
     struct handler_result *res);
-/* In handle_release.c (publishers glue). */
-void handler_release(const struct handler_ctx *ctx, const struct envelope *env,
-    struct handler_result *res);
+
+int handle_rollback_check(const struct config *cfg, const struct envelope *env,
+    struct error *err);
+char *handle_rollback_key(const struct config *cfg, const struct envelope *env);
+void handle_rollback(const struct handler_ctx *ctx,
+    const struct handler_job *job, struct handler_result *res);
+
+int handle_release_check(const struct config *cfg, const struct envelope *env,
+    struct error *err);
+char *handle_release_key(const struct config *cfg, const struct envelope *env);
+void handle_release(const struct handler_ctx *ctx,
+    const struct handler_job *job, struct handler_result *res);
 
 struct release_config;
 /* The publishing part of the settings (targets, packages, artifacts root,

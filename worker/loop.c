@@ -23,7 +23,6 @@
  */
 #include "worker/loop.h"
 
-#include <cjson/cJSON.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
@@ -38,6 +37,7 @@
 #include "events/bus.h"
 #include "events/envelope.h"
 #include "worker/app.h"
+#include "worker/dispatch.h"
 #include "worker/metrics.h"
 #include "worker/pool.h"
 #include "worker/status.h"
@@ -422,37 +422,24 @@ loop_complete_done(int rc, void *arg)
 	item_finish(it);
 }
 
-/* Write the answer of an item whose result is final. */
+/* Write the answer of an item whose result is final. The handlers hand
+ * over typed events: nothing of our own output is parsed again here. */
 static void
 loop_write(struct item *it)
 {
 	struct loop *lp = it->loop;
 	struct bus_out_event *ev;
-	cJSON **roots;
 	struct bus_completion c = { 0 };
 	size_t i;
 
 	ev = xcalloc(it->res.nevents ? it->res.nevents : 1, sizeof(*ev));
-	roots = xcalloc(it->res.nevents ? it->res.nevents : 1, sizeof(*roots));
 	for (i = 0; i < it->res.nevents; i++) {
-		const cJSON *v;
+		const struct handler_event *e = &it->res.events[i];
 
-		ev[i].json = it->res.events[i];
-		/* Our own output: small and well-formed, parsed only to
-		 * copy its ids into plain stream fields. */
-		roots[i] = cJSON_Parse(it->res.events[i]);
-		if ((v = cJSON_GetObjectItemCaseSensitive(roots[i],
-		         "event_id")) != NULL &&
-		    cJSON_IsString(v))
-			ev[i].event_id = v->valuestring;
-		if ((v = cJSON_GetObjectItemCaseSensitive(roots[i],
-		         "event_type")) != NULL &&
-		    cJSON_IsString(v))
-			ev[i].event_type = v->valuestring;
-		if ((v = cJSON_GetObjectItemCaseSensitive(roots[i],
-		         "correlation_id")) != NULL &&
-		    cJSON_IsString(v))
-			ev[i].correlation_id = v->valuestring;
+		ev[i].json = e->json;
+		ev[i].event_id = e->event_id;
+		ev[i].event_type = e->type;
+		ev[i].correlation_id = e->correlation_id;
 	}
 	c.msg = it->msg;
 	c.events = ev;
@@ -462,9 +449,6 @@ loop_write(struct item *it)
 	it->state = ITEM_COMPLETING;
 	if (bus_complete(lp->bus, &c, loop_complete_done, it) < 0)
 		loop_complete_done(ERR_TRANSIENT, it);
-	for (i = 0; i < it->res.nevents; i++)
-		cJSON_Delete(roots[i]);
-	free(roots);
 	free(ev);
 }
 
@@ -503,37 +487,18 @@ loop_complete(struct item *it)
 }
 
 /*
- * Dead-letter an entry without running the handler: answer with a failure
- * of `err` (never retryable) for the envelope as far as it parses, else
- * for the entry's own plain fields.
+ * Answer an entry without running a handler: the handlers' own refusal
+ * (handler_refuse: the stand-in for what does not parse, the failure
+ * type, the action from the policy), then the answer is written.
  */
 static void
 loop_refuse(struct item *it, const char *json, size_t len,
     const char *field_event_id, const char *field_type, const struct error *err,
     char *reason)
 {
-	struct loop *lp = it->loop;
-	struct envelope *in = NULL, *out;
-	const char *type;
-
-	if (json == NULL || envelope_parse(&in, json, len, NULL) < 0) {
-		in = envelope_new(field_type ? field_type : "UNPARSEABLE");
-		if (field_event_id != NULL)
-			envelope_set_event_id(in, field_event_id);
-	} else if (field_event_id != NULL && in->event_id_derived) {
-		envelope_set_event_id(in, field_event_id);
-	}
-	type = handler_failure_type(lp->cfg, it->msg->stream,
-	    field_type ? field_type : in->event_type);
-	out = envelope_failure(in, type, err, false, NULL);
-	memset(&it->res, 0, sizeof(it->res));
-	handler_result_add(&it->res, envelope_to_json(out));
-	it->res.action = HANDLER_DEAD_LETTER;
-	it->res.reason = reason;
-	it->res.event_id = xstrdup(in->event_id);
-	it->res.event_type = xstrdup(in->event_type);
-	envelope_free(out);
-	envelope_free(in);
+	handler_result_dispose(&it->res);
+	handler_refuse(it->loop->cfg, it->msg->stream, json, len,
+	    field_event_id, field_type, err, reason, &it->res);
 	loop_complete(it);
 }
 
@@ -548,7 +513,8 @@ loop_crash_letter(struct item *it, const char *json, size_t len,
 {
 	struct error err = { 0 };
 
-	error_set(&err, ERR_FAIL, "CRASH",
+	/* The event itself is the poison: never retried (ERR_INVALID). */
+	error_set(&err, ERR_INVALID, "CRASH",
 	    "delivered %lld times without an answer: handling it "
 	    "may crash the worker",
 	    it->msg->deliveries);
@@ -910,7 +876,8 @@ loop_run(const struct handler_ctx *ctx, const struct config *cfg,
 {
 	struct loop lp = { 0 };
 	struct bus_opts bo = { 0 };
-	const char *streams[2];
+	const char *streams[8]; /* one per distinct stream of the event
+	                           types' table: two today */
 	long renew_ms;
 	bool abandoned = false;
 	struct item *it;
@@ -930,14 +897,13 @@ loop_run(const struct handler_ctx *ctx, const struct config *cfg,
 	        0 ||
 	    (rc = pool_new(&lp.bg, lp.base, 1, err)) < 0)
 		goto out;
-	streams[0] = cfg->test_stream;
-	streams[1] = cfg->release_stream;
 	bo.url = cfg->redis_url;
 	bo.group = cfg->group;
 	bo.consumer = cfg->consumer;
 	bo.streams = streams;
-	bo.nstreams =
-	    strcmp(cfg->test_stream, cfg->release_stream) == 0 ? 1 : 2;
+	/* The streams the event types arrive on (dispatch.c's table). */
+	bo.nstreams = dispatch_streams(cfg, streams,
+	    sizeof(streams) / sizeof(streams[0]));
 	bo.output_stream = cfg->output_stream;
 	bo.output_channel = cfg->output_channel;
 	bo.output_maxlen = cfg->stream_maxlen;

@@ -1,0 +1,381 @@
+/*
+ * dispatch.c - the table of event types, the policy from a return code to
+ * what the loop does, and the shape of every answer.
+ *
+ * handler_prepare routes an entry through the table; handler_run runs
+ * the row's handler; handler_refuse answers entries the loop will not
+ * hand to a handler. Every failure answer, whoever writes it, is built by
+ * dispatch_answer_failure below, so the stand-in for an entry that does
+ * not parse, the failure event's type and the action are decided once.
+ */
+#include "worker/dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/util.h"
+#include "common/xalloc.h"
+#include "events/envelope.h"
+#include "store/store.h"
+
+/*
+ * The event types. Adding one is one row here and one handle_<what>.c
+ * (docs/internals/worker.md lists the steps). Rows reading the same
+ * stream: the first one's failure type answers that stream's entries
+ * that do not parse.
+ */
+static const struct dispatch_type dispatch_table[] = {
+	{ "TEST_PASSED", offsetof(struct config, test_stream),
+	    "ARTIFACT_COMMIT_FAILED", handle_commit_check, handle_commit_key,
+	    handle_commit, "TEST_" },
+	{ "ROLLBACK_REQUESTED", offsetof(struct config, test_stream),
+	    "ARTIFACT_REVERT_FAILED", handle_rollback_check,
+	    handle_rollback_key, handle_rollback, NULL },
+	{ "RELEASE_TAGGED", offsetof(struct config, release_stream),
+	    "PUBLISH_FAILED", handle_release_check, handle_release_key,
+	    handle_release, NULL },
+};
+
+#define DISPATCH_NTYPES (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
+
+struct dispatch_policy
+dispatch_policy(int rc)
+{
+	struct dispatch_policy p = { HANDLER_ACK, false };
+
+	switch (rc) {
+	case ERR_TRANSIENT:
+		p.action = HANDLER_RETRY;
+		break;
+	case ERR_INVALID:
+	case ERR_NOTFOUND:
+		p.action = HANDLER_DEAD_LETTER;
+		break;
+	default: /* 0, ERR_FAIL, ERR_CONFLICT, anything else */
+		p.action = HANDLER_ACK;
+		break;
+	}
+	/* One definition of "retryable" for the daemon and the CLI. */
+	p.retryable = error_retryable(rc);
+	return p;
+}
+
+const struct dispatch_type *
+dispatch_types(size_t *n)
+{
+	*n = DISPATCH_NTYPES;
+	return dispatch_table;
+}
+
+const char *
+dispatch_stream(const struct config *cfg, const struct dispatch_type *t)
+{
+	const char *const *setting =
+	    (const char *const *)(const void *)((const char *)cfg + t->stream);
+
+	return *setting;
+}
+
+size_t
+dispatch_streams(const struct config *cfg, const char **out, size_t max)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < DISPATCH_NTYPES && n < max; i++) {
+		const char *s = dispatch_stream(cfg, &dispatch_table[i]);
+		bool seen = false;
+
+		for (j = 0; j < n && !seen; j++)
+			seen = strcmp(out[j], s) == 0;
+		if (!seen)
+			out[n++] = s;
+	}
+	return n;
+}
+
+static const struct dispatch_type *
+dispatch_exact(const char *type)
+{
+	size_t i;
+
+	for (i = 0; type != NULL && i < DISPATCH_NTYPES; i++)
+		if (strcmp(dispatch_table[i].name, type) == 0)
+			return &dispatch_table[i];
+	return NULL;
+}
+
+const struct dispatch_type *
+dispatch_find(const struct config *cfg, const char *stream, const char *type)
+{
+	const struct dispatch_type *t = dispatch_exact(type);
+	size_t i;
+
+	if (t != NULL || cfg->require_test_passed || type == NULL)
+		return t;
+	for (i = 0; i < DISPATCH_NTYPES; i++) {
+		t = &dispatch_table[i];
+		if (t->loose_prefix != NULL &&
+		    strncmp(type, t->loose_prefix, strlen(t->loose_prefix)) ==
+		        0 &&
+		    stream != NULL &&
+		    strcmp(stream, dispatch_stream(cfg, t)) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+const char *
+dispatch_failure_type(const struct config *cfg, const char *stream,
+    const char *type)
+{
+	const struct dispatch_type *t = dispatch_exact(type);
+	size_t i;
+
+	if (t != NULL)
+		return t->failure_type;
+	for (i = 0; stream != NULL && i < DISPATCH_NTYPES; i++)
+		if (strcmp(stream, dispatch_stream(cfg, &dispatch_table[i])) ==
+		    0)
+			return dispatch_table[i].failure_type;
+	return dispatch_table[0].failure_type;
+}
+
+/* ------------------------------------------------------------- results */
+
+void
+handler_result_add(struct handler_result *res, const struct envelope *ev)
+{
+	struct handler_event *e;
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(ev->data, "error"), "code");
+
+	res->events =
+	    xrealloc(res->events, (res->nevents + 1) * sizeof(*res->events));
+	e = &res->events[res->nevents++];
+	e->type = xstrdup(ev->event_type);
+	e->event_id = xstrdup(ev->event_id);
+	e->correlation_id =
+	    ev->correlation_id ? xstrdup(ev->correlation_id) : NULL;
+	e->error_code =
+	    cJSON_IsString(code) ? xstrdup(code->valuestring) : NULL;
+	e->json = envelope_to_json(ev);
+}
+
+void
+handler_result_dispose(struct handler_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->nevents; i++) {
+		free(res->events[i].type);
+		free(res->events[i].event_id);
+		free(res->events[i].correlation_id);
+		free(res->events[i].error_code);
+		free(res->events[i].json);
+	}
+	free(res->events);
+	free(res->reason);
+	free(res->event_id);
+	free(res->event_type);
+	memset(res, 0, sizeof(*res));
+}
+
+void
+handler_job_free(struct handler_job *job)
+{
+	if (job == NULL)
+		return;
+	envelope_free(job->env);
+	free(job->stream);
+	free(job->key);
+	free(job);
+}
+
+/* The one failure answer: an event of `type` carrying err, the action
+ * and retryable from the policy, the reason (taken over; NULL:
+ * "<code>: <message>"). */
+static void
+dispatch_answer_failure(struct handler_result *res, const struct envelope *in,
+    const char *type, const struct error *err, char *reason)
+{
+	struct dispatch_policy p = dispatch_policy(err->rc);
+	struct envelope *out =
+	    envelope_failure(in, type, err, p.retryable, NULL);
+
+	handler_result_add(res, out);
+	envelope_free(out);
+	res->action = p.action;
+	free(res->reason);
+	res->reason =
+	    reason != NULL ? reason : xasprintf("%s: %s", err->code, err->msg);
+}
+
+void
+handler_fail(struct handler_result *res, const struct handler_job *job,
+    const struct error *err)
+{
+	dispatch_answer_failure(res, job->env, job->type->failure_type, err,
+	    NULL);
+}
+
+int
+handler_ref_ok(const char *kind, const char *a, const char *b, const char *what,
+    struct error *err)
+{
+	char *ref = xasprintf("%s%s%s", kind, a, b);
+	bool ok = store_ref_name_ok(ref);
+
+	free(ref);
+	if (ok)
+		return 0;
+	return error_set(err, ERR_INVALID, "INVALID_EVENT",
+	    "%s does not make a valid git ref name (git's rules, at most "
+	    "%d bytes, components of at most %d)",
+	    what, STORE_REF_NAME_MAX, STORE_REF_COMPONENT_MAX);
+}
+
+/* ------------------------------------------------------------- entries */
+
+/*
+ * The envelope to answer for an entry that did not parse: type
+ * field_type (or UNPARSEABLE), id field_event_id or else the one
+ * envelope_parse would derive from the same bytes, so every refusal of
+ * one entry carries one id, whoever writes it.
+ */
+static struct envelope *
+dispatch_stand_in(const char *json, size_t len, const char *field_event_id,
+    const char *field_type)
+{
+	struct envelope *env =
+	    envelope_new(field_type != NULL ? field_type : "UNPARSEABLE");
+	char hex[UTIL_SHA256_HEX], id[64];
+
+	if (field_event_id != NULL &&
+	    envelope_id_ok(field_event_id, strlen(field_event_id))) {
+		envelope_set_event_id(env, field_event_id);
+	} else {
+		util_sha256_hex(hex, json != NULL ? json : "",
+		    json != NULL ? len : 0);
+		snprintf(id, sizeof(id), "sha256-%.32s", hex);
+		envelope_set_event_id(env, id);
+	}
+	return env;
+}
+
+/* Answer an entry's failure before any handler ran; env is what parsed
+ * (NULL: nothing), taken over. */
+static void
+dispatch_refuse_env(const struct config *cfg, const char *stream,
+    struct envelope *env, const char *json, size_t len,
+    const char *field_event_id, const char *field_type, const struct error *err,
+    char *reason, struct handler_result *res)
+{
+	if (env == NULL)
+		env = dispatch_stand_in(json, len, field_event_id, field_type);
+	free(res->event_id);
+	free(res->event_type);
+	res->event_id = xstrdup(env->event_id);
+	res->event_type = xstrdup(env->event_type);
+	dispatch_answer_failure(res, env,
+	    dispatch_failure_type(cfg, stream, env->event_type), err, reason);
+	envelope_free(env);
+}
+
+void
+handler_refuse(const struct config *cfg, const char *stream, const char *json,
+    size_t len, const char *field_event_id, const char *field_type,
+    const struct error *err, char *reason, struct handler_result *res)
+{
+	struct envelope *env = NULL;
+
+	memset(res, 0, sizeof(*res));
+	if (json == NULL || envelope_parse(&env, json, len, NULL) < 0)
+		env = NULL;
+	else if (field_event_id != NULL && env->event_id_derived)
+		envelope_set_event_id(env, field_event_id);
+	dispatch_refuse_env(cfg, stream, env, json, len, field_event_id,
+	    field_type, err, reason, res);
+}
+
+int
+handler_prepare(const struct handler_ctx *ctx, struct handler_job **job,
+    const char *stream, const char *json, size_t len,
+    const char *field_event_id, struct handler_result *res)
+{
+	const struct config *cfg = ctx->cfg;
+	const struct dispatch_type *t;
+	struct envelope *env = NULL;
+	struct handler_job *j;
+	struct error err = { 0 };
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	*job = NULL;
+	if (json == NULL) {
+		rc = error_set(&err, ERR_INVALID, "INVALID_EVENT",
+		    "stream entry has no 'event' field");
+		goto bad;
+	}
+	if ((rc = envelope_parse(&env, json, len, &err)) < 0)
+		goto bad;
+	/* The plain stream field is checked as the envelope's own fields
+	 * are: it is logged and echoed in the answer. */
+	if (field_event_id != NULL && env->event_id_derived &&
+	    envelope_id_ok(field_event_id, strlen(field_event_id)))
+		envelope_set_event_id(env, field_event_id);
+	res->event_id = xstrdup(env->event_id);
+	res->event_type = xstrdup(env->event_type);
+	if ((t = dispatch_find(cfg, stream, env->event_type)) == NULL) {
+		res->action = HANDLER_SKIP;
+		res->reason =
+		    xasprintf("event type %s is not handled", env->event_type);
+		envelope_free(env);
+		return ERR_NOTFOUND;
+	}
+	if ((rc = t->check(cfg, env, &err)) < 0)
+		goto bad;
+	j = xcalloc(1, sizeof(*j));
+	j->type = t;
+	j->stream = xstrdup(stream);
+	j->key = t->key(cfg, env);
+	j->env = env;
+	*job = j;
+	return 0;
+bad:
+	/* What fails before a handler runs is the input's own fault: never
+	 * retried, whatever code the check chose. */
+	err.rc = ERR_INVALID;
+	dispatch_refuse_env(cfg, stream, env, json, len, field_event_id, NULL,
+	    &err, NULL, res);
+	return rc < 0 ? rc : ERR_INVALID;
+}
+
+#ifdef ARTIFACTD_TEST_HOOKS
+/* Test builds only: crash on one chosen event, to prove that a handler
+ * that kills the process ends in the dead-letter stream. */
+static void
+dispatch_test_crash(const struct envelope *env)
+{
+	const char *id = getenv("ARTIFACTD_TEST_CRASH_ON");
+
+	if (id != NULL && strcmp(id, env->event_id) == 0)
+		abort();
+}
+#endif
+
+void
+handler_run(const struct handler_ctx *ctx, const struct handler_job *job,
+    struct handler_result *res)
+{
+	if (res->event_id == NULL)
+		res->event_id = xstrdup(job->env->event_id);
+	if (res->event_type == NULL)
+		res->event_type = xstrdup(job->env->event_type);
+#ifdef ARTIFACTD_TEST_HOOKS
+	dispatch_test_crash(job->env);
+#endif
+	job->type->run(ctx, job, res);
+}
