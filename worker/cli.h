@@ -4,8 +4,15 @@
  * Options are GNU style (--name value, --name=value, -x value). Each
  * subcommand declares its own options; any other long option that names a
  * setting ("--redis-url", "--repo", ...) is applied to the config with
- * config_set(), so every setting is a flag on every command. Positional
- * arguments are collected in order.
+ * config_set(), so every setting is a flag on every command; the global
+ * --config FILE (read by main before any command runs) is accepted after
+ * the command name too. Positional arguments are collected in order.
+ *
+ * Exit codes are the same for every command (docs/guide.md): 0 success,
+ * 1 the operation failed, 2 bad usage, 3 a wait timed out (emit). With
+ * --json, a failure prints {"error": {"code", "message"}} on stdout as
+ * well as the text on stderr (cli_fail), so a program reading stdout
+ * always gets one JSON document.
  */
 #ifndef WORKER_CLI_H
 #define WORKER_CLI_H
@@ -36,11 +43,21 @@ struct cli_spec {
 	size_t min_args, max_args; /* positional bounds */
 };
 
+/* The exit codes of every command. */
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1,
+	CLI_EXIT_USAGE = 2,
+	CLI_EXIT_TIMEOUT = 3
+};
+
 /*
  * Parse argv[1..] (argv[0] is the subcommand). *args receives the
  * positional arguments (borrowed from argv; the array is owned by the
- * caller, free() it). Returns 0; 2 after printing a usage error; 3 when
- * --help was printed (the command should exit 0).
+ * caller, free() it). Returns 0; 2 after printing a usage error (as JSON
+ * on stdout too when the command has --json and it was given); 3 when
+ * --help was printed (the command should exit 0). A callback that
+ * returns non-zero has printed nothing: cli_parse reports the bad value.
  */
 int cli_parse(const struct cli_spec *spec, int argc, char **argv,
     struct config *cfg, cli_opt_cb cb, void *arg, char ***args, size_t *nargs);
@@ -60,5 +77,28 @@ void cli_wipe_secret(const char *name, char *value);
 /* Print "artifactd <command>: <message>" to stderr and return 2. */
 int cli_usage_error(const struct cli_spec *spec, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Report a failure of a command and return status: "artifactd <command>:
+ * <message>" on stderr (with a pointer to --help when status is
+ * CLI_EXIT_USAGE), and with json also {"error":{"code":code,"message":
+ * <message>}} on stdout. code is the one-word code (err.code, "USAGE").
+ */
+int cli_fail(const struct cli_spec *spec, bool json, int status,
+    const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* cli_fail with an error record: its code (or a default from its rc) and
+ * its message. */
+int cli_fail_error(const struct cli_spec *spec, bool json, int status,
+    const struct error *err);
+
+/* True when the spec has a --json option and argv (before "--") gives
+ * it: usage errors found before the callbacks ran are then JSON too. */
+bool cli_json_requested(const struct cli_spec *spec, int argc, char **argv);
+
+/* Print the JSON error object {"error":{"code":...,"message":...}} on
+ * stdout. */
+void cli_print_json_error(const char *code, const char *message);
 
 #endif

@@ -22,6 +22,8 @@ cmd_config_opt(const char *name, const char *value, void *arg)
 		flags[0] = true;
 	else if (strcmp(name, "list") == 0)
 		flags[1] = true;
+	else if (strcmp(name, "settings-markdown") == 0)
+		flags[2] = true;
 	return 0;
 }
 
@@ -32,15 +34,17 @@ cmd_check_config(int argc, char **argv, struct config *cfg)
 		{ "json", 0, false, "print the settings as one JSON object" },
 		{ "list", 0, false,
 		    "list every setting with its flag and variable" },
+		{ "settings-markdown", 0, false,
+		    "print the settings table of docs/guide.md" },
 	};
 	static const struct cli_spec spec = { "check-config", "[options]",
 		"Load the settings (defaults, config file, environment, "
 		"flags), "
 		"check them,\nand print the effective values with secrets "
 		"masked. Exits 1 when they are invalid.",
-		opts, 2, 0, 0 };
+		opts, sizeof(opts) / sizeof(opts[0]), 0, 0 };
 	struct error err = { 0 };
-	bool flags[2] = { false, false };
+	bool flags[3] = { false, false, false };
 	char **args = NULL;
 	size_t nargs = 0;
 	int rc;
@@ -56,11 +60,14 @@ cmd_check_config(int argc, char **argv, struct config *cfg)
 		config_describe();
 		return 0;
 	}
-	if (config_validate(cfg, &err) < 0) {
-		fprintf(stderr, "artifactd: invalid configuration: %s\n",
-		    err.msg);
-		return 1;
+	if (flags[2]) {
+		config_print_markdown();
+		return 0;
 	}
+	if (config_validate(cfg, &err) < 0)
+		return cli_fail(&spec, flags[0], CLI_EXIT_FAILED,
+		    err.code[0] ? err.code : "CONFIG",
+		    "invalid configuration: %s", err.msg);
 	config_print(cfg, flags[0]);
 	if (!flags[0])
 		printf("# configuration OK\n");

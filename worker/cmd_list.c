@@ -32,11 +32,10 @@ list_opt(const char *name, const char *value, void *arg)
 	if (strcmp(name, "workflow") == 0)
 		a->workflow = value;
 	else if (strcmp(name, "limit") == 0) {
+		/* Reported once, by cmd_list, with the range. */
 		if (util_parse_uint(&a->limit, value, LIST_LIMIT_MAX) < 0 ||
-		    a->limit == 0) {
+		    a->limit == 0)
 			a->bad_limit = true;
-			return 1;
-		}
 	} else if (strcmp(name, "json") == 0)
 		a->json = true;
 	return 0;
@@ -79,17 +78,19 @@ cmd_list(int argc, char **argv, struct config *cfg)
 		rc = 0;
 		goto out;
 	}
-	if (rc != 0 || a.bad_limit) {
-		if (a.bad_limit)
-			rc = cli_usage_error(&spec, "--limit must be 1..%d",
-			    LIST_LIMIT_MAX);
+	if (rc != 0)
+		goto out;
+	if (a.bad_limit) {
+		rc = cli_fail(&spec, a.json, CLI_EXIT_USAGE, "USAGE",
+		    "--limit must be 1..%d", LIST_LIMIT_MAX);
 		goto out;
 	}
 	app_log_init(cfg);
 	if (app_open_store(&st, cfg, &err) < 0 ||
 	    store_list(st, &arr, a.workflow, (size_t)a.limit, &err) < 0) {
-		fprintf(stderr, "artifactd list: %s\n", err.msg);
-		rc = err.rc == ERR_INVALID ? 2 : 1;
+		rc = cli_fail_error(&spec, a.json,
+		    err.rc == ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILED,
+		    &err);
 		goto out;
 	}
 	if (a.json) {

@@ -55,11 +55,11 @@ publish_opt(const char *name, const char *value, void *arg)
 	} else if (strcmp(name, "package") == 0) {
 		pa->package = value;
 	} else if (strcmp(name, "target") == 0) {
-		if (pa->ntargets == PUBLISH_MAX_TARGETS) {
+		/* Reported once, by cmd_publish. */
+		if (pa->ntargets == PUBLISH_MAX_TARGETS)
 			pa->too_many = true;
-			return 1;
-		}
-		pa->targets[pa->ntargets++] = value;
+		else
+			pa->targets[pa->ntargets++] = value;
 	} else if (strcmp(name, "dry-run") == 0) {
 		pa->dry_run = true;
 	} else if (strcmp(name, "json") == 0) {
@@ -176,14 +176,16 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		rc = 0;
 		goto out;
 	}
-	if (rc != 0) {
-		if (pa.too_many)
-			rc = cli_usage_error(&spec, "at most %d --target",
-			    PUBLISH_MAX_TARGETS);
+	if (rc != 0)
+		goto out;
+	if (pa.too_many) {
+		rc = cli_fail(&spec, pa.json, CLI_EXIT_USAGE, "USAGE",
+		    "at most %d --target", PUBLISH_MAX_TARGETS);
 		goto out;
 	}
 	if (pa.tag == NULL) {
-		rc = cli_usage_error(&spec, "--tag is required");
+		rc = cli_fail(&spec, pa.json, CLI_EXIT_USAGE, "USAGE",
+		    "--tag is required");
 		goto out;
 	}
 	app_log_init(cfg);
@@ -192,9 +194,8 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	 * the current directory (events name them relative to the artifacts
 	 * root instead). */
 	if (getcwd(cwd, sizeof(cwd)) == NULL) {
-		fprintf(stderr, "artifactd publish: cannot read the current "
-		                "directory\n");
-		rc = 1;
+		rc = cli_fail(&spec, pa.json, CLI_EXIT_FAILED, "IO",
+		    "cannot read the current directory");
 		goto out;
 	}
 	paths = xcalloc(nargs + 1, sizeof(*paths));

@@ -69,8 +69,9 @@ cmd_revert(int argc, char **argv, struct config *cfg)
 	if (app_open_store(&st, cfg, &err) < 0 ||
 	    store_revert(st, &o, args[0],
 	        a.branch ? a.branch : cfg->base_branch, a.event_id, &err) < 0) {
-		fprintf(stderr, "artifactd revert: %s\n", err.msg);
-		rc = err.rc == ERR_INVALID ? 2 : 1;
+		rc = cli_fail_error(&spec, a.json,
+		    err.rc == ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILED,
+		    &err);
 		goto out;
 	}
 	if (a.json) {

@@ -146,7 +146,8 @@ cmd_scan(int argc, char **argv, struct config *cfg)
 	if (scanner_new(&sc, (const char *const *)cfg->secret_patterns,
 	        cfg->nsecret_patterns, (const char *const *)cfg->secret_allow,
 	        cfg->nsecret_allow, &err) < 0) {
-		rc = cli_usage_error(&spec, "%s", err.msg);
+		rc = cli_fail(&spec, st.json, CLI_EXIT_USAGE, "USAGE", "%s",
+		    err.msg);
 		goto out;
 	}
 	max = cfg->max_file_bytes > 0 ? (size_t)cfg->max_file_bytes

@@ -51,8 +51,9 @@ cmd_show(int argc, char **argv, struct config *cfg)
 	app_log_init(cfg);
 	if (app_open_store(&st, cfg, &err) < 0 ||
 	    store_show(st, &o, args[0], &err) < 0) {
-		fprintf(stderr, "artifactd show: %s\n", err.msg);
-		rc = err.rc == ERR_INVALID ? 2 : 1;
+		rc = cli_fail_error(&spec, json,
+		    err.rc == ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILED,
+		    &err);
 		goto out;
 	}
 	if (json) {

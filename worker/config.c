@@ -9,6 +9,7 @@
  */
 #include "worker/config.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <limits.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "publishers/publisher.h"
 #include "store/store.h"
 
 enum config_type { CT_STR, CT_INT, CT_BOOL, CT_LIST };
@@ -39,6 +41,18 @@ struct config_desc {
 	long long max;    /* CT_INT upper bound */
 	bool secret;      /* masked in output, NAME_FILE honoured */
 	const char *help;
+};
+
+static int config_check_branch_prefix(const char *value, struct error *err);
+static int config_check_base_branch(const char *value, struct error *err);
+
+/* Checks of a string setting beyond its type, by name. */
+static const struct config_check {
+	const char *name;
+	int (*check)(const char *value, struct error *err);
+} config_checks[] = {
+	{ "base-branch", config_check_base_branch },
+	{ "branch-prefix", config_check_branch_prefix },
 };
 
 #define F(field) offsetof(struct config, field)
@@ -250,6 +264,14 @@ config_set_desc(struct config *cfg, const struct config_desc *d,
 	case CT_STR: {
 		char **slot = (char **)(void *)(base + d->off);
 
+		for (size_t c = 0;
+		     value != NULL &&
+		     c < sizeof(config_checks) / sizeof(config_checks[0]);
+		     c++)
+			if (strcmp(d->name, config_checks[c].name) == 0 &&
+			    config_checks[c].check(value, err) < 0)
+				return ERR_INVALID;
+
 		if (d->secret)
 			secret_free(*slot);
 		else
@@ -372,17 +394,69 @@ config_yaml_value(yaml_document_t *doc, yaml_node_t *node)
 }
 
 /* A structured section of the file: "name: {key: value, ...}" entries
- * (targets:, packages:). The walker reports locations; the callbacks only
- * say what is wrong. */
+ * (targets:, packages:). The walker reports locations and refuses a key
+ * given twice in one entry (in either spelling); the callbacks only say
+ * what is wrong. */
 struct config_section {
 	const char *what; /* "target", "package" */
 	void (*begin)(struct config *cfg, const char *name);
-	/* Apply one setting of the current entry; val is taken over. */
-	int (*set)(struct config *cfg, const char *key, char *val,
+	/* Apply one setting of the current entry; val is taken over. line
+	 * is where the key stands in the file. */
+	int (*set)(struct config *cfg, const char *key, char *val, size_t line,
 	    struct error *err);
-	/* Check the finished entry. */
-	int (*end)(struct config *cfg, struct error *err);
+	/* Check the finished entry; *line is the entry's, and may be set to
+	 * the line of the key at fault. */
+	int (*end)(struct config *cfg, size_t *line, struct error *err);
 };
+
+/*
+ * The settings a target of each type reads: publishers/<type>.c, and
+ * aws_creds.c for s3 and codeartifact. Each may also be given as
+ * <key>_file or <key>_env (publisher.h). A key outside its type's list
+ * is a typo the publisher would never read, so it is refused. When a
+ * publisher reads a new key, it is added here (check-config would refuse
+ * it otherwise, which the publishing tests would show).
+ */
+#define CONFIG_AWS_KEYS                                                    \
+	"access_key_id", "secret_access_key", "session_token", "role_arn", \
+	    "web_identity_token_file", "role_session_name", "region",      \
+	    "sts_endpoint"
+
+struct config_target_keys {
+	const char *type;
+	const char *keys[24]; /* NULL-terminated */
+};
+
+static const struct config_target_keys config_target_keys[] = {
+	{ "pypi", { "url", "token", "username", "password", "json_url",
+	              "allow_local_versions", "strict_filenames", NULL } },
+	{ "artifactory",
+	    { "url", "repository", "path", "api", "checksum_deploy",
+	        "properties", "token", "username", "password", NULL } },
+	{ "github", { "api_url", "repository", "token", NULL } },
+	{ "s3", { "bucket", "prefix", "endpoint", "path_style",
+	            "multipart_threshold", "part_size", "unsigned_payload",
+	            "storage_class", CONFIG_AWS_KEYS, NULL } },
+	{ "codeartifact", { "domain", "domain_owner", "repository", "endpoint",
+	                      "token_duration", CONFIG_AWS_KEYS, NULL } },
+};
+
+/* key is one of the type's settings, or <setting>_file / _env. */
+static bool
+config_target_key_ok(const struct config_target_keys *tk, const char *key)
+{
+	size_t i, n;
+
+	for (i = 0; tk->keys[i] != NULL; i++) {
+		n = strlen(tk->keys[i]);
+		if (strncmp(key, tk->keys[i], n) != 0)
+			continue;
+		if (key[n] == '\0' || strcmp(key + n, "_file") == 0 ||
+		    strcmp(key + n, "_env") == 0)
+			return true;
+	}
+	return false;
+}
 
 static void
 config_target_begin(struct config *cfg, const char *name)
@@ -397,7 +471,7 @@ config_target_begin(struct config *cfg, const char *name)
 }
 
 static int
-config_target_set(struct config *cfg, const char *key, char *val,
+config_target_set(struct config *cfg, const char *key, char *val, size_t line,
     struct error *err)
 {
 	struct config_target *t = &cfg->targets[cfg->ntargets - 1];
@@ -406,20 +480,48 @@ config_target_set(struct config *cfg, const char *key, char *val,
 	if (strcmp(key, "type") == 0) {
 		free(t->type);
 		t->type = val;
+		t->type_line = line;
 		return 0;
 	}
 	t->kv = xrealloc(t->kv, (t->nkv + 1) * sizeof(*t->kv));
 	t->kv[t->nkv].key = xstrdup(key);
 	t->kv[t->nkv].value = val;
+	t->kv[t->nkv].line = line;
 	t->nkv++;
 	return 0;
 }
 
 static int
-config_target_end(struct config *cfg, struct error *err)
+config_target_end(struct config *cfg, size_t *line, struct error *err)
 {
-	if (cfg->targets[cfg->ntargets - 1].type == NULL)
+	const struct config_target *t = &cfg->targets[cfg->ntargets - 1];
+	const struct config_target_keys *tk = NULL;
+	char types[128] = "";
+	size_t i, n = 0;
+
+	if (t->type == NULL)
 		return error_set(err, ERR_INVALID, "CONFIG", "has no type");
+	for (i = 0;
+	     i < sizeof(config_target_keys) / sizeof(config_target_keys[0]);
+	     i++) {
+		if (strcmp(t->type, config_target_keys[i].type) == 0)
+			tk = &config_target_keys[i];
+		n += (size_t)snprintf(types + n, sizeof(types) - n, "%s%s",
+		    i ? ", " : "", config_target_keys[i].type);
+	}
+	if (tk == NULL || publisher_find(t->type) == NULL) {
+		*line = t->type_line;
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "has unknown type '%s' (one of %s)", t->type, types);
+	}
+	for (i = 0; i < t->nkv; i++) {
+		if (config_target_key_ok(tk, t->kv[i].key))
+			continue;
+		*line = t->kv[i].line;
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "has unknown key '%s' for type %s (see docs/publishing.md)",
+		    t->kv[i].key, t->type);
+	}
 	return 0;
 }
 
@@ -436,15 +538,22 @@ config_package_begin(struct config *cfg, const char *name)
 }
 
 static int
-config_package_set(struct config *cfg, const char *key, char *val,
+config_package_set(struct config *cfg, const char *key, char *val, size_t line,
     struct error *err)
 {
 	struct config_package *pk = &cfg->packages[cfg->npackages - 1];
 	struct config_desc list = { .name = "list" };
 	int rc = 0;
 
+	(void)line;
 	if (config_key_eq(key, "tag-patterns") ||
 	    config_key_eq(key, "tag-pattern")) {
+		/* Two spellings of one key: the walker only sees the same
+		 * key twice. */
+		if (pk->tag_patterns_set)
+			rc = error_set(err, ERR_INVALID, "CONFIG",
+			    "gives the tag patterns twice (%s)", key);
+		pk->tag_patterns_set = true;
 		config_list_free(pk->tag_patterns, pk->ntag_patterns);
 		config_split(&list, val, &pk->tag_patterns, &pk->ntag_patterns);
 	} else if (strcmp(key, "targets") == 0) {
@@ -463,12 +572,84 @@ static const struct config_section config_targets_section = { "target",
 static const struct config_section config_packages_section = { "package",
 	config_package_begin, config_package_set, NULL };
 
+/* The line of an earlier key of the mapping [start, until) that is key
+ * in another spelling ('-' or '_'), or 0. */
+static size_t
+config_yaml_dup(yaml_document_t *doc, yaml_node_pair_t *start,
+    yaml_node_pair_t *until, const char *key)
+{
+	yaml_node_pair_t *p;
+
+	for (p = start; p < until; p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		const char *s = config_yaml_scalar(doc, k);
+
+		if (s != NULL && config_key_eq(s, key))
+			return k->start_mark.line + 1;
+	}
+	return 0;
+}
+
+/* One "name: {key: value, ...}" entry of a section. */
+static int
+config_yaml_entry(struct config *cfg, yaml_document_t *doc, yaml_node_t *k,
+    yaml_node_t *v, const char *file, const struct config_section *sec,
+    struct error *err)
+{
+	const char *name = config_yaml_scalar(doc, k);
+	char msg[ERROR_MSG_MAX];
+	yaml_node_pair_t *q;
+	size_t line, dup;
+
+	if (name == NULL || v->type != YAML_MAPPING_NODE)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "%s:%zu: each %s is name: {key: value, ...}", file,
+		    k->start_mark.line + 1, sec->what);
+	sec->begin(cfg, name);
+	for (q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
+	     q++) {
+		yaml_node_t *kk = yaml_document_get_node(doc, q->key);
+		const char *key = config_yaml_scalar(doc, kk);
+		char *val;
+
+		line = kk->start_mark.line + 1;
+		if (key != NULL &&
+		    (dup = config_yaml_dup(doc, v->data.mapping.pairs.start, q,
+		         key)) != 0)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s:%zu: %s %s: %s is given twice (first on line "
+			    "%zu)",
+			    file, line, sec->what, name, key, dup);
+		val = config_yaml_value(doc,
+		    yaml_document_get_node(doc, q->value));
+		if (key == NULL || val == NULL) {
+			free(val);
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s:%zu: %s %s: settings must be scalars or lists",
+			    file, line, sec->what, name);
+		}
+		if (sec->set(cfg, key, val, line, err) < 0) {
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s:%zu: %s %s: %s", file, line, sec->what, name,
+			    msg);
+		}
+	}
+	line = k->start_mark.line + 1;
+	if (sec->end != NULL && sec->end(cfg, &line, err) < 0) {
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		return error_set(err, ERR_INVALID, "CONFIG", "%s:%zu: %s %s %s",
+		    file, line, sec->what, name, msg);
+	}
+	return 0;
+}
+
 static int
 config_yaml_section(struct config *cfg, yaml_document_t *doc, yaml_node_t *map,
     const char *file, const struct config_section *sec, struct error *err)
 {
-	yaml_node_pair_t *p, *q;
-	char msg[ERROR_MSG_MAX];
+	yaml_node_pair_t *p;
+	int rc;
 
 	if (map->type != YAML_MAPPING_NODE)
 		return error_set(err, ERR_INVALID, "CONFIG",
@@ -477,43 +658,20 @@ config_yaml_section(struct config *cfg, yaml_document_t *doc, yaml_node_t *map,
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = yaml_document_get_node(doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(doc, p->value);
 		const char *name = config_yaml_scalar(doc, k);
+		size_t dup;
 
-		if (name == NULL || v->type != YAML_MAPPING_NODE)
+		if (name != NULL &&
+		    (dup = config_yaml_dup(doc, map->data.mapping.pairs.start,
+		         p, name)) != 0)
 			return error_set(err, ERR_INVALID, "CONFIG",
-			    "%s:%zu: each %s is name: {key: value, ...}", file,
-			    k->start_mark.line + 1, sec->what);
-		sec->begin(cfg, name);
-		for (q = v->data.mapping.pairs.start;
-		     q < v->data.mapping.pairs.top; q++) {
-			yaml_node_t *kk = yaml_document_get_node(doc, q->key);
-			const char *key = config_yaml_scalar(doc, kk);
-			char *val = config_yaml_value(doc,
-			    yaml_document_get_node(doc, q->value));
-
-			if (key == NULL || val == NULL) {
-				free(val);
-				return error_set(err, ERR_INVALID, "CONFIG",
-				    "%s:%zu: %s %s: settings must be scalars "
-				    "or lists",
-				    file, kk->start_mark.line + 1, sec->what,
-				    name);
-			}
-			if (sec->set(cfg, key, val, err) < 0) {
-				snprintf(msg, sizeof(msg), "%s", err->msg);
-				return error_set(err, ERR_INVALID, "CONFIG",
-				    "%s:%zu: %s %s: %s", file,
-				    kk->start_mark.line + 1, sec->what, name,
-				    msg);
-			}
-		}
-		if (sec->end != NULL && sec->end(cfg, err) < 0) {
-			snprintf(msg, sizeof(msg), "%s", err->msg);
-			return error_set(err, ERR_INVALID, "CONFIG",
-			    "%s:%zu: %s %s %s", file, k->start_mark.line + 1,
-			    sec->what, name, msg);
-		}
+			    "%s:%zu: %s %s is given twice (first on line %zu)",
+			    file, k->start_mark.line + 1, sec->what, name, dup);
+		if ((rc = config_yaml_entry(cfg, doc,
+		         yaml_document_get_node(doc, p->key),
+		         yaml_document_get_node(doc, p->value), file, sec,
+		         err)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -525,6 +683,9 @@ config_load_file(struct config *cfg, const char *path, struct error *err)
 	yaml_document_t doc;
 	yaml_node_t *root;
 	yaml_node_pair_t *p;
+	/* Line of each setting (and of targets:, packages:) once seen: a
+	 * second spelling of one key is refused, not silently last-wins. */
+	size_t seen[CONFIG_NDESCS + 2] = { 0 }, slot;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
@@ -565,6 +726,21 @@ config_load_file(struct config *cfg, const char *path, struct error *err)
 			    k->start_mark.line + 1);
 			break;
 		}
+		d = config_find(key);
+		slot = d != NULL ? (size_t)(d - config_descs)
+		       : strcmp(key, "targets") == 0  ? CONFIG_NDESCS
+		       : strcmp(key, "packages") == 0 ? CONFIG_NDESCS + 1
+		                                      : SIZE_MAX;
+		if (slot != SIZE_MAX && seen[slot] != 0) {
+			rc = error_set(err, ERR_INVALID, "CONFIG",
+			    "%s:%zu: %s sets %s again (first on line %zu); "
+			    "give each setting once",
+			    path, k->start_mark.line + 1, key,
+			    d != NULL ? d->name : key, seen[slot]);
+			break;
+		}
+		if (slot != SIZE_MAX)
+			seen[slot] = k->start_mark.line + 1;
 		if (strcmp(key, "targets") == 0) {
 			rc = config_yaml_section(cfg, &doc, v, path,
 			    &config_targets_section, err);
@@ -575,7 +751,7 @@ config_load_file(struct config *cfg, const char *path, struct error *err)
 			    &config_packages_section, err);
 			continue;
 		}
-		if ((d = config_find(key)) == NULL) {
+		if (d == NULL) {
 			rc = error_set(err, ERR_INVALID, "CONFIG",
 			    "%s:%zu: unknown setting %s", path,
 			    k->start_mark.line + 1, key);
@@ -662,6 +838,38 @@ config_load(struct config *cfg, const char *path, struct error *err)
 }
 
 static bool config_key_secret(const char *key);
+
+/* The ref a setting would make must be one git accepts: checked where the
+ * value enters (file, environment, flag), before the daemon runs. */
+static int
+config_check_ref(const char *what, const char *fmt, const char *value,
+    struct error *err)
+{
+	char *ref = xasprintf(fmt, value);
+	bool ok = value[0] != '\0' && store_ref_name_ok(ref);
+
+	free(ref);
+	if (!ok)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "%s '%s' does not make valid git branch names (no spaces, "
+		    "'..', '~', '^', ':', '?', '*', '[', '\\', or a component "
+		    "ending in '.lock')",
+		    what, value);
+	return 0;
+}
+
+static int
+config_check_branch_prefix(const char *value, struct error *err)
+{
+	return config_check_ref("branch-prefix", "refs/heads/%s/workflow/task",
+	    value, err);
+}
+
+static int
+config_check_base_branch(const char *value, struct error *err)
+{
+	return config_check_ref("base-branch", "refs/heads/%s", value, err);
+}
 
 int
 config_validate(const struct config *cfg, struct error *err)
@@ -810,46 +1018,40 @@ config_print_text(const struct config *cfg)
 	}
 }
 
+/* One JSON object: every string goes through cJSON's escaping, so a value
+ * with a tab, a quote or a control character stays valid JSON. */
 static void
 config_print_json(const struct config *cfg)
 {
 	const char *base = (const char *)cfg;
-	struct buf b;
+	cJSON *root = cJSON_CreateObject(), *arr;
+	char *s, *text;
 	size_t i, j;
 
-	buf_init(&b, 16 * MIB);
-	buf_puts(&b, "{");
 	for (i = 0; i < CONFIG_NDESCS; i++) {
 		const struct config_desc *d = &config_descs[i];
-		char *s;
 
-		buf_printf(&b, "%s\"%s\":", i ? "," : "", d->name);
 		switch (d->type) {
 		case CT_STR:
 			s = config_masked(d,
 			    *(char *const *)(const void *)(base + d->off));
-			if (s == NULL) {
-				buf_puts(&b, "null");
-			} else {
-				buf_puts(&b, "\"");
-				for (j = 0; s[j] != '\0'; j++) {
-					if (s[j] == '"' || s[j] == '\\')
-						buf_puts(&b, "\\");
-					buf_append(&b, &s[j], 1);
-				}
-				buf_puts(&b, "\"");
-			}
+			if (s == NULL)
+				cJSON_AddNullToObject(root, d->name);
+			else
+				cJSON_AddStringToObject(root, d->name, s);
 			free(s);
 			break;
 		case CT_INT:
-			buf_printf(&b, "%lld",
-			    *(const long long *)(const void *)(base + d->off));
+			/* A double holds every integer up to 2^53; the
+			 * table's ceilings are far below except
+			 * stream-maxlen, whose practical values are too. */
+			cJSON_AddNumberToObject(root, d->name,
+			    (double)*(const long long *)(const void *)(base +
+			                                               d->off));
 			break;
 		case CT_BOOL:
-			buf_puts(&b,
-			    *(const bool *)(const void *)(base + d->off)
-			        ? "true"
-			        : "false");
+			cJSON_AddBoolToObject(root, d->name,
+			    *(const bool *)(const void *)(base + d->off));
 			break;
 		case CT_LIST: {
 			char *const *v = *(
@@ -857,27 +1059,20 @@ config_print_json(const struct config *cfg)
 			size_t n = *(
 			    const size_t *)(const void *)(base + d->count_off);
 
-			buf_puts(&b, "[");
-			for (j = 0; j < n; j++) {
-				size_t k;
-
-				buf_puts(&b, j ? ",\"" : "\"");
-				for (k = 0; v[j][k] != '\0'; k++) {
-					if (v[j][k] == '"' || v[j][k] == '\\')
-						buf_puts(&b, "\\");
-					buf_append(&b, &v[j][k], 1);
-				}
-				buf_puts(&b, "\"");
-			}
-			buf_puts(&b, "]");
+			arr = cJSON_AddArrayToObject(root, d->name);
+			for (j = 0; j < n; j++)
+				cJSON_AddItemToArray(arr,
+				    cJSON_CreateString(v[j]));
 			break;
 		}
 		}
 	}
-	buf_printf(&b, ",\"targets\":%zu,\"packages\":%zu}", cfg->ntargets,
-	    cfg->npackages);
-	printf("%s\n", b.data);
-	buf_dispose(&b);
+	cJSON_AddNumberToObject(root, "targets", (double)cfg->ntargets);
+	cJSON_AddNumberToObject(root, "packages", (double)cfg->npackages);
+	text = cJSON_PrintUnformatted(root);
+	printf("%s\n", text != NULL ? text : "{}");
+	free(text);
+	cJSON_Delete(root);
 }
 
 void
@@ -954,5 +1149,46 @@ config_describe(void)
 			    j ? "," : "", d->env[j]);
 		printf("  --%-22s %-40s %s%s\n", d->name, env, d->help,
 		    d->secret ? " (secret: also NAME_FILE)" : "");
+	}
+}
+
+/* A table cell: '|' would end it. */
+static void
+config_md_cell(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '|')
+			fputs("\\|", stdout);
+		else
+			putchar(*s);
+	}
+}
+
+void
+config_print_markdown(void)
+{
+	size_t i, j;
+
+	printf("| flag / YAML key | environment | default | meaning |\n"
+	       "|---|---|---|---|\n");
+	for (i = 0; i < CONFIG_NDESCS; i++) {
+		const struct config_desc *d = &config_descs[i];
+
+		printf("| `%s`", d->name);
+		if (d->alias != NULL)
+			printf(", `%s`", d->alias);
+		printf(" |");
+		for (j = 0; j < 3 && d->env[j] != NULL; j++)
+			printf("%s`%s`", j ? ", " : " ", d->env[j]);
+		printf("%s |", d->secret ? " (each also `_FILE`)" : "");
+		if (d->def != NULL && d->def[0] != '\0')
+			printf(" `%s` |", d->def);
+		else
+			printf(" %s |", strstr(d->help, "(default") != NULL
+			                    ? "see meaning"
+			                    : "none");
+		putchar(' ');
+		config_md_cell(d->help);
+		printf("%s |\n", d->secret ? " (secret: masked)" : "");
 	}
 }

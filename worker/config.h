@@ -18,6 +18,7 @@
 struct config_kv {
 	char *key;
 	char *value;
+	size_t line; /* in the config file, for messages */
 };
 
 /* A publishing target: its name, its type (pypi, artifactory,
@@ -27,6 +28,7 @@ struct config_target {
 	char *type;
 	struct config_kv *kv;
 	size_t nkv;
+	size_t type_line; /* of "type:" in the config file */
 };
 
 /* A package of the release pipelines (seed 004): which tags are its
@@ -37,6 +39,7 @@ struct config_package {
 	size_t ntag_patterns;
 	char **targets; /* names of config_target */
 	size_t ntargets;
+	bool tag_patterns_set; /* while loading: a second spelling is refused */
 };
 
 struct config {
@@ -128,6 +131,11 @@ const char *config_target_get(const struct config_target *t, const char *key);
 
 /* Print every setting: flag, environment name and one line of help. */
 void config_describe(void);
+
+/* Print the settings table as Markdown (flag and YAML key, environment
+ * names, default, meaning): the table of docs/guide.md is this output,
+ * and tests/integration/test_guide_settings fails when they differ. */
+void config_print_markdown(void);
 
 void config_dispose(struct config *cfg);
 

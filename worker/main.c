@@ -52,7 +52,59 @@ main_usage(FILE *f)
 	for (i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
 		fprintf(f, "  %-14s %s\n", main_cmds[i].name,
 		    main_cmds[i].summary);
-	fprintf(f, "\n'artifactd COMMAND --help' describes each command.\n");
+	fprintf(f, "\n'artifactd COMMAND --help' (or 'artifactd help COMMAND') "
+	           "describes each command.\n");
+}
+
+static const struct main_cmd *
+main_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
+		if (strcmp(name, main_cmds[i].name) == 0)
+			return &main_cmds[i];
+	return NULL;
+}
+
+/* `artifactd help [COMMAND]`: the command's own --help. */
+static int
+main_help(int argc, char **argv)
+{
+	const struct main_cmd *c;
+	struct config cfg;
+	char help[] = "--help", *hargv[3];
+	int rc;
+
+	if (argc < 3) {
+		main_usage(stdout);
+		return 0;
+	}
+	if ((c = main_find(argv[2])) == NULL) {
+		fprintf(stderr, "artifactd: unknown command '%s'\n", argv[2]);
+		main_usage(stderr);
+		return 2;
+	}
+	hargv[0] = argv[2];
+	hargv[1] = help;
+	hargv[2] = NULL;
+	config_defaults(&cfg);
+	rc = c->fn(2, hargv, &cfg);
+	config_dispose(&cfg);
+	return rc;
+}
+
+/* Whether a command after the global options was given --json: a
+ * failure before the command runs is then reported as JSON too. */
+static bool
+main_json_requested(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return true;
+	return false;
 }
 
 /* Find --config FILE / --config=FILE anywhere: the file must be read
@@ -117,17 +169,21 @@ main(int argc, char **argv)
 		main_usage(stderr);
 		return 2;
 	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		main_usage(stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "--version") == 0)
+	if (strcmp(argv[1], "help") == 0)
+		return main_help(argc, argv);
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
 		return cmd_version(1, argv + 1, NULL);
 	config_defaults(&cfg);
 	path = main_config_path(argc, argv);
 	if (config_load(&cfg, path, &err) < 0) {
 		fprintf(stderr, "artifactd: %s\n", err.msg);
+		if (main_json_requested(argc, argv))
+			cli_print_json_error(err.code[0] ? err.code : "CONFIG",
+			    err.msg);
 		config_dispose(&cfg);
 		return 1;
 	}

@@ -181,6 +181,90 @@ test_secret_from_file(void **state)
 	unlink(path);
 }
 
+/* A config file that must be refused, with its line in the message. */
+static void
+expect_refused(const char *text, const char *what)
+{
+	struct config cfg;
+	struct error err = { 0 };
+	char *path = write_tmp(text);
+
+	config_defaults(&cfg);
+	assert_int_equal(config_load(&cfg, path, &err), ERR_INVALID);
+	if (strstr(err.msg, what) == NULL)
+		fail_msg("'%s' not in '%s'", what, err.msg);
+	config_dispose(&cfg);
+	unlink(path);
+}
+
+static void
+test_refused_before_the_daemon_runs(void **state)
+{
+	(void)state;
+	/* Two spellings of one setting, or of one key of a target. */
+	expect_refused("group: g\nredis_url: redis://h:1/0\n"
+	               "redis-url: redis://h:2/0\n",
+	    ":3: redis-url sets redis-url again (first on line 2)");
+	expect_refused("repo: a.git\nrepo_path: b.git\n",
+	    ":2: repo_path sets repo again (first on line 1)");
+	expect_refused("targets:\n  gh:\n    type: github\n"
+	               "    token: a\n    token: b\n",
+	    ":5: target gh: token is given twice (first on line 4)");
+	expect_refused("targets:\n  gh: {type: github}\n  gh: {type: pypi}\n",
+	    ":3: target gh is given twice");
+	expect_refused(
+	    "targets:\n  a: {type: pypi}\ntargets:\n  b: {type: s3}\n",
+	    ":3: targets sets targets again");
+	expect_refused("targets:\n  p: {type: pypi}\npackages:\n"
+	               "  x: {tag_patterns: ['v*'], tag-pattern: 'w*', "
+	               "targets: [p]}\n",
+	    "gives the tag patterns twice");
+	/* An unknown type, a misspelt key: named with their line. */
+	expect_refused(
+	    "targets:\n  gh:\n    repository: a/b\n    type: gitlab\n",
+	    ":4: target gh has unknown type 'gitlab'");
+	expect_refused(
+	    "targets:\n  gh:\n    type: github\n    repositry: a/b\n",
+	    ":4: target gh has unknown key 'repositry' for type github");
+	expect_refused("targets:\n  w: {type: s3, bucket: b, regoin: x}\n",
+	    ":2: target w has unknown key 'regoin'");
+	/* Branch names git would refuse. */
+	expect_refused("branch_prefix: 'bad prefix'\n",
+	    ":1: branch-prefix 'bad prefix' does not make valid git branch");
+	expect_refused("base-branch: 'a..b'\n", ":1: base-branch 'a..b'");
+}
+
+static void
+test_known_keys_accepted(void **state)
+{
+	struct config cfg;
+	struct error err = { 0 };
+	char *path = write_tmp(
+	    "targets:\n"
+	    "  p: {type: pypi, url: 'http://x/', token_env: T, "
+	    "password_file: /f, strict_filenames: 'false'}\n"
+	    "  w: {type: s3, bucket: b, region: r, access_key_id_file: /k}\n"
+	    "  c: {type: codeartifact, domain: d, repository: r, "
+	    "domain_owner: '1'}\n"
+	    "  a: {type: artifactory, url: 'http://x/', repository: r, "
+	    "api: plain}\n");
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(config_load(&cfg, path, &err), 0);
+	assert_int_equal(cfg.ntargets, 4);
+	assert_int_equal(config_validate(&cfg, &err), 0);
+	config_dispose(&cfg);
+	unlink(path);
+	/* A flag or variable is checked like the file. */
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "branch-prefix", "bad prefix", &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "branch-prefix"));
+	assert_int_equal(config_set(&cfg, "branch-prefix", "ai/ok", &err), 0);
+	config_dispose(&cfg);
+}
+
 int
 main(void)
 {
@@ -190,6 +274,8 @@ main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_targets_and_packages),
 		cmocka_unit_test(test_secret_from_file),
+		cmocka_unit_test(test_refused_before_the_daemon_runs),
+		cmocka_unit_test(test_known_keys_accepted),
 	};
 
 	unsetenv("ARTIFACTD_CONFIG");
