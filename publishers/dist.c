@@ -290,6 +290,28 @@ filename_chars_ok(const char *s)
 	return true;
 }
 
+/*
+ * An sdist is "<name>-<PEP 440 version>.tar.gz": copy the name without
+ * ".tar.gz" into stem and return its last '-' (where the version starts),
+ * or NULL when filename is not shaped so. The version is what tells an
+ * sdist from a plain tarball ("docs.tar.gz", "tool-1.2-linux-amd64.tar.gz").
+ */
+static char *
+sdist_split(char *stem, size_t n, const char *filename)
+{
+	char norm[256], *dash;
+	size_t sl;
+
+	if (!has_suffix(filename, ".tar.gz") ||
+	    (sl = strlen(filename) - 7) >= n)
+		return NULL;
+	copy_n(stem, n, filename, sl);
+	if ((dash = strrchr(stem, '-')) == NULL || dash == stem ||
+	    dist_version_normalize(norm, sizeof(norm), dash + 1, NULL) < 0)
+		return NULL;
+	return dash;
+}
+
 int
 dist_parse_filename(struct dist_filename *out, const char *filename,
     struct error *err)
@@ -344,21 +366,14 @@ dist_parse_filename(struct dist_filename *out, const char *filename,
 				    "INVALID_DIST",
 				    "wheel name '%s' has an empty part",
 				    filename);
-	} else if (has_suffix(filename, ".tar.gz") ||
-	           has_suffix(filename, ".zip")) {
-		sl = strlen(filename) - (has_suffix(filename, ".zip") ? 4 : 7);
-		copy_n(stem, sizeof(stem), filename, sl);
-		/* Legacy names may hold '-' in the project name; the
-		 * version follows the last one. */
-		if ((p = strrchr(stem, '-')) == NULL || p == stem ||
-		    p[1] == '\0')
-			return error_set(err, ERR_INVALID, "INVALID_DIST",
-			    "sdist name '%s' is not name-version.tar.gz",
-			    filename);
+	} else if ((p = sdist_split(stem, sizeof(stem), filename)) != NULL) {
+		/* An sdist is "<name>-<PEP 440 version>.tar.gz" (legacy
+		 * names may hold '-' in the project name: the version
+		 * follows the last one). Any other tarball ("docs.tar.gz",
+		 * "tool-1.2-linux-amd64.tar.gz") is a plain asset. */
 		*p = '\0';
 		fn.kind = DIST_SDIST;
-		snprintf(fn.ext, sizeof(fn.ext), "%s",
-		    has_suffix(filename, ".zip") ? ".zip" : ".tar.gz");
+		snprintf(fn.ext, sizeof(fn.ext), ".tar.gz");
 		copy_n(fn.name, sizeof(fn.name), stem, strlen(stem));
 		copy_n(fn.version, sizeof(fn.version), p + 1, strlen(p + 1));
 	} else {

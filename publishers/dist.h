@@ -33,15 +33,17 @@ struct dist_filename {
 	char python_tag[128];        /* wheel: "py3", "cp312.cp313" */
 	char abi_tag[128];
 	char platform_tag[DIST_NAME_MAX];
-	char ext[8]; /* ".whl", ".tar.gz", ".zip", or "" */
+	char ext[8]; /* ".whl", ".tar.gz", or "" */
 };
 
 /*
  * Parse a basename: "<name>-<ver>[-<build>]-<py>-<abi>-<plat>.whl" or
- * "<name>-<ver>.tar.gz" (also ".zip", which dist_check refuses).
- * Anything else gives kind DIST_OTHER and returns 0 (a plain release
- * asset). Returns ERR_INVALID (code INVALID_DIST) for a malformed wheel or
- * sdist name, or a name with '/', '\\' or control characters.
+ * "<name>-<ver>.tar.gz" where <ver> is a PEP 440 version (PEP 625: the
+ * only sdist format current backends write). Anything else - a ZIP
+ * bundle, "docs.tar.gz", "tool-1.2-linux-amd64.tar.gz", a legacy ".zip"
+ * sdist - gives kind DIST_OTHER and returns 0: a plain release asset.
+ * Returns ERR_INVALID (code INVALID_DIST) for a malformed wheel name, or a
+ * name with '/', '\\' or control characters.
  */
 int dist_parse_filename(struct dist_filename *out, const char *filename,
     struct error *err);

@@ -53,12 +53,15 @@ struct publish_release {
 enum publish_status {
 	PUBLISH_UPLOADED,
 	PUBLISH_ALREADY_PRESENT, /* same bytes were already there */
-	PUBLISH_DRY_RUN          /* request built and checked, not sent */
+	PUBLISH_DRY_RUN,         /* request built and checked, not sent */
+	PUBLISH_SKIPPED          /* the target does not take this kind of
+	                            file (a plain asset on a package index) */
 };
 
 struct publish_outcome {
 	enum publish_status status;
-	char url[1024]; /* where the file can be fetched, or "" */
+	char url[1024];   /* where the file can be fetched, or "" */
+	char reason[256]; /* PUBLISH_SKIPPED: why, else "" */
 };
 
 struct publisher_ops {
@@ -78,8 +81,10 @@ struct publisher_ops {
 	int (*finish)(void *state, const struct publish_target *t,
 	    const struct publish_release *rel, struct error *err);
 	void (*state_free)(void *state);
-	/* Only wheels and sdists go to this target (package indexes); the
-	 * release skips other files (SHA256SUMS, *.sha256) for it. */
+	/* Only wheels and sdists go to this target (package indexes). The
+	 * release reports every other file of the request (a ZIP bundle,
+	 * notes) as PUBLISH_SKIPPED with a reason, and leaves out the
+	 * checksum files it generated (SHA256SUMS, *.sha256). */
 	bool dists_only;
 };
 

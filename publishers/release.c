@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "common/xalloc.h"
 #include "publishers/digest.h"
 #include "publishers/dist.h"
@@ -193,6 +194,8 @@ release_status_name(enum publish_status s)
 		return "already_present";
 	case PUBLISH_DRY_RUN:
 		return "dry_run";
+	case PUBLISH_SKIPPED:
+		return "skipped";
 	}
 	return "unknown";
 }
@@ -227,8 +230,10 @@ release_match_tag(const struct release_config *c, const char *tag,
 	const struct release_package *best = NULL;
 	const char *bestv = NULL;
 	size_t i, j, bestlen = 0;
-	char norm[256];
+	char norm[VERSION_MAX];
+	struct error verr;
 
+	error_clear(&verr);
 	if (tag == NULL || tag[0] == '\0')
 		return error_set(err, ERR_INVALID, "INVALID_TAG",
 		    "the release has no tag");
@@ -276,10 +281,17 @@ release_match_tag(const struct release_config *c, const char *tag,
 			    package ? " of package " : "",
 			    package ? package : "");
 	}
-	if (dist_version_normalize(norm, sizeof(norm), bestv, NULL) < 0)
+	/* The tag's version in PEP 440's normalised form ("v1.0.0-rc1" ->
+	 * "1.0.0rc1"): what the files' metadata is matched against, and
+	 * what the answers and the targets' paths carry. */
+	if (pep440_normalize(norm, sizeof(norm), bestv, &verr) < 0)
 		return error_set(err, ERR_INVALID, "INVALID_TAG",
-		    "tag %s: '%s' is not a PEP 440 version", tag, bestv);
-	snprintf(version, n, "%s", bestv);
+		    "tag %s: '%s' is not a PEP 440 version (%s)", tag, bestv,
+		    verr.msg);
+	if (strlen(norm) >= n)
+		return error_set(err, ERR_INVALID, "INVALID_TAG",
+		    "tag %s: version longer than %zu bytes", tag, n - 1);
+	snprintf(version, n, "%s", norm);
 	*pkg = best;
 	return 0;
 }
@@ -469,6 +481,36 @@ item_new(struct release_result *r, const char *target, const char *file,
 	return it;
 }
 
+/*
+ * A target that takes only wheels and sdists (a package index) and a file
+ * that is neither: the request's own files (a ZIP bundle, notes) are
+ * reported as skipped with the reason, so that no file of the request
+ * disappears from the answer; the checksum files the release generated
+ * are not the request's and are left out, as before. Returns true when
+ * the file is not to be sent to this target.
+ */
+static bool
+skip_for_target(struct release_result *out, const struct release_target *t,
+    const struct publisher_ops *ops, const struct rfile *f)
+{
+	struct release_item *it;
+
+	if (!ops->dists_only || f->meta != NULL)
+		return false;
+	if (f->generated)
+		return true;
+	it = item_new(out, t->name, f->name, f->d.sha256);
+	error_clear(&it->err);
+	it->outcome.status = PUBLISH_SKIPPED;
+	snprintf(it->outcome.reason, sizeof(it->outcome.reason),
+	    "%s targets take only wheels and sdists "
+	    "(<name>-<version>.tar.gz); %s is a plain asset",
+	    t->type, f->name);
+	log_info("publish_skipped target=%s file=%s reason=plain_asset",
+	    t->name, f->name);
+	return true;
+}
+
 /* Worse codes first: a permanent failure outranks a transient one. */
 static int
 worse(int a, int b)
@@ -503,13 +545,25 @@ run_target(struct release_result *out, const struct release_target *t,
 		log_warnx("publish_target_failed target=%s code=%s "
 		          "error=\"%s\"",
 		    t->name, err.code, err.msg);
+		size_t nfailed = 0;
+
 		for (i = 0; i < nf; i++) {
 			struct release_item *it;
 
-			if (ops->dists_only && sorted[i]->meta == NULL)
+			if (skip_for_target(out, t, ops, sorted[i]))
 				continue;
 			it = item_new(out, t->name, sorted[i]->name,
 			    sorted[i]->d.sha256);
+			it->rc = r;
+			it->err = err;
+			nfailed++;
+		}
+		/* Every file was skipped: the failure still gets its item
+		 * (target-wide), so the release's error is known. */
+		if (nfailed == 0) {
+			struct release_item *it =
+			    item_new(out, t->name, "", NULL);
+
 			it->rc = r;
 			it->err = err;
 		}
@@ -520,7 +574,7 @@ run_target(struct release_result *out, const struct release_target *t,
 		struct publish_file pf;
 		struct release_item *it;
 
-		if (ops->dists_only && f->meta == NULL)
+		if (skip_for_target(out, t, ops, f))
 			continue;
 		memset(&pf, 0, sizeof(pf));
 		pf.fd = f->fd;

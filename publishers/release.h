@@ -100,7 +100,9 @@ struct release_item {
 	char *file; /* basename; "" for a target-wide failure */
 	char sha256[65];
 	int rc;                         /* 0, or the negative code of err */
-	struct publish_outcome outcome; /* valid when rc == 0 */
+	struct publish_outcome outcome; /* valid when rc == 0; status
+	                                   PUBLISH_SKIPPED with a reason for
+	                                   a plain asset on a package index */
 	struct error err;               /* valid when rc < 0 */
 	uint64_t bytes;                 /* file size, 0 target-wide */
 	double seconds;                 /* time the upload took */
@@ -122,8 +124,11 @@ void release_result_dispose(struct release_result *r);
 
 /*
  * Map a tag to a package and version. Returns 0 with *pkg (borrowed from
- * c) and version (out, n bytes), ERR_INVALID (code INVALID_TAG) when no
- * pattern matches or the rest is not a PEP 440 version. `package` (may be
+ * c) and version (out, n bytes): the rest of the tag in PEP 440's
+ * normalised form (pep440_normalize: "v1.0.0-rc1" -> "1.0.0rc1"), which
+ * the files' metadata must equal. ERR_INVALID (code INVALID_TAG, the
+ * message saying where the version breaks) when no pattern matches or
+ * the rest is not a PEP 440 version. `package` (may be
  * NULL) restricts the search to that package. With no packages
  * configured, "v*" gives the version and *pkg is NULL.
  */

@@ -70,16 +70,52 @@ test_sdist_and_other_names(void **state)
 	assert_string_equal(fn.version, "1.0.0rc1");
 	assert_string_equal(fn.ext, ".tar.gz");
 	/* legacy names keep '-' in the project: the version is last */
-	assert_int_equal(dist_parse_filename(&fn, "my-legacy-pkg-2.1.zip",
+	assert_int_equal(dist_parse_filename(&fn, "my-legacy-pkg-2.1.tar.gz",
 	                     &err),
 	    0);
+	assert_int_equal(fn.kind, DIST_SDIST);
 	assert_string_equal(fn.name, "my-legacy-pkg");
 	assert_string_equal(fn.version, "2.1");
-	assert_string_equal(fn.ext, ".zip");
 	assert_int_equal(dist_parse_filename(&fn, "SHA256SUMS", &err), 0);
 	assert_int_equal(fn.kind, DIST_OTHER);
-	assert_int_equal(dist_parse_filename(&fn, "notes.tar.gz", &err),
+}
+
+/* Issue 12: every file that is not a wheel or an sdist is a plain asset,
+ * never an INVALID_DIST (the ZIP bundle failed the whole release). */
+static void
+test_plain_assets(void **state)
+{
+	static const char *const assets[] = {
+		"PowerTrader_AI_Desktop_v1.2.3.zip", /* artifactd bundle */
+		"my-legacy-pkg-2.1.zip", /* ZIP: never an sdist (PEP 625) */
+		"notes.tar.gz",          /* no version */
+		"docs-html.tar.gz",      /* "html" is not a version */
+		"tool-1.2.3-linux-amd64.tar.gz", /* version not last */
+		"pkg-1.0.0-rc1.tar.gz", /* "rc1" alone is not a version */
+		"-1.0.tar.gz",          /* no name */
+		"RELEASE_NOTES.md",
+		"app.exe",
+		NULL,
+	};
+	struct dist_filename fn;
+	struct error err;
+	int i;
+
+	(void)state;
+	for (i = 0; assets[i] != NULL; i++) {
+		error_clear(&err);
+		assert_int_equal(dist_parse_filename(&fn, assets[i], &err), 0);
+		assert_int_equal(fn.kind, DIST_OTHER);
+		assert_string_equal(fn.ext, "");
+	}
+	/* a path separator is still refused, whatever the suffix */
+	assert_int_equal(dist_parse_filename(&fn, "../x.zip", &err),
 	    ERR_INVALID);
+	/* and a tarball named like an sdist is one (its PKG-INFO is
+	 * checked) */
+	assert_int_equal(dist_parse_filename(&fn, "tool-1.2.3.tar.gz", &err),
+	    0);
+	assert_int_equal(fn.kind, DIST_SDIST);
 }
 
 static void
@@ -245,11 +281,12 @@ test_checks(void **state)
 	assert_int_equal(dist_check(&fn, m, NULL, "1.2.3", &pypi, &err),
 	    ERR_INVALID);
 	assert_non_null(strstr(err.msg, "my_pkg_name-1.2.3.tar.gz"));
+	/* a ZIP is a plain asset: dist_check has nothing to say */
 	assert_int_equal(dist_parse_filename(&fn, "my_pkg_name-1.2.3.zip",
 	                     &err),
 	    0);
-	assert_int_equal(dist_check(&fn, m, NULL, "1.2.3", &pypi, &err),
-	    ERR_INVALID);
+	assert_int_equal(fn.kind, DIST_OTHER);
+	assert_int_equal(dist_check(&fn, m, NULL, "1.2.3", &pypi, &err), 0);
 	/* plain linux wheels are refused by PyPI */
 	assert_int_equal(dist_parse_filename(&fn,
 	                     "my_pkg_name-1.2.3-cp312-cp312-linux_x86_64.whl",
@@ -337,6 +374,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wheel_names),
 		cmocka_unit_test(test_sdist_and_other_names),
+		cmocka_unit_test(test_plain_assets),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_metadata_parse),

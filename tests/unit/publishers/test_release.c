@@ -158,6 +158,104 @@ test_env_defaults(void **state)
 	clear_env();
 }
 
+/* Issue 12: the tag's version is PEP 440-normalised before it is matched
+ * with the files and carried in answers; a tag that is no version is
+ * refused saying where it breaks. */
+static void
+test_tag_pep440(void **state)
+{
+	struct release_config c;
+	const struct release_package *p = NULL;
+	struct error err;
+	char v[64];
+
+	(void)state;
+	seed_packages(&c);
+	expect_tag(&c, "v1.0.0-rc1", NULL, "open-ticket-ai", "1.0.0rc1");
+	expect_tag(&c, "v1.0-post1", NULL, "open-ticket-ai", "1.0.post1");
+	expect_tag(&c, "v1.0.0-1", NULL, "open-ticket-ai", "1.0.0.post1");
+	expect_tag(&c, "v1!2.0", NULL, "open-ticket-ai", "1!2.0");
+	expect_tag(&c, "hf-local-v0.4.0.RC1", NULL, "open-ticket-ai-hf-local",
+	    "0.4.0rc1");
+	error_clear(&err);
+	assert_int_equal(release_match_tag(&c, "v1.0.0-rc1-foo", NULL, &p, v,
+	                     sizeof(v), &err),
+	    ERR_INVALID);
+	assert_string_equal(err.code, "INVALID_TAG");
+	assert_non_null(strstr(err.msg, "v1.0.0-rc1-foo"));
+	assert_non_null(strstr(err.msg, "PEP 440"));
+	release_config_dispose(&c);
+}
+
+/* A release of one ZIP bundle to a package index (dry run, no network):
+ * the ZIP is not refused, and the pypi target reports it skipped with the
+ * reason; its .sha256 and SHA256SUMS are made. Before issue 12 the ZIP
+ * failed the release with INVALID_DIST. */
+static void
+test_run_skips_plain_asset(void **state)
+{
+	static const char zip[] = "PowerTrader_AI_Desktop_v1.2.3.zip";
+	char dir[] = "/tmp/test_release_XXXXXX", path[256];
+	const char *files[] = { zip };
+	struct release_config c;
+	struct release_request req = { 0 };
+	struct release_result rr;
+	struct release_target *t;
+	struct error err;
+	FILE *fp;
+
+	(void)state;
+	clear_env();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/%s", dir, zip);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("PK\005\006 not a wheel\n", fp);
+	fclose(fp);
+	release_config_init(&c);
+	c.artifacts_root = strdup(dir);
+	t = release_config_add_target(&c, "pypi", "pypi");
+	release_target_set(t, "token", "pypi-test-token");
+	req.tag = "v1.2.3";
+	req.files = files;
+	req.nfiles = 1;
+	req.dry_run = true;
+	release_result_init(&rr);
+	error_clear(&err);
+	assert_int_equal(release_run(&rr, &c, &req, &err), 0);
+	assert_string_equal(rr.version, "1.2.3");
+	assert_int_equal(rr.n, 1);
+	assert_string_equal(rr.items[0].target, "pypi");
+	assert_string_equal(rr.items[0].file, zip);
+	assert_int_equal(rr.items[0].rc, 0);
+	assert_int_equal(rr.items[0].outcome.status, PUBLISH_SKIPPED);
+	assert_non_null(strstr(rr.items[0].outcome.reason, "plain asset"));
+	assert_int_equal(strlen(rr.items[0].sha256), 64);
+	assert_int_equal(rr.nfiles, 3);
+	assert_string_equal(rr.files[0], zip);
+	assert_string_equal(rr.files[1],
+	    "PowerTrader_AI_Desktop_v1.2.3.zip.sha256");
+	assert_string_equal(rr.files[2], "SHA256SUMS");
+	release_result_dispose(&rr);
+
+	/* A target whose set-up fails still lists the asset (skipped), and
+	 * the failure is the release's. */
+	release_config_dispose(&c);
+	release_config_init(&c);
+	c.artifacts_root = strdup(dir);
+	release_config_add_target(&c, "pypi", "pypi"); /* no token */
+	release_result_init(&rr);
+	assert_int_equal(release_run(&rr, &c, &req, &err), ERR_FAIL);
+	assert_string_equal(err.code, "AUTH");
+	assert_int_equal(rr.n, 2);
+	assert_int_equal(rr.items[0].outcome.status, PUBLISH_SKIPPED);
+	assert_string_equal(rr.items[1].file, ""); /* target-wide */
+	assert_int_equal(rr.items[1].rc, ERR_FAIL);
+	release_result_dispose(&rr);
+	release_config_dispose(&c);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 test_target_settings(void **state)
 {
@@ -240,6 +338,7 @@ test_registry(void **state)
 	assert_false(publisher_find("github")->dists_only);
 	assert_string_equal(release_status_name(PUBLISH_ALREADY_PRESENT),
 	    "already_present");
+	assert_string_equal(release_status_name(PUBLISH_SKIPPED), "skipped");
 }
 
 int
@@ -248,6 +347,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tag_patterns),
 		cmocka_unit_test(test_env_defaults),
+		cmocka_unit_test(test_tag_pep440),
+		cmocka_unit_test(test_run_skips_plain_asset),
 		cmocka_unit_test(test_target_settings),
 		cmocka_unit_test(test_registry),
 	};
