@@ -106,7 +106,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # names as Debian 12 ships them. adduser is for the postinst.
 set(ARTIFACTD_DEB_RUNTIME
   libarchive13 libcjson1 libcurl4 libevent-2.1-7 libevent-pthreads-2.1-7
-  libgit2-1.5 libhiredis0.14 libpcre2-8-0 libssl3 libyaml-0-2)
+  libgit2-1.5 libhiredis0.14 libhttp-parser2.9 libpcre2-8-0 libssl3
+  libyaml-0-2)
 list(JOIN ARTIFACTD_DEB_RUNTIME ", " ARTIFACTD_DEB_DEPENDS)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, ${ARTIFACTD_DEB_DEPENDS}, adduser")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "ca-certificates")
