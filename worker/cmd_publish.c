@@ -94,6 +94,9 @@ print_json(const struct release_result *rr, int rc, const struct error *err)
 			cJSON_AddStringToObject(o, "status",
 			    release_status_name(it->outcome.status));
 			cJSON_AddStringToObject(o, "url", it->outcome.url);
+			if (it->outcome.reason[0] != '\0')
+				cJSON_AddStringToObject(o, "reason",
+				    it->outcome.reason);
 		} else {
 			cJSON *e = cJSON_CreateObject();
 
@@ -131,7 +134,9 @@ print_text(const struct release_result *rr, int rc, const struct error *err)
 		if (it->rc == 0)
 			printf("%-15s %-12s %s %s\n",
 			    release_status_name(it->outcome.status), it->target,
-			    it->file, it->outcome.url);
+			    it->file,
+			    it->outcome.reason[0] != '\0' ? it->outcome.reason
+			                                  : it->outcome.url);
 		else
 			printf("%-15s %-12s %s %s: %s\n", "failed", it->target,
 			    it->file[0] ? it->file : "-", it->err.code,

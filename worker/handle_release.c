@@ -193,7 +193,9 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 		const struct release_item *it = &rr.items[i];
 		char *salt = xasprintf("%s\n%s", it->target, it->file);
 
-		if (!rr.dry_run)
+		/* A skipped file (a plain asset on a package index) was
+		 * not published: no metric. */
+		if (!rr.dry_run && it->outcome.status != PUBLISH_SKIPPED)
 			metrics_publish(it->target, it->rc, it->bytes,
 			    it->seconds);
 
@@ -206,7 +208,11 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 			cJSON_AddStringToObject(data, "sha256", it->sha256);
 			cJSON_AddStringToObject(data, "status",
 			    release_status_name(it->outcome.status));
-			if (it->outcome.status != PUBLISH_ALREADY_PRESENT)
+			if (it->outcome.reason[0] != '\0')
+				cJSON_AddStringToObject(data, "reason",
+				    it->outcome.reason);
+			if (it->outcome.status != PUBLISH_ALREADY_PRESENT &&
+			    it->outcome.status != PUBLISH_SKIPPED)
 				all_present = false;
 			emit(res, env, "PACKAGE_PUBLISHED", salt, data);
 		} else {
