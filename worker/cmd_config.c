@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-#include <git2.h>
-#include <hiredis/hiredis.h>
+#include <cjson/cJSON.h>
 
+#include "events/version.h"
+#include "publishers/version.h"
+#include "store/version.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
 
@@ -74,21 +75,62 @@ cmd_check_config(int argc, char **argv, struct config *cfg)
 	return 0;
 }
 
+/* One library a module runs on, as the module reports it. */
+struct cmd_version_lib {
+	const char *name;
+	const char *version;
+};
+
 int
 cmd_version(int argc, char **argv, struct config *cfg)
 {
-	int major, minor, rev;
+	struct cmd_version_lib libs[3];
+	bool json = false;
+	size_t i;
+	int a;
 
 	(void)cfg;
-	if (argc > 1 &&
-	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: artifactd version\n\nPrint the version of "
-		       "artifactd and of the libraries it runs on.\n");
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--help") == 0 ||
+		    strcmp(argv[a], "-h") == 0) {
+			printf("usage: artifactd version [--json]\n\nPrint the "
+			       "version of artifactd and of the libraries it "
+			       "runs on.\n\noptions:\n  --json  print one JSON "
+			       "object\n");
+			return 0;
+		}
+		if (strcmp(argv[a], "--json") != 0) {
+			fprintf(stderr,
+			    "artifactd version: unknown option "
+			    "%s\n",
+			    argv[a]);
+			return 2;
+		}
+		json = true;
+	}
+	/* Each module names its own library (git, Redis, HTTP): none of
+	 * their headers is needed here. */
+	libs[0].version = store_version(&libs[0].name);
+	libs[1].version = events_version(&libs[1].name);
+	libs[2].version = publishers_version(&libs[2].name);
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON *l = cJSON_AddObjectToObject(o, "libraries");
+		char *s;
+
+		cJSON_AddStringToObject(o, "version", ARTIFACTD_VERSION);
+		for (i = 0; i < 3; i++)
+			cJSON_AddStringToObject(l, libs[i].name,
+			    libs[i].version);
+		s = cJSON_PrintUnformatted(o);
+		printf("%s\n", s);
+		free(s);
+		cJSON_Delete(o);
 		return 0;
 	}
-	git_libgit2_version(&major, &minor, &rev);
-	printf("artifactd %s (libgit2 %d.%d.%d, hiredis %d.%d.%d, %s)\n",
-	    ARTIFACTD_VERSION, major, minor, rev, HIREDIS_MAJOR, HIREDIS_MINOR,
-	    HIREDIS_PATCH, curl_version());
+	printf("artifactd %s (", ARTIFACTD_VERSION);
+	for (i = 0; i < 3; i++)
+		printf("%s%s %s", i ? ", " : "", libs[i].name, libs[i].version);
+	printf(")\n");
 	return 0;
 }

@@ -10,15 +10,15 @@
  * MULTI/EXEC.
  */
 #include <cjson/cJSON.h>
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "events/admin.h"
 #include "events/bus.h"
-#include "events/endpoint.h"
+#include "events/fields.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
 
@@ -41,10 +41,6 @@ struct dlq_args {
 	bool json;
 };
 
-/* The fields the bus adds when dead-lettering; not part of the event. */
-static const char *const dlq_meta[] = { "reason", "orig_stream", "orig_id",
-	"group", "consumer", "deliveries", "failed_at" };
-
 static int
 dlq_opt(const char *name, const char *value, void *arg)
 {
@@ -61,107 +57,79 @@ dlq_opt(const char *name, const char *value, void *arg)
 	return 0;
 }
 
-static bool
-dlq_is_meta(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(dlq_meta) / sizeof(dlq_meta[0]); i++)
-		if (strcmp(name, dlq_meta[i]) == 0)
-			return true;
-	return false;
-}
-
-/* A field of an entry ([id, [k, v, ...]]), or NULL. */
-static const redisReply *
-dlq_field(const redisReply *entry, const char *name)
-{
-	const redisReply *kv = entry->element[1];
-	size_t i;
-
-	if (kv->type != REDIS_REPLY_ARRAY)
-		return NULL;
-	for (i = 0; i + 1 < kv->elements; i += 2)
-		if (strcmp(kv->element[i]->str, name) == 0)
-			return kv->element[i + 1];
-	return NULL;
-}
-
-static bool
-dlq_entry_ok(const redisReply *e)
-{
-	return e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
-	       e->element[0]->type == REDIS_REPLY_STRING &&
-	       e->element[1]->type == REDIS_REPLY_ARRAY;
-}
-
 /* The event id of a dead letter: its plain field, else from the JSON. */
 static char *
-dlq_event_id(const redisReply *e)
+dlq_event_id(const struct bus_msg *e)
 {
-	const redisReply *v = dlq_field(e, "event_id");
-	cJSON *root;
+	const char *v = bus_msg_field(e, FIELD_EVENT_ID, NULL);
+	size_t len = 0;
+	cJSON *root, *item;
 	char *id = NULL;
 
 	if (v != NULL)
-		return xstrndup(v->str, v->len);
-	if ((v = dlq_field(e, "event")) == NULL)
+		return xstrdup(v);
+	if ((v = bus_msg_field(e, FIELD_EVENT, &len)) == NULL)
 		return xstrdup("-");
-	root = cJSON_ParseWithLength(v->str, v->len);
-	if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "event_id")))
-		id = xstrdup(cJSON_GetObjectItemCaseSensitive(root, "event_id")
-		                 ->valuestring);
+	root = cJSON_ParseWithLength(v, len);
+	item = cJSON_GetObjectItemCaseSensitive(root, FIELD_EVENT_ID);
+	if (cJSON_IsString(item))
+		id = xstrdup(item->valuestring);
 	cJSON_Delete(root);
 	return id ? id : xstrdup("-");
 }
 
 static const char *
-dlq_str(const redisReply *e, const char *name)
+dlq_str(const struct bus_msg *e, const char *name)
 {
-	const redisReply *v = dlq_field(e, name);
+	const char *v = bus_msg_field(e, name, NULL);
 
-	return v ? v->str : "-";
+	return v ? v : "-";
 }
 
 static cJSON *
-dlq_entry_json(const redisReply *e, bool full)
+dlq_entry_json(const struct bus_msg *e, bool full)
 {
 	cJSON *o = cJSON_CreateObject();
-	const redisReply *kv = e->element[1];
 	char *eid = dlq_event_id(e);
 	size_t i;
 
-	cJSON_AddStringToObject(o, "id", e->element[0]->str);
+	cJSON_AddStringToObject(o, "id", e->id);
 	cJSON_AddStringToObject(o, "event_id", eid);
 	free(eid);
-	for (i = 0; i + 1 < kv->elements; i += 2) {
-		const char *k = kv->element[i]->str;
+	for (i = 0; i < e->nfields; i++) {
+		const char *k = e->fields[i].name;
 
-		if (!full && !dlq_is_meta(k))
+		if (!full && !admin_is_dead_field(k))
 			continue;
-		if (strcmp(k, "event_id") == 0)
+		if (strcmp(k, FIELD_EVENT_ID) == 0)
 			continue;
-		cJSON_AddStringToObject(o, k, kv->element[i + 1]->str);
+		cJSON_AddStringToObject(o, k, e->fields[i].value);
 	}
 	return o;
 }
 
-static int
-dlq_list(redisContext *c, const char *dead, const struct dlq_args *a)
+static void
+dlq_print_json(cJSON *o)
 {
-	redisReply *r;
+	char *s = cJSON_Print(o);
+
+	printf("%s\n", s);
+	free(s);
+	cJSON_Delete(o);
+}
+
+static int
+dlq_list(struct admin *adm, const char *dead, const struct dlq_args *a)
+{
+	struct admin_page page = { 0 };
+	struct error err = { 0 };
 	cJSON *arr = NULL;
 	size_t i;
-	char count[24];
 
-	snprintf(count, sizeof(count), "%lld",
-	    a->count > 0 ? a->count : DLQ_LIST_DEFAULT);
-	r = redisCommand(c, "XRANGE %s - + COUNT %s", dead, count);
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-		fprintf(stderr, "artifactd dlq: XRANGE %s failed: %s\n", dead,
-		    r && r->str ? r->str : c->errstr);
-		if (r != NULL)
-			freeReplyObject(r);
+	if (admin_range(&page, adm, dead, "-", "+",
+	        (size_t)(a->count > 0 ? a->count : DLQ_LIST_DEFAULT),
+	        &err) < 0) {
+		fprintf(stderr, "artifactd dlq: %s\n", err.msg);
 		return 1;
 	}
 	if (a->json)
@@ -169,194 +137,135 @@ dlq_list(redisContext *c, const char *dead, const struct dlq_args *a)
 	else
 		printf("%-20s %-36s %-10s %s\n", "ID", "EVENT_ID", "DELIVERIES",
 		    "REASON");
-	for (i = 0; i < r->elements; i++) {
-		const redisReply *e = r->element[i];
+	for (i = 0; i < page.n; i++) {
+		const struct bus_msg *e = page.entries[i];
 
-		if (!dlq_entry_ok(e))
-			continue;
 		if (a->json) {
 			cJSON_AddItemToArray(arr, dlq_entry_json(e, false));
 		} else {
 			char *eid = dlq_event_id(e);
 
-			printf("%-20s %-36s %-10s %s\n", e->element[0]->str,
-			    eid, dlq_str(e, "deliveries"),
-			    dlq_str(e, "reason"));
+			printf("%-20s %-36s %-10s %s\n", e->id, eid,
+			    dlq_str(e, FIELD_DEAD_DELIVERIES),
+			    dlq_str(e, FIELD_DEAD_REASON));
 			free(eid);
 		}
 	}
-	if (a->json) {
-		char *s = cJSON_Print(arr);
-
-		printf("%s\n", s);
-		free(s);
-		cJSON_Delete(arr);
-	}
-	freeReplyObject(r);
+	if (a->json)
+		dlq_print_json(arr);
+	admin_page_dispose(&page);
 	return 0;
 }
 
 static int
-dlq_show(redisContext *c, const char *dead, const char *id,
+dlq_show(struct admin *adm, const char *dead, const char *id,
     const struct dlq_args *a)
 {
-	redisReply *r = redisCommand(c, "XRANGE %s %s %s", dead, id, id);
-	const redisReply *e, *kv;
+	struct bus_msg *e = NULL;
+	struct error err = { 0 };
 	size_t i;
-	int rc = 1;
 
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
-	    !dlq_entry_ok(r->element[0])) {
-		fprintf(stderr, "artifactd dlq: no dead letter %s in %s\n", id,
-		    dead);
-		goto out;
+	if (admin_get(&e, adm, dead, id, &err) < 0) {
+		if (err.rc == ERR_NOTFOUND)
+			fprintf(stderr,
+			    "artifactd dlq: no dead letter %s in %s\n", id,
+			    dead);
+		else
+			fprintf(stderr, "artifactd dlq: %s\n", err.msg);
+		return 1;
 	}
-	e = r->element[0];
 	if (a->json) {
-		cJSON *o = dlq_entry_json(e, true);
-		char *s = cJSON_Print(o);
-
-		printf("%s\n", s);
-		free(s);
-		cJSON_Delete(o);
+		dlq_print_json(dlq_entry_json(e, true));
 	} else {
-		kv = e->element[1];
-		printf("id: %s\n", e->element[0]->str);
-		for (i = 0; i + 1 < kv->elements; i += 2)
-			printf("%s: %s\n", kv->element[i]->str,
-			    kv->element[i + 1]->str);
+		printf("id: %s\n", e->id);
+		for (i = 0; i < e->nfields; i++)
+			printf("%s: %s\n", e->fields[i].name,
+			    e->fields[i].value);
 	}
-	rc = 0;
-out:
-	if (r != NULL)
-		freeReplyObject(r);
-	return rc;
+	bus_msg_free(e);
+	return 0;
 }
 
-/* Redrive or purge one dead letter (entry e). Returns 0 or 1. */
+/* Redrive or purge one dead letter. Returns 0 or 1. */
 static int
-dlq_one(redisContext *c, const char *dead, const char *input,
-    const redisReply *e, bool redrive)
+dlq_one(struct admin *adm, const char *dead, const char *input,
+    const struct bus_msg *e, bool redrive)
 {
-	const redisReply *kv = e->element[1];
-	const char *id = e->element[0]->str;
-	const redisReply *orig = dlq_field(e, "orig_stream");
-	const char **argv;
-	size_t *lens, argc = 0, i;
-	redisReply *r;
-	int rc = 1;
+	struct error err = { 0 };
+	char id[ADMIN_ID_MAX];
 
-	if (!redrive) {
-		r = redisCommand(c, "XDEL %s %s", dead, id);
-		rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : 1;
-		if (r != NULL)
-			freeReplyObject(r);
-		return rc;
+	if (!redrive)
+		return admin_delete(adm, dead, e->id, &err) < 0 ? 1 : 0;
+	if (admin_redrive(id, adm, dead, e, input, &err) < 0) {
+		fprintf(stderr, "artifactd dlq: redrive of %s failed: %s\n",
+		    e->id, err.msg);
+		return 1;
 	}
-	argv = xcalloc(kv->elements + 6, sizeof(*argv));
-	lens = xcalloc(kv->elements + 6, sizeof(*lens));
-	argv[argc] = "XADD";
-	lens[argc++] = 4;
-	argv[argc] = orig ? orig->str : input;
-	lens[argc] = strlen(argv[argc]);
-	argc++;
-	argv[argc] = "*";
-	lens[argc++] = 1;
-	for (i = 0; i + 1 < kv->elements; i += 2) {
-		if (dlq_is_meta(kv->element[i]->str))
-			continue;
-		argv[argc] = kv->element[i]->str;
-		lens[argc++] = kv->element[i]->len;
-		argv[argc] = kv->element[i + 1]->str;
-		lens[argc++] = kv->element[i + 1]->len;
-	}
-	argv[argc] = "redriven_from";
-	lens[argc] = strlen(argv[argc]);
-	argc++;
-	argv[argc] = id;
-	lens[argc] = strlen(id);
-	argc++;
-	/* MULTI/EXEC: the copy and the delete happen together or not. */
-	redisAppendCommand(c, "MULTI");
-	redisAppendCommandArgv(c, (int)argc, argv, lens);
-	redisAppendCommand(c, "XDEL %s %s", dead, id);
-	redisAppendCommand(c, "EXEC");
-	for (i = 0; i < 4; i++) {
-		if (redisGetReply(c, (void **)&r) != REDIS_OK) {
-			r = NULL;
+	printf("redriven %s -> %s %s\n", e->id, admin_redrive_target(e, input),
+	    id);
+	return 0;
+}
+
+/* Every dead letter, page by page; entries we delete do not shift the
+ * pages since we continue after the last id. */
+static int
+dlq_apply_all(struct admin *adm, const char *dead, const char *input,
+    bool redrive, size_t *done)
+{
+	struct admin_page page = { 0 };
+	struct error err = { 0 };
+	char start[ADMIN_ID_MAX + 1] = "-";
+	size_t i;
+	int rc = 0;
+
+	for (;;) {
+		if (admin_range(&page, adm, dead, start, "+", DLQ_PAGE, &err) <
+		    0) {
+			fprintf(stderr, "artifactd dlq: %s\n", err.msg);
+			return 1;
+		}
+		if (page.n == 0)
 			break;
+		for (i = 0; i < page.n; i++) {
+			if (dlq_one(adm, dead, input, page.entries[i],
+			        redrive) != 0)
+				rc = 1;
+			else
+				(*done)++;
 		}
-		if (i == 3 && r->type == REDIS_REPLY_ARRAY &&
-		    r->elements == 2 &&
-		    r->element[0]->type == REDIS_REPLY_STRING) {
-			printf("redriven %s -> %s %s\n", id, argv[1],
-			    r->element[0]->str);
-			rc = 0;
-		}
-		freeReplyObject(r);
+		snprintf(start, sizeof(start), "(%s",
+		    page.entries[page.n - 1]->id);
+		admin_page_dispose(&page);
 	}
-	if (rc != 0)
-		fprintf(stderr, "artifactd dlq: redrive of %s failed\n", id);
-	free(argv);
-	free(lens);
+	admin_page_dispose(&page);
 	return rc;
 }
 
 static int
-dlq_apply(redisContext *c, const char *dead, const char *input,
+dlq_apply(struct admin *adm, const char *dead, const char *input,
     const struct dlq_args *a, char **ids, size_t nids, bool redrive)
 {
-	redisReply *r;
-	char start[64] = "-";
+	struct error err = { 0 };
 	size_t i, done = 0;
 	int rc = 0;
 
 	if (a->all) {
-		/* Walk the stream page by page; entries we delete do not
-		 * shift the pages since we continue after the last id. */
-		for (;;) {
-			r = redisCommand(c, "XRANGE %s %s + COUNT %d", dead,
-			    start, DLQ_PAGE);
-			if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-				if (r != NULL)
-					freeReplyObject(r);
-				return 1;
-			}
-			if (r->elements == 0) {
-				freeReplyObject(r);
-				break;
-			}
-			for (i = 0; i < r->elements; i++) {
-				if (!dlq_entry_ok(r->element[i]))
-					continue;
-				if (dlq_one(c, dead, input, r->element[i],
-				        redrive) != 0)
-					rc = 1;
-				else
-					done++;
-			}
-			snprintf(start, sizeof(start), "(%s",
-			    r->element[r->elements - 1]->element[0]->str);
-			freeReplyObject(r);
-		}
+		rc = dlq_apply_all(adm, dead, input, redrive, &done);
 	} else {
 		for (i = 0; i < nids; i++) {
-			r = redisCommand(c, "XRANGE %s %s %s", dead, ids[i],
-			    ids[i]);
-			if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
-			    r->elements != 1 || !dlq_entry_ok(r->element[0])) {
+			struct bus_msg *e = NULL;
+
+			if (admin_get(&e, adm, dead, ids[i], &err) < 0) {
 				fprintf(stderr,
 				    "artifactd dlq: no dead letter %s\n",
 				    ids[i]);
 				rc = 1;
-			} else if (dlq_one(c, dead, input, r->element[0],
-			               redrive) != 0) {
+			} else if (dlq_one(adm, dead, input, e, redrive) != 0) {
 				rc = 1;
 			} else {
 				done++;
 			}
-			if (r != NULL)
-				freeReplyObject(r);
+			bus_msg_free(e);
 		}
 	}
 	printf("%s %zu dead letter(s) of %s\n", redrive ? "redrove" : "purged",
@@ -381,9 +290,8 @@ cmd_dlq(int argc, char **argv, struct config *cfg)
 		"  purge ID...     delete dead letters; --all for every one",
 		dlq_opts, sizeof(dlq_opts) / sizeof(dlq_opts[0]), 1, 100000 };
 	struct dlq_args a = { 0 };
-	struct endpoint ep = { 0 };
 	struct error err = { 0 };
-	redisContext *c = NULL;
+	struct admin *adm = NULL;
 	char **args = NULL, *dead = NULL;
 	size_t nargs = 0;
 	const char *verb;
@@ -413,24 +321,21 @@ cmd_dlq(int argc, char **argv, struct config *cfg)
 		rc = cli_usage_error(&spec, "%s needs IDs or --all", verb);
 		goto out;
 	}
-	if (endpoint_parse(&ep, cfg->redis_url, &err) < 0 ||
-	    endpoint_connect(&c, &ep, 5000, &err) < 0) {
+	if (admin_connect(&adm, cfg->redis_url, 5000, &err) < 0) {
 		fprintf(stderr, "artifactd dlq: %s\n", err.msg);
 		rc = 1;
 		goto out;
 	}
 	dead = bus_dead_stream(a.stream);
 	if (strcmp(verb, "list") == 0)
-		rc = dlq_list(c, dead, &a);
+		rc = dlq_list(adm, dead, &a);
 	else if (strcmp(verb, "show") == 0)
-		rc = dlq_show(c, dead, args[1], &a);
+		rc = dlq_show(adm, dead, args[1], &a);
 	else
-		rc = dlq_apply(c, dead, a.stream, &a, args + 1, nargs - 1,
+		rc = dlq_apply(adm, dead, a.stream, &a, args + 1, nargs - 1,
 		    strcmp(verb, "redrive") == 0);
 out:
-	if (c != NULL)
-		redisFree(c);
-	endpoint_dispose(&ep);
+	admin_free(adm);
 	free(dead);
 	free(args);
 	return rc;

@@ -2,52 +2,97 @@
  * cmd_emit.c - `artifactd emit`: send a TEST_PASSED event the way a
  * producer does (XADD <test stream> * event <json> ...), then wait for
  * the answer whose causation_id is our event id on the output stream.
+ *
+ * Exit status: 0 for a success answer, 1 for a failure answer or when
+ * Redis cannot be reached, 2 for bad usage, 3 when no answer came in
+ * time (EMIT_EXIT_TIMEOUT: the code examples/orchestrator.py and the
+ * guide's table of exit codes give a timeout).
  */
-#include <hiredis/hiredis.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
 #include "common/xalloc.h"
-#include "events/endpoint.h"
+#include "events/admin.h"
 #include "events/envelope.h"
+#include "events/fields.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
 #include "worker/emit.h"
 
-/* Look through one XREAD/XRANGE entry list for our answer; *last is moved
- * to the newest id seen. Returns the answer's JSON (caller frees). */
+/* Look through entries read from the output stream for our answer.
+ * Returns the answer's JSON (caller frees) or NULL. */
 static char *
-cmd_emit_find(const redisReply *entries, const char *event_id, char *last,
-    size_t lastsz)
+cmd_emit_find(const struct admin_page *page, const char *event_id)
 {
-	size_t i, j;
+	size_t i;
+
+	for (i = 0; i < page->n; i++) {
+		struct envelope *env = NULL;
+		const char *v;
+		size_t len = 0;
+		char *found = NULL;
+
+		v = bus_msg_field(page->entries[i], FIELD_EVENT, &len);
+		if (v == NULL)
+			continue;
+		if (envelope_parse(&env, v, len, NULL) == 0 &&
+		    env->causation_id != NULL &&
+		    strcmp(env->causation_id, event_id) == 0)
+			found = xstrndup(v, len);
+		envelope_free(env);
+		if (found != NULL)
+			return found;
+	}
+	return NULL;
+}
+
+/* Wait until deadline for the answer to event_id after cursor. Returns
+ * 0 with *answer set, ERR_NOTFOUND when the time ran out, or a negative
+ * code with err set. */
+static int
+cmd_emit_wait(char **answer, struct admin *adm, const char *stream,
+    char cursor[ADMIN_ID_MAX], const char *event_id, int64_t deadline,
+    struct error *err)
+{
+	struct admin_page page = { 0 };
 	char *found = NULL;
+	int rc;
 
-	for (i = 0; i < entries->elements; i++) {
-		const redisReply *e = entries->element[i], *fields;
-
-		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
-			continue;
-		snprintf(last, lastsz, "%s", e->element[0]->str);
-		fields = e->element[1];
-		if (found != NULL || fields->type != REDIS_REPLY_ARRAY)
-			continue;
-		for (j = 0; j + 1 < fields->elements; j += 2) {
-			struct envelope *env = NULL;
-			const redisReply *v = fields->element[j + 1];
-
-			if (strcmp(fields->element[j]->str, "event") != 0)
-				continue;
-			if (envelope_parse(&env, v->str, v->len, NULL) == 0 &&
-			    env->causation_id != NULL &&
-			    strcmp(env->causation_id, event_id) == 0)
-				found = xstrndup(v->str, v->len);
-			envelope_free(env);
+	while (util_mono_ms() < deadline) {
+		if ((rc = admin_read(&page, adm, stream, cursor, deadline,
+		         err)) < 0)
+			return rc;
+		found = cmd_emit_find(&page, event_id);
+		admin_page_dispose(&page);
+		if (found != NULL) {
+			*answer = found;
+			return 0;
 		}
 	}
-	return found;
+	return ERR_NOTFOUND;
+}
+
+/* A failure before any answer: the text on stderr and, with --json, an
+ * error object on stdout (as the answers' data.error: code, message). */
+static void
+cmd_emit_fail(const struct emit_args *ea, const struct error *err)
+{
+	fprintf(stderr, "artifactd emit: %s\n", err->msg);
+	if (ea->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON *e = cJSON_AddObjectToObject(o, "error");
+		char *s;
+
+		cJSON_AddStringToObject(e, "code", err->code);
+		cJSON_AddStringToObject(e, "message", err->msg);
+		s = cJSON_PrintUnformatted(o);
+		printf("%s\n", s);
+		free(s);
+		cJSON_Delete(o);
+	}
 }
 
 int
@@ -62,16 +107,16 @@ cmd_emit(int argc, char **argv, struct config *cfg)
 		"root; --inline sends the contents instead (base64).",
 		emit_opts, EMIT_NOPTS, 1, 1000 };
 	struct emit_args ea = { 0 };
-	struct endpoint ep = { 0 };
 	struct error err = { 0 };
 	struct envelope *env = NULL;
-	redisContext *c = NULL;
-	redisReply *r = NULL;
-	char **args = NULL, *json = NULL, *answer = NULL, last[64] = "0-0";
+	struct admin *adm = NULL;
+	struct bus_out_event ev;
+	char **args = NULL, *json = NULL, *answer = NULL;
+	char last[ADMIN_ID_MAX] = "0-0", sent[ADMIN_ID_MAX];
 	long long timeout_s = 30;
 	size_t nargs = 0;
 	int64_t deadline;
-	int rc;
+	int rc, wrc;
 
 	rc = cli_parse(&spec, argc, argv, cfg, emit_opt, &ea, &args, &nargs);
 	if (rc == 3) {
@@ -92,63 +137,46 @@ cmd_emit(int argc, char **argv, struct config *cfg)
 	}
 	envelope_parse(&env, json, strlen(json), NULL);
 	rc = 1;
-	if (endpoint_parse(&ep, cfg->redis_url, &err) < 0 ||
-	    endpoint_connect(&c, &ep, 5000, &err) < 0) {
-		fprintf(stderr, "artifactd emit: %s\n", err.msg);
+	if (admin_connect(&adm, cfg->redis_url, 5000, &err) < 0) {
+		cmd_emit_fail(&ea, &err);
 		goto out;
 	}
 	/* Remember where the output stream ends before we send. */
-	r = redisCommand(c, "XREVRANGE %s + - COUNT 1", cfg->output_stream);
-	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 1)
-		snprintf(last, sizeof(last), "%s",
-		    r->element[0]->element[0]->str);
-	if (r != NULL)
-		freeReplyObject(r);
-	r = redisCommand(c,
-	    "XADD %s * event %s event_id %s event_type %s correlation_id %s",
-	    cfg->test_stream, json, env->event_id, env->event_type,
-	    env->correlation_id ? env->correlation_id : "");
-	if (r == NULL || r->type != REDIS_REPLY_STRING) {
-		fprintf(stderr, "artifactd emit: XADD failed: %s\n",
-		    r ? r->str : c->errstr);
+	if (admin_last_id(last, adm, cfg->output_stream, &err) < 0 &&
+	    err.rc != ERR_NOTFOUND) {
+		cmd_emit_fail(&ea, &err);
+		goto out;
+	}
+	ev = (struct bus_out_event){ json, env->event_id, env->event_type,
+		env->correlation_id ? env->correlation_id : "" };
+	if (admin_send(sent, adm, cfg->test_stream, &ev, &err) < 0) {
+		cmd_emit_fail(&ea, &err);
 		goto out;
 	}
 	fprintf(stderr, "sent event_id=%s entry=%s stream=%s\n", env->event_id,
-	    r->str, cfg->test_stream);
-	freeReplyObject(r);
-	r = NULL;
+	    sent, cfg->test_stream);
 	if (ea.no_wait) {
 		rc = 0;
 		goto out;
 	}
 	deadline = util_mono_ms() + timeout_s * 1000;
-	while (answer == NULL && util_mono_ms() < deadline) {
-		r = redisCommand(c, "XREAD COUNT 100 BLOCK 1000 STREAMS %s %s",
-		    cfg->output_stream, last);
-		if (r == NULL) {
-			fprintf(stderr, "artifactd emit: %s\n", c->errstr);
-			goto out;
-		}
-		if (r->type == REDIS_REPLY_ARRAY && r->elements == 1)
-			answer = cmd_emit_find(r->element[0]->element[1],
-			    env->event_id, last, sizeof(last));
-		freeReplyObject(r);
-		r = NULL;
-	}
-	if (answer == NULL) {
-		fprintf(stderr,
-		    "artifactd emit: no answer within %llds (is `artifactd "
-		    "run` running?)\n",
+	wrc = cmd_emit_wait(&answer, adm, cfg->output_stream, last,
+	    env->event_id, deadline, &err);
+	if (wrc == ERR_NOTFOUND) {
+		error_set(&err, ERR_TRANSIENT, "TIMEOUT",
+		    "no answer within %llds (is `artifactd run` running?)",
 		    timeout_s);
+		cmd_emit_fail(&ea, &err);
+		rc = EMIT_EXIT_TIMEOUT;
+		goto out;
+	}
+	if (wrc < 0) {
+		cmd_emit_fail(&ea, &err);
 		goto out;
 	}
 	rc = emit_print_event(answer, ea.json) == 0 ? 0 : 1;
 out:
-	if (r != NULL)
-		freeReplyObject(r);
-	if (c != NULL)
-		redisFree(c);
-	endpoint_dispose(&ep);
+	admin_free(adm);
 	envelope_free(env);
 	emit_args_dispose(&ea);
 	free(answer);

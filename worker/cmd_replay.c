@@ -16,15 +16,14 @@
  * apply). That is for a second role, or for rebuilding after an outage
  * without growing the stream.
  */
-#include <hiredis/hiredis.h>
-#include <inttypes.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
 #include "common/xalloc.h"
-#include "events/endpoint.h"
+#include "events/admin.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
 
@@ -33,13 +32,15 @@
 
 static const struct cli_opt replay_opts[] = {
 	{ "stream", 's', true, "input stream (default: the test stream)" },
-	{ "from", 'f', true, "first entry: a stream id or an ISO time" },
+	{ "from", 'f', true,
+	    "first entry: a stream id, epoch ms, a date or an ISO time" },
 	{ "to", 't', true,
-	    "last entry: a stream id or an ISO time (default: "
-	    "the end)" },
+	    "last entry: a stream id, epoch ms, a date or an ISO time "
+	    "(default: the end)" },
 	{ "group", 'g', true,
 	    "instead of copying, start group G just before --from" },
 	{ "dry-run", 'n', false, "count the entries, change nothing" },
+	{ "json", 0, false, "print the result (or the error) as JSON" },
 };
 
 struct replay_args {
@@ -48,6 +49,7 @@ struct replay_args {
 	const char *to;
 	const char *group;
 	bool dry_run;
+	bool json;
 };
 
 static int
@@ -65,231 +67,180 @@ replay_opt(const char *name, const char *value, void *arg)
 		a->group = value;
 	else if (strcmp(name, "dry-run") == 0)
 		a->dry_run = true;
+	else if (strcmp(name, "json") == 0)
+		a->json = true;
 	return 0;
 }
 
-/*
- * Turn a --from/--to value into a stream id for XRANGE: "-", "+", an id
- * ("1700000000000-0" or "1700000000000"), or an ISO time, which becomes
- * its millisecond (XRANGE reads "<ms>" as <ms>-0 as a start and
- * <ms>-<max> as an end). Returns 0 or ERR_INVALID.
- */
-static int
-replay_point(char *out, size_t n, const char *v)
-{
-	int64_t ms;
-	const char *p;
-
-	if (strcmp(v, "-") == 0 || strcmp(v, "+") == 0) {
-		snprintf(out, n, "%s", v);
-		return 0;
-	}
-	if (strchr(v, 'T') != NULL) {
-		if (util_parse_iso8601(&ms, v) < 0 || ms < 0)
-			return ERR_INVALID;
-		snprintf(out, n, "%" PRId64, ms);
-		return 0;
-	}
-	for (p = v; *p != '\0'; p++)
-		if ((*p < '0' || *p > '9') && *p != '-')
-			return ERR_INVALID;
-	if (*v == '\0' || *v == '-' || strlen(v) > 41)
-		return ERR_INVALID;
-	snprintf(out, n, "%s", v);
-	return 0;
-}
-
-/* The id just before `from` (groups deliver what comes after their last
- * id). */
+/* Print o as one JSON line and free it. */
 static void
-replay_before(char *out, size_t n, const char *from)
+replay_print(cJSON *o)
 {
-	unsigned long long ms = 0, seq = 0;
-	char *end;
+	char *s = cJSON_PrintUnformatted(o);
 
-	if (strcmp(from, "-") == 0 || from[0] < '0' || from[0] > '9') {
-		snprintf(out, n, "0");
-		return;
+	printf("%s\n", s);
+	free(s);
+	cJSON_Delete(o);
+}
+
+/* A failure: the text on stderr, and with --json an error object on
+ * stdout. Returns exit_code. */
+static int
+replay_fail(const struct replay_args *a, int exit_code, const char *code,
+    const char *msg)
+{
+	if (a->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON *e = cJSON_AddObjectToObject(o, "error");
+
+		cJSON_AddStringToObject(e, "code", code);
+		cJSON_AddStringToObject(e, "message", msg);
+		replay_print(o);
 	}
-	ms = strtoull(from, &end, 10);
-	if (*end == '-')
-		seq = strtoull(end + 1, NULL, 10);
-	if (seq > 0)
-		snprintf(out, n, "%llu-%llu", ms, seq - 1);
-	else if (ms > 0)
-		snprintf(out, n, "%llu-%llu", ms - 1, 18446744073709551615ULL);
-	else
-		snprintf(out, n, "0");
+	if (exit_code != 2)
+		fprintf(stderr, "artifactd replay: %s\n", msg);
+	return exit_code;
 }
 
 static int
-replay_group(redisContext *c, const struct replay_args *a, const char *from)
+replay_group(struct admin *adm, const struct replay_args *a, const char *from)
 {
-	char before[64];
-	redisReply *r;
-	int rc = 1;
+	struct error err = { 0 };
+	char before[ADMIN_ID_MAX];
+	cJSON *o;
 
-	replay_before(before, sizeof(before), from);
-	if (a->dry_run) {
-		printf("would start group %s of %s after %s\n", a->group,
-		    a->stream, before);
+	admin_id_before(before, from);
+	if (!a->dry_run &&
+	    admin_group_start(adm, a->stream, a->group, before, &err) < 0) {
+		char msg[ERROR_MSG_MAX + 64];
+
+		snprintf(msg, sizeof(msg), "group %s: %s", a->group, err.msg);
+		return replay_fail(a, 1, err.code, msg);
+	}
+	if (!a->json) {
+		if (a->dry_run)
+			printf("would start group %s of %s after %s\n",
+			    a->group, a->stream, before);
+		else
+			printf("group %s of %s starts after %s: run workers "
+			       "with --group %s\n",
+			    a->group, a->stream, before, a->group);
 		return 0;
 	}
-	r = redisCommand(c, "XGROUP CREATE %s %s %s MKSTREAM", a->stream,
-	    a->group, before);
-	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
-	    strncmp(r->str, "BUSYGROUP", 9) == 0) {
-		freeReplyObject(r);
-		r = redisCommand(c, "XGROUP SETID %s %s %s", a->stream,
-		    a->group, before);
-	}
-	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-		fprintf(stderr, "artifactd replay: group %s: %s\n", a->group,
-		    r ? r->str : c->errstr);
-		goto out;
-	}
-	printf("group %s of %s starts after %s: run workers with --group "
-	       "%s\n",
-	    a->group, a->stream, before, a->group);
-	rc = 0;
-out:
-	if (r != NULL)
-		freeReplyObject(r);
-	return rc;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "stream", a->stream);
+	cJSON_AddStringToObject(o, "group", a->group);
+	cJSON_AddStringToObject(o, "after", before);
+	cJSON_AddBoolToObject(o, "dry_run", a->dry_run);
+	replay_print(o);
+	return 0;
 }
 
-/* Copy one entry (e = [id, [k, v, ...]]) to the end of the stream. */
+/* Copy (or count) the entries of [start, end]; *copied counts them. */
 static int
-replay_copy(redisContext *c, const char *stream, const redisReply *e)
+replay_range(struct admin *adm, const struct replay_args *a, const char *from,
+    const char *end, size_t *copied, struct error *err)
 {
-	const redisReply *kv = e->element[1];
-	const char **argv;
-	size_t *lens, argc = 0, i;
-	redisReply *r;
-	int rc = 1;
-
-	argv = xcalloc(kv->elements + 5, sizeof(*argv));
-	lens = xcalloc(kv->elements + 5, sizeof(*lens));
-	argv[argc] = "XADD";
-	lens[argc++] = 4;
-	argv[argc] = stream;
-	lens[argc] = strlen(stream);
-	argc++;
-	argv[argc] = "*";
-	lens[argc++] = 1;
-	for (i = 0; i + 1 < kv->elements; i += 2) {
-		if (strcmp(kv->element[i]->str, "replayed_from") == 0)
-			continue;
-		argv[argc] = kv->element[i]->str;
-		lens[argc++] = kv->element[i]->len;
-		argv[argc] = kv->element[i + 1]->str;
-		lens[argc++] = kv->element[i + 1]->len;
-	}
-	argv[argc] = "replayed_from";
-	lens[argc] = strlen(argv[argc]);
-	argc++;
-	argv[argc] = e->element[0]->str;
-	lens[argc] = e->element[0]->len;
-	argc++;
-	r = redisCommandArgv(c, (int)argc, argv, lens);
-	if (r != NULL && r->type == REDIS_REPLY_STRING)
-		rc = 0;
-	else
-		fprintf(stderr, "artifactd replay: XADD failed: %s\n",
-		    r && r->str ? r->str : c->errstr);
-	if (r != NULL)
-		freeReplyObject(r);
-	free(argv);
-	free(lens);
-	return rc;
-}
-
-static int
-replay_copies(redisContext *c, const struct replay_args *a, const char *from,
-    const char *to)
-{
-	char start[64], end[64];
-	redisReply *r, *last = NULL;
-	size_t i, copied = 0;
+	struct admin_page page = { 0 };
+	char start[ADMIN_ID_MAX + 1];
+	size_t i;
 	int rc = 0;
 
 	snprintf(start, sizeof(start), "%s", from);
-	/* Fix the end before copying, or we would replay our own copies
-	 * forever: "+" becomes the last id now in the stream. */
-	if (strcmp(to, "+") == 0) {
-		last = redisCommand(c, "XREVRANGE %s + - COUNT 1", a->stream);
-		if (last == NULL || last->type != REDIS_REPLY_ARRAY) {
-			fprintf(stderr, "artifactd replay: XREVRANGE failed\n");
-			if (last != NULL)
-				freeReplyObject(last);
-			return 1;
-		}
-		if (last->elements == 0) {
-			freeReplyObject(last);
-			printf("replayed 0 entries of %s\n", a->stream);
-			return 0;
-		}
-		snprintf(end, sizeof(end), "%s",
-		    last->element[0]->element[0]->str);
-		freeReplyObject(last);
-	} else {
-		snprintf(end, sizeof(end), "%s", to);
-	}
 	for (;;) {
-		r = redisCommand(c, "XRANGE %s %s %s COUNT %d", a->stream,
-		    start, end, REPLAY_PAGE);
-		if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-			fprintf(stderr, "artifactd replay: XRANGE failed: %s\n",
-			    r && r->str ? r->str : c->errstr);
-			if (r != NULL)
-				freeReplyObject(r);
-			return 1;
-		}
-		if (r->elements == 0) {
-			freeReplyObject(r);
+		if (admin_range(&page, adm, a->stream, start, end, REPLAY_PAGE,
+		        err) < 0)
+			return -1;
+		if (page.n == 0)
 			break;
-		}
-		for (i = 0; i < r->elements; i++) {
-			const redisReply *e = r->element[i];
+		for (i = 0; i < page.n; i++) {
+			struct error cerr = { 0 };
 
-			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-			    e->element[1]->type != REDIS_REPLY_ARRAY)
-				continue;
-			if (a->dry_run)
-				copied++;
-			else if (replay_copy(c, a->stream, e) == 0)
-				copied++;
-			else
-				rc = 1;
+			if (a->dry_run || admin_replay(NULL, adm,
+			                      page.entries[i], &cerr) == 0) {
+				(*copied)++;
+			} else {
+				fprintf(stderr, "artifactd replay: %s\n",
+				    cerr.msg);
+				*err = cerr;
+				rc = -1;
+			}
 		}
 		snprintf(start, sizeof(start), "(%s",
-		    r->element[r->elements - 1]->element[0]->str);
-		freeReplyObject(r);
+		    page.entries[page.n - 1]->id);
+		admin_page_dispose(&page);
 	}
-	printf("%s %zu entries of %s\n",
-	    a->dry_run ? "would replay" : "replayed", copied, a->stream);
+	admin_page_dispose(&page);
 	return rc;
+}
+
+static int
+replay_copies(struct admin *adm, const struct replay_args *a, const char *from,
+    const char *to)
+{
+	struct error err = { 0 };
+	char end[ADMIN_ID_MAX];
+	size_t copied = 0;
+	int rc = 0;
+	cJSON *o;
+
+	/* Fix the end before copying, or we would replay our own copies
+	 * forever: "+" becomes the last id now in the stream. */
+	snprintf(end, sizeof(end), "%s", to);
+	if (strcmp(to, "+") == 0 &&
+	    (rc = admin_last_id(end, adm, a->stream, &err)) < 0 &&
+	    rc != ERR_NOTFOUND)
+		return replay_fail(a, 1, err.code, err.msg);
+	if (rc == 0 && replay_range(adm, a, from, end, &copied, &err) < 0) {
+		/* A page that could not be read stops the replay; an entry
+		 * that could not be copied was reported and is skipped. */
+		if (err.rc != ERR_INVALID)
+			return replay_fail(a, 1, err.code, err.msg);
+		rc = -1;
+	}
+	if (!a->json) {
+		printf("%s %zu entries of %s\n",
+		    a->dry_run ? "would replay" : "replayed", copied,
+		    a->stream);
+		return rc < 0 && rc != ERR_NOTFOUND ? 1 : 0;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "stream", a->stream);
+	cJSON_AddStringToObject(o, "from", from);
+	cJSON_AddStringToObject(o, "to", rc == ERR_NOTFOUND ? to : end);
+	cJSON_AddNumberToObject(o, "replayed", (double)copied);
+	cJSON_AddBoolToObject(o, "dry_run", a->dry_run);
+	if (rc < 0 && rc != ERR_NOTFOUND) {
+		cJSON *e = cJSON_AddObjectToObject(o, "error");
+
+		cJSON_AddStringToObject(e, "code", err.code);
+		cJSON_AddStringToObject(e, "message", err.msg);
+	}
+	replay_print(o);
+	return rc < 0 && rc != ERR_NOTFOUND ? 1 : 0;
 }
 
 int
 cmd_replay(int argc, char **argv, struct config *cfg)
 {
 	static const struct cli_spec spec = { "replay",
-		"--from ID|TIME [--to ID|TIME] [--stream S] [--group G]",
+		"--from ID|TIME [--to ID|TIME] [--stream S] [--group G] "
+		"[--json]",
 		"Deliver a range of an input stream again. By default each "
 		"entry of the range\nis appended again to the stream (same "
 		"event and event_id, plus replayed_from);\nthe workers answer "
 		"what was already done with duplicate: true and redo what\n"
 		"is missing. With --group G, group G is started just before "
-		"--from instead\n(run workers with --group G). Times are ISO "
-		"8601, e.g. 2025-11-07T14:30:00Z.",
+		"--from instead\n(run workers with --group G). --from and --to "
+		"take a stream id\n(1700000000000-0), epoch milliseconds, an "
+		"ISO 8601 date (2026-12-03, midnight\nUTC) or a date and time "
+		"with Z or an offset (2026-12-03T14:30:00Z).",
 		replay_opts, sizeof(replay_opts) / sizeof(replay_opts[0]), 0,
 		0 };
 	struct replay_args a = { 0 };
-	struct endpoint ep = { 0 };
 	struct error err = { 0 };
-	redisContext *c = NULL;
-	char **args = NULL, from[64], to[64];
+	struct admin *adm = NULL;
+	char **args = NULL, from[ADMIN_ID_MAX], to[ADMIN_ID_MAX];
 	size_t nargs = 0;
 	int rc;
 
@@ -303,28 +254,25 @@ cmd_replay(int argc, char **argv, struct config *cfg)
 	if (a.stream == NULL)
 		a.stream = cfg->test_stream;
 	if (a.from == NULL) {
-		rc = cli_usage_error(&spec, "--from is required");
+		rc = replay_fail(&a,
+		    cli_usage_error(&spec, "--from is required"), "USAGE",
+		    "--from is required");
 		goto out;
 	}
-	if (replay_point(from, sizeof(from), a.from) < 0 ||
-	    replay_point(to, sizeof(to), a.to ? a.to : "+") < 0) {
-		rc = cli_usage_error(&spec,
-		    "--from/--to take a stream id (1700000000000-0) or an "
-		    "ISO time");
+	if (admin_point(from, a.from, false, &err) < 0 ||
+	    admin_point(to, a.to ? a.to : "+", true, &err) < 0) {
+		rc = replay_fail(&a, cli_usage_error(&spec, "%s", err.msg),
+		    "USAGE", err.msg);
 		goto out;
 	}
-	if (endpoint_parse(&ep, cfg->redis_url, &err) < 0 ||
-	    endpoint_connect(&c, &ep, 5000, &err) < 0) {
-		fprintf(stderr, "artifactd replay: %s\n", err.msg);
-		rc = 1;
+	if (admin_connect(&adm, cfg->redis_url, 5000, &err) < 0) {
+		rc = replay_fail(&a, 1, err.code, err.msg);
 		goto out;
 	}
-	rc = a.group ? replay_group(c, &a, from)
-	             : replay_copies(c, &a, from, to);
+	rc = a.group ? replay_group(adm, &a, from)
+	             : replay_copies(adm, &a, from, to);
 out:
-	if (c != NULL)
-		redisFree(c);
-	endpoint_dispose(&ep);
+	admin_free(adm);
 	free(args);
 	return rc;
 }

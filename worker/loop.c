@@ -883,7 +883,7 @@ loop_run(const struct handler_ctx *ctx, const struct config *cfg,
 	struct item *it;
 	int rc;
 
-	signal(SIGPIPE, SIG_IGN); /* hiredis 0.14.1 writes with write(2) */
+	signal(SIGPIPE, SIG_IGN); /* the Redis client writes with write(2) */
 	if (evthread_use_pthreads() != 0)
 		return error_set(err, ERR_FAIL, NULL,
 		    "libevent has no pthreads support");

@@ -5,16 +5,16 @@
  */
 #include "worker/metrics.h"
 
-#include <curl/curl.h>
 #include <event2/event.h>
-#include <git2/common.h>
-#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/xalloc.h"
+#include "events/version.h"
+#include "publishers/version.h"
+#include "store/version.h"
 #include "worker/handler.h"
 
 static const double metrics_bounds[METRICS_NBUCKETS] = { 0.005, 0.01, 0.025,
@@ -318,20 +318,22 @@ metrics_render_publish(struct buf *out)
 	return 0;
 }
 
-/* Versions of the daemon and of the libraries that do the work. */
+/* Versions of the daemon and of the libraries that do the work, each
+ * named by the module that uses it. */
 static int
 metrics_render_build(struct buf *out)
 {
-	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
-	int major = 0, minor = 0, rev = 0;
+	const char *git_name, *redis_name, *http_name;
+	const char *git = store_version(&git_name);
+	const char *redis = events_version(&redis_name);
+	const char *http = publishers_version(&http_name);
 
-	git_libgit2_version(&major, &minor, &rev);
 	P("# HELP artifactd_build_info Versions of artifactd and its "
 	  "libraries, always 1\n# TYPE artifactd_build_info gauge\n"
-	  "artifactd_build_info{version=\"%s\",libgit2=\"%d.%d.%d\","
-	  "libcurl=\"%s\",hiredis=\"%d.%d.%d\",libevent=\"%s\"} 1\n",
-	    ARTIFACTD_VERSION, major, minor, rev, cv->version, HIREDIS_MAJOR,
-	    HIREDIS_MINOR, HIREDIS_PATCH, event_get_version());
+	  "artifactd_build_info{version=\"%s\",%s=\"%s\",%s=\"%s\","
+	  "%s=\"%s\",libevent=\"%s\"} 1\n",
+	    ARTIFACTD_VERSION, git_name, git, http_name, http, redis_name,
+	    redis, event_get_version());
 	return 0;
 }
 
