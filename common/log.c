@@ -11,6 +11,10 @@
  * written "quoted", with \" \\ and \xNN escapes; after `key="` it is
  * escaped the same way. A value can therefore never end its own quoting,
  * start a new pair or a new line, in text or in JSON mode.
+ *
+ * In JSON mode the expansion also encloses the text of each numeric
+ * conversion and of each log_bool() value in LOG_TYPED_BEGIN/END, so that
+ * log_format_json can write exactly those values bare (log.h).
  */
 #include "common/log.h"
 
@@ -37,6 +41,15 @@
 
 static enum log_level log_min = LOG_LEVEL_INFO;
 static bool log_json;
+/* log_bool's strings: recognised by address. */
+static const char log_true[] = "true";
+static const char log_false[] = "false";
+
+const char *
+log_bool(bool b)
+{
+	return b ? log_true : log_false;
+}
 
 void
 log_init(enum log_level level, bool json)
@@ -77,6 +90,10 @@ log_json_string(struct buf *b, const char *s, size_t n, bool unescape)
 		unsigned char c = p[i];
 
 		k = util_utf8_seq(p + i, n - i);
+		if (c == LOG_TYPED_BEGIN || c == LOG_TYPED_END) {
+			k = 1; /* a type marker inside a string: dropped */
+			continue;
+		}
 		if (unescape && c == '\\' && i + 1 < n &&
 		    (p[i + 1] == '"' || p[i + 1] == '\\')) {
 			c = p[++i];
@@ -93,6 +110,61 @@ log_json_string(struct buf *b, const char *s, size_t n, bool unescape)
 			buf_append(b, p + i, k);
 	}
 	buf_puts(b, "\"");
+}
+
+/*
+ * A typed value: LOG_TYPED_BEGIN, the text of one conversion,
+ * LOG_TYPED_END and nothing else. True when that text may be written
+ * bare: true, false, or a JSON number (no leading zeros, no '+', an
+ * integer within int64).
+ */
+static bool
+log_typed_bare(const char *v, size_t n)
+{
+	const char *p, *end, *digits;
+	size_t nd;
+
+	if (n < 3 || v[0] != LOG_TYPED_BEGIN || v[n - 1] != LOG_TYPED_END ||
+	    memchr(v + 1, LOG_TYPED_BEGIN, n - 2) != NULL ||
+	    memchr(v + 1, LOG_TYPED_END, n - 2) != NULL)
+		return false;
+	p = v + 1;
+	end = v + n - 1;
+	if ((end - p == 4 && memcmp(p, "true", 4) == 0) ||
+	    (end - p == 5 && memcmp(p, "false", 5) == 0))
+		return true;
+	if (p < end && *p == '-')
+		p++;
+	digits = p;
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	nd = (size_t)(p - digits);
+	if (nd == 0 || (nd > 1 && digits[0] == '0'))
+		return false;
+	if (p == end) /* an integer: within int64 */
+		return nd < 19 || (nd == 19 && memcmp(digits,
+		                                   digits[-1] == '-'
+		                                       ? "9223372036854775808"
+		                                       : "9223372036854775807",
+		                                   19) <= 0);
+	if (*p == '.') {
+		digits = ++p;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+		if (p == digits)
+			return false;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		digits = p;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+		if (p == digits)
+			return false;
+	}
+	return p == end;
 }
 
 /* A caller's key that would collide with a field of our own. */
@@ -165,7 +237,10 @@ log_format_json(const char *level, const char *ts, const char *text)
 			log_json_string(&b, k, klen, false);
 		}
 		buf_puts(&b, ":");
-		log_json_string(&b, v, vlen, quoted);
+		if (!quoted && log_typed_bare(v, vlen))
+			buf_append(&b, v + 1, vlen - 2);
+		else
+			log_json_string(&b, v, vlen, quoted);
 	}
 	buf_puts(&b, "}");
 	return buf_detach(&b, NULL);
@@ -289,9 +364,10 @@ log_put_number(struct buf *b, char *spec, size_t sl, enum log_len len,
 }
 #pragma GCC diagnostic pop
 
-/* Expand fmt into b like vsnprintf, escaping every %s (see the top). */
+/* Expand fmt into b like vsnprintf, escaping every %s (see the top);
+ * with mark, typed values are enclosed in LOG_TYPED_BEGIN/END. */
 static void
-log_vformat(struct buf *b, const char *fmt, va_list *ap)
+log_vformat(struct buf *b, const char *fmt, va_list *ap, bool mark)
 {
 	const char *p = fmt;
 
@@ -355,14 +431,27 @@ log_vformat(struct buf *b, const char *fmt, va_list *ap)
 		}
 		if (*p == 's') {
 			const char *v = va_arg(*ap, const char *);
+			bool typed = mark && (v == log_true || v == log_false);
 
 			if (v == NULL)
 				v = "(null)";
+			if (typed)
+				buf_printf(b, "%c", LOG_TYPED_BEGIN);
 			log_put_value(b, v,
 			    prec >= 0 ? strnlen(v, (size_t)prec) : strlen(v),
 			    start > fmt && start[-1] == '"');
+			if (typed)
+				buf_printf(b, "%c", LOG_TYPED_END);
 		} else if (*p != '\0') {
+			/* Decimal conversions only: %x, %o, %c, %p are
+			 * text (an id in hex is not a number). */
+			bool typed = mark && strchr("diufFeEgG", *p) != NULL;
+
+			if (typed)
+				buf_printf(b, "%c", LOG_TYPED_BEGIN);
 			log_put_number(b, spec, sl, len, *p, ap);
+			if (typed)
+				buf_printf(b, "%c", LOG_TYPED_END);
 		} else {
 			break;
 		}
@@ -387,7 +476,7 @@ log_emit(enum log_level level, const char *fmt, va_list ap, const char *errstr)
 	 * past it however long the values. */
 	buf_init(&tb, LOG_LINE_MAX);
 	va_copy(cp, ap);
-	log_vformat(&tb, fmt, &cp);
+	log_vformat(&tb, fmt, &cp, log_json);
 	va_end(cp);
 	if (errstr != NULL) {
 		buf_puts(&tb, " err=\"");

@@ -270,7 +270,7 @@ gh_begin(void **state, const struct publish_target *t,
 		if (rc < 0)
 			goto out;
 		log_info("github_release target=%s tag=%s id=%lld draft=%s",
-		    s->what, rel->tag, s->id, s->draft ? "true" : "false");
+		    s->what, rel->tag, s->id, log_bool(s->draft));
 	}
 	*state = s;
 	s = NULL;

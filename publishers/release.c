@@ -791,7 +791,7 @@ release_run(struct release_result *out, const struct release_config *c,
 	log_info("release_start tag=%s package=%s version=%s files=%zu "
 	         "targets=%zu dry_run=%s",
 	    out->tag, out->package, out->version, nf, nt,
-	    out->dry_run ? "true" : "false");
+	    log_bool(out->dry_run));
 	{
 		struct publish_release rel = { out->tag, out->package,
 			out->version, out->dry_run };

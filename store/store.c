@@ -1366,8 +1366,8 @@ store_commit(struct store *st, const struct store_commit_req *req,
 	}
 	log_info("store_commit branch=%s sha=%s duplicate=%s pushed=%s "
 	         "event_id=%s",
-	    res->branch, res->commit_sha, dup ? "true" : "false",
-	    res->pushed ? "true" : "false", req->event_id);
+	    res->branch, res->commit_sha, log_bool(dup), log_bool(res->pushed),
+	    req->event_id);
 	rc = 0;
 out:
 	if (rc < 0)

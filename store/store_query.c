@@ -375,7 +375,7 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 	cJSON_AddBoolToObject(o, "pushed", pushed);
 	cJSON_AddBoolToObject(o, "duplicate", dup);
 	log_info("store_revert branch=%s tag=%s sha=%s duplicate=%s", branch,
-	    tag, git_oid_tostr_s(&cid), dup ? "true" : "false");
+	    tag, git_oid_tostr_s(&cid), log_bool(dup));
 	*out = o;
 	rc = 0;
 out:

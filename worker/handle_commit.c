@@ -159,9 +159,8 @@ handle_commit(const struct handler_ctx *ctx, const struct handler_job *job,
 	res->duplicate = cr.duplicate;
 	log_info("commit_done event_id=%s branch=%s sha=%s duplicate=%s "
 	         "pushed=%s files=%zu ms=%lld",
-	    env->event_id, cr.branch, cr.commit_sha,
-	    cr.duplicate ? "true" : "false", cr.pushed ? "true" : "false",
-	    set.nfiles, (long long)(util_mono_ms() - t0));
+	    env->event_id, cr.branch, cr.commit_sha, log_bool(cr.duplicate),
+	    log_bool(cr.pushed), set.nfiles, (long long)(util_mono_ms() - t0));
 out:
 	store_commit_result_dispose(&cr);
 	artifacts_dispose(&set);

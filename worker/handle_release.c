@@ -181,7 +181,7 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 	req.targets = targets;
 	log_info("release_event event_id=%s tag=%s files=%zu dry_run=%s",
 	    env->event_id, req.tag ? req.tag : "", req.nfiles,
-	    req.dry_run ? "true" : "false");
+	    log_bool(req.dry_run));
 	r = release_run(&rr, &rc, &req, &err);
 	if (r < 0 && rr.n == 0)
 		goto failed;

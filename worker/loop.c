@@ -313,9 +313,8 @@ loop_job_done(void *arg)
 	         "duplicate=%s events=%zu ms=%lld",
 	    it->msg->stream, it->msg->id,
 	    it->res.event_id ? it->res.event_id : "-",
-	    loop_action_name(it->res.action),
-	    it->res.duplicate ? "true" : "false", it->res.nevents,
-	    (long long)(secs * 1000));
+	    loop_action_name(it->res.action), log_bool(it->res.duplicate),
+	    it->res.nevents, (long long)(secs * 1000));
 	if (it->res.action == HANDLER_RETRY) {
 		it->attempts++;
 		if (it->attempts >= lp->cfg->max_attempts) {

@@ -193,6 +193,50 @@ test_long_value(void **state)
 	free(t);
 }
 
+static void
+log_typed(void)
+{
+	log_info("commit_done ms=%lld n=%zu ratio=%.2f dup=%s pushed=%s "
+	         "event_id=%s zero=%03d hex=%x unit=%lldms q=\"%d\" neg=%d "
+	         "big=%llu",
+	    10LL, (size_t)3, 0.5, log_bool(false), log_bool(true), "123", 7,
+	    255u, 5LL, 4, -2, 18446744073709551615ULL);
+}
+
+static void
+test_json_types(void **state)
+{
+	char *t;
+
+	(void)state;
+	log_init(LOG_LEVEL_INFO, true);
+	t = capture(log_typed);
+	log_init(LOG_LEVEL_INFO, false);
+	/* Numbers and log_bool() values bare; everything else a string. */
+	assert_non_null(strstr(t, "\"ms\":10,"));
+	assert_non_null(strstr(t, "\"n\":3,"));
+	assert_non_null(strstr(t, "\"ratio\":0.50,"));
+	assert_non_null(strstr(t, "\"dup\":false,"));
+	assert_non_null(strstr(t, "\"pushed\":true,"));
+	assert_non_null(strstr(t, "\"event_id\":\"123\""));
+	assert_non_null(strstr(t, "\"zero\":\"007\""));
+	assert_non_null(strstr(t, "\"hex\":\"ff\""));
+	assert_non_null(strstr(t, "\"unit\":\"5ms\""));
+	assert_non_null(strstr(t, "\"q\":\"4\""));
+	assert_non_null(strstr(t, "\"neg\":-2,"));
+	/* Past int64: a JSON reader could not hold it exactly. */
+	assert_non_null(strstr(t, "\"big\":\"18446744073709551615\""));
+	assert_null(strchr(t, '\x01'));
+	assert_null(strchr(t, '\x02'));
+	free(t);
+	/* Text mode is unchanged: no markers, no quotes added. */
+	t = capture(log_typed);
+	assert_non_null(strstr(t, " ms=10 n=3 ratio=0.50 dup=false pushed=true "
+	                          "event_id=123 zero=007 hex=ff unit=5ms"));
+	assert_null(strchr(t, '\x01'));
+	free(t);
+}
+
 int
 main(void)
 {
@@ -203,6 +247,7 @@ main(void)
 		cmocka_unit_test(test_json_injection),
 		cmocka_unit_test(test_json_reserved_keys),
 		cmocka_unit_test(test_long_value),
+		cmocka_unit_test(test_json_types),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
