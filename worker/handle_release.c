@@ -142,6 +142,35 @@ string_array(const cJSON *data, const char *key, const char ***out, size_t *n,
 	return 0;
 }
 
+/* RELEASE_PUBLISHED: every file reached every target. */
+static void
+published(struct handler_result *res, const struct envelope *env,
+    const struct release_result *rr, bool all_present)
+{
+	cJSON *data = cJSON_CreateObject(), *fa = cJSON_CreateArray(),
+	      *ta = cJSON_CreateArray();
+	size_t i, j;
+
+	add_common(data, rr);
+	for (i = 0; i < rr->nfiles; i++)
+		cJSON_AddItemToArray(fa, cJSON_CreateString(rr->files[i]));
+	/* Targets in the order they were run, once each. */
+	for (i = 0; i < rr->n; i++) {
+		bool seen = false;
+
+		for (j = 0; j < i && !seen; j++)
+			seen = strcmp(rr->items[j].target,
+			           rr->items[i].target) == 0;
+		if (!seen)
+			cJSON_AddItemToArray(ta,
+			    cJSON_CreateString(rr->items[i].target));
+	}
+	cJSON_AddItemToObject(data, "files", fa);
+	cJSON_AddItemToObject(data, "targets", ta);
+	cJSON_AddBoolToObject(data, "duplicate", all_present);
+	emit(res, env, "RELEASE_PUBLISHED", NULL, data);
+}
+
 void
 handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
     struct handler_result *res)
@@ -226,30 +255,8 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 		free(salt);
 	}
 	if (r == 0) {
-		cJSON *fa = cJSON_CreateArray(), *ta = cJSON_CreateArray();
-		size_t j;
-
-		data = cJSON_CreateObject();
-		add_common(data, &rr);
-		for (i = 0; i < rr.nfiles; i++)
-			cJSON_AddItemToArray(fa,
-			    cJSON_CreateString(rr.files[i]));
-		/* Targets in the order they were run, once each. */
-		for (i = 0; i < rr.n; i++) {
-			bool seen = false;
-
-			for (j = 0; j < i && !seen; j++)
-				seen = strcmp(rr.items[j].target,
-				           rr.items[i].target) == 0;
-			if (!seen)
-				cJSON_AddItemToArray(ta,
-				    cJSON_CreateString(rr.items[i].target));
-		}
-		cJSON_AddItemToObject(data, "files", fa);
-		cJSON_AddItemToObject(data, "targets", ta);
-		cJSON_AddBoolToObject(data, "duplicate", all_present);
 		res->duplicate = all_present;
-		emit(res, env, "RELEASE_PUBLISHED", NULL, data);
+		published(res, env, &rr, all_present);
 	} else {
 		res->reason = xasprintf("release %s: %s", rr.tag, err.msg);
 	}
