@@ -29,6 +29,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/redact.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "store/scan.h"
@@ -60,6 +61,37 @@
 
 /* Opening ---------------------------------------------------------------- */
 
+/* A copy of the credentials: empty strings read as unset. */
+static char *
+store_cred_dup(const char *s)
+{
+	return s != NULL && *s != '\0' ? xstrdup(s) : NULL;
+}
+
+static void
+store_creds_copy(struct store_creds *dst, const struct store_creds *src)
+{
+	dst->username = store_cred_dup(src->username);
+	dst->token = store_cred_dup(src->token);
+	dst->password = store_cred_dup(src->password);
+	dst->ssh_key = store_cred_dup(src->ssh_key);
+	dst->ssh_pubkey = store_cred_dup(src->ssh_pubkey);
+	dst->ssh_passphrase = store_cred_dup(src->ssh_passphrase);
+	dst->ssh_host_key = store_cred_dup(src->ssh_host_key);
+}
+
+static void
+store_creds_free(struct store_creds *c)
+{
+	secret_free((char *)(uintptr_t)c->username);
+	secret_free((char *)(uintptr_t)c->token);
+	secret_free((char *)(uintptr_t)c->password);
+	free((void *)(uintptr_t)c->ssh_key);
+	free((void *)(uintptr_t)c->ssh_pubkey);
+	secret_free((char *)(uintptr_t)c->ssh_passphrase);
+	free((void *)(uintptr_t)c->ssh_host_key);
+}
+
 static void
 store_opts_copy(struct store_opts *dst, const struct store_opts *src)
 {
@@ -85,6 +117,7 @@ store_opts_copy(struct store_opts *dst, const struct store_opts *src)
 	    src->metadata_filename ? src->metadata_filename : "metadata.json");
 	if (dst->push_timeout_s <= 0)
 		dst->push_timeout_s = 30;
+	store_creds_copy(&dst->creds, &src->creds);
 }
 
 static void
@@ -99,6 +132,7 @@ store_opts_free(struct store_opts *o)
 	free((void *)(uintptr_t)o->author_name);
 	free((void *)(uintptr_t)o->author_email);
 	free((void *)(uintptr_t)o->metadata_filename);
+	store_creds_free(&o->creds);
 }
 
 void

@@ -24,6 +24,19 @@
 struct store;
 struct scanner;
 
+/* How the push child authenticates (worker/config.c reads these from the
+ * settings table: ARTIFACTD_GIT_*, secrets also as NAME_FILE). Each may be
+ * NULL. The store copies them and wipes its copies of the secrets. */
+struct store_creds {
+	const char *username;       /* default "x-access-token" with a token */
+	const char *token;          /* secret: HTTPS token */
+	const char *password;       /* secret: HTTPS password */
+	const char *ssh_key;        /* path of the private key file */
+	const char *ssh_pubkey;     /* path of its public key, optional */
+	const char *ssh_passphrase; /* secret: the key's passphrase */
+	const char *ssh_host_key;   /* "SHA256:..." pin of an unknown host */
+};
+
 struct store_opts {
 	const char *repo_path;         /* ARTIFACTD_REPO */
 	const char *remote_url;        /* ARTIFACTD_REMOTE_URL, NULL: no push */
@@ -40,6 +53,7 @@ struct store_opts {
 	bool scan_for_secrets;       /* true */
 	struct scanner *scanner;     /* borrowed; NULL: no scanning */
 	bool require_correlation_id; /* true */
+	struct store_creds creds;    /* push and clone credentials */
 	bool fsync; /* fsync objects and refs (about 3x slower commits);
 	               off: the remote is the system of record once pushed */
 };

@@ -43,7 +43,6 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/redact.h"
-#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "store/store_int.h"
@@ -65,6 +64,7 @@
 
 struct child_ctx {
 	int fd;
+	const struct store_creds *creds; /* the store's copy (forked) */
 	int cred_calls;
 	struct buf *rejected; /* "refname\tstatus\n" from the server */
 };
@@ -107,41 +107,13 @@ child_say(struct child_ctx *c, const char *fmt, ...)
 	}
 }
 
-/* A secret (or, with plain, a user name) from NAME or the file named by
- * NAME_FILE (common/secret.h); NULL when unset or unreadable. Caller
- * frees with secret_free. */
-static char *
-child_secret(const char *name, bool plain)
-{
-	struct error err;
-	char *v = NULL;
-
-	if ((plain ? secret_get_plain(&v, name, &err)
-	           : secret_get(&v, name, &err)) < 0)
-		return NULL;
-	return v;
-}
-
-/* The SSH key variables name key files (libgit2 reads them), so NAME and
- * NAME_FILE (as container secrets are mounted) both give the path. */
-static char *
-child_path(const char *name)
-{
-	char fname[128];
-	const char *v = getenv(name);
-
-	if (v != NULL && *v != '\0')
-		return xstrdup(v);
-	snprintf(fname, sizeof(fname), "%s_FILE", name);
-	v = getenv(fname);
-	return v != NULL && *v != '\0' ? xstrdup(v) : NULL;
-}
-
 /*
- * Credentials from the environment: ARTIFACTD_GIT_TOKEN (with
- * ARTIFACTD_GIT_USERNAME, default "x-access-token") or
- * ARTIFACTD_GIT_USERNAME + ARTIFACTD_GIT_PASSWORD for HTTPS;
- * ARTIFACTD_GIT_SSH_KEY (+ _PUBKEY, _PASSPHRASE) or the ssh-agent for SSH.
+ * Credentials from the store's options (the settings git-token with
+ * git-username, default "x-access-token", or git-username + git-password
+ * for HTTPS; git-ssh-key (+ git-ssh-pubkey, git-ssh-passphrase) or the
+ * ssh-agent for SSH). SSH_AUTH_SOCK is read only to know whether an agent
+ * is there: it is the agent's own interface (libssh2 reads it), not a
+ * setting of ours.
  * libgit2 asks again forever when a credential is refused, so the calls
  * are capped.
  */
@@ -150,9 +122,8 @@ child_cred(git_credential **out, const char *url, const char *user_from_url,
     unsigned int allowed, void *payload)
 {
 	struct child_ctx *c = payload;
-	char *user = NULL, *pass = NULL, *key = NULL, *pub = NULL,
-	     *phrase = NULL;
-	const char *u;
+	const struct store_creds *cr = c->creds;
+	const char *user = cr->username, *u;
 	int rc = GIT_PASSTHROUGH;
 
 	(void)url;
@@ -161,61 +132,51 @@ child_cred(git_credential **out, const char *url, const char *user_from_url,
 		    "credentials refused by the remote");
 		return GIT_EAUTH;
 	}
-	user = child_secret("ARTIFACTD_GIT_USERNAME", true);
 	if (allowed & GIT_CREDENTIAL_SSH_KEY) {
 		u = user_from_url ? user_from_url : user ? user : "git";
-		key = child_path("ARTIFACTD_GIT_SSH_KEY");
-		pub = child_path("ARTIFACTD_GIT_SSH_PUBKEY");
-		phrase = child_secret("ARTIFACTD_GIT_SSH_PASSPHRASE", false);
-		if (key != NULL)
-			rc = git_credential_ssh_key_new(out, u, pub, key,
-			    phrase);
+		if (cr->ssh_key != NULL)
+			rc = git_credential_ssh_key_new(out, u, cr->ssh_pubkey,
+			    cr->ssh_key, cr->ssh_passphrase);
 		else if (getenv("SSH_AUTH_SOCK") != NULL)
 			rc = git_credential_ssh_key_from_agent(out, u);
 	} else if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
-		if ((pass = child_secret("ARTIFACTD_GIT_TOKEN", false)) != NULL)
+		if (cr->token != NULL)
 			rc = git_credential_userpass_plaintext_new(out,
 			    user            ? user
 			    : user_from_url ? user_from_url
 			                    : "x-access-token",
-			    pass);
-		else if ((pass = child_secret("ARTIFACTD_GIT_PASSWORD",
-		              false)) != NULL)
+			    cr->token);
+		else if (cr->password != NULL)
 			rc = git_credential_userpass_plaintext_new(out,
 			    user            ? user
 			    : user_from_url ? user_from_url
 			                    : "",
-			    pass);
+			    cr->password);
 	} else if (allowed & GIT_CREDENTIAL_USERNAME) {
 		rc = git_credential_username_new(out, user_from_url
 		                                          ? user_from_url
 		                                      : user ? user
 		                                             : "git");
 	}
-	secret_free(user);
-	secret_free(pass);
-	free(key);
-	free(pub);
-	secret_free(phrase);
 	return rc;
 }
 
 /*
  * Certificates: what libgit2 verified is accepted (the CA bundle for
  * HTTPS, ~/.ssh/known_hosts for SSH). An SSH host key it does not know
- * is accepted only when it matches ARTIFACTD_GIT_SSH_HOST_KEY, the
+ * is accepted only when it matches the git-ssh-host-key setting, the
  * "SHA256:..." fingerprint that `ssh-keygen -lf key.pub` prints.
  */
 static int
 child_cert(git_cert *cert, int valid, const char *host, void *payload)
 {
-	const char *pin = getenv("ARTIFACTD_GIT_SSH_HOST_KEY");
+	const struct child_ctx *c = payload;
+	const char *pin = c->creds->ssh_host_key;
 	char *b64;
 	size_t n;
 	int match;
 
 	(void)host;
-	(void)payload;
 	if (valid)
 		return 0;
 	if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2 && pin != NULL) {
@@ -479,9 +440,9 @@ child_pending_refs(git_repository *repo, const char *prefix, char ***names,
 
 /* One operation, in the child. Never returns. */
 static void
-child_run(int fd)
+child_run(int fd, const struct store_creds *creds)
 {
-	struct child_ctx c = { .fd = fd };
+	struct child_ctx c = { .fd = fd, .creds = creds };
 	git_remote_callbacks cb;
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
@@ -631,7 +592,7 @@ done:
 /* The helper process ------------------------------------------------------ */
 
 static void
-helper_main(int ctl)
+helper_main(int ctl, const struct store_creds *creds)
 {
 	struct msghdr mh;
 	struct cmsghdr *cm;
@@ -690,7 +651,7 @@ helper_main(int ctl)
 			signal(SIGCHLD, SIG_DFL);
 			/* No push outlives the helper, hence the daemon. */
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			child_run(fd);
+			child_run(fd, creds);
 		}
 		close(fd);
 	}
@@ -713,7 +674,7 @@ store_helper_start(struct store *st, struct error *err)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		helper_main(sv[1]);
+		helper_main(sv[1], &st->opts.creds);
 		_exit(0);
 	}
 	close(sv[1]);

@@ -39,6 +39,13 @@ app_store_opts(struct store_opts *o, const struct config *cfg,
 	o->scan_for_secrets = cfg->scan_for_secrets && sc != NULL;
 	o->scanner = sc;
 	o->require_correlation_id = cfg->require_correlation_id;
+	o->creds.username = cfg->git_username;
+	o->creds.token = cfg->git_token;
+	o->creds.password = cfg->git_password;
+	o->creds.ssh_key = cfg->git_ssh_key;
+	o->creds.ssh_pubkey = cfg->git_ssh_pubkey;
+	o->creds.ssh_passphrase = cfg->git_ssh_passphrase;
+	o->creds.ssh_host_key = cfg->git_ssh_host_key;
 }
 
 int

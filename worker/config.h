@@ -73,6 +73,13 @@ struct config {
 	bool auto_push;
 	bool git_fsync;
 	long long push_timeout_s;
+	char *git_username; /* push credentials (store_creds) */
+	char *git_token;
+	char *git_password;
+	char *git_ssh_key;
+	char *git_ssh_pubkey;
+	char *git_ssh_passphrase;
+	char *git_ssh_host_key;
 	bool scan_for_secrets;
 	char **secret_patterns;
 	size_t nsecret_patterns;

@@ -16,7 +16,9 @@
  *	                       which does no compare-and-swap)
  *	STORE_TEST_HANG_URL    a server that accepts and stays silent until
  *	STORE_TEST_HANG_FLAG   this file exists, then serves the remote
- * Credentials come from the ARTIFACTD_GIT_* environment, as in production.
+ * Credentials come from the ARTIFACTD_GIT_* environment (plain values:
+ * the daemon reads them, NAME_FILE included, through its settings table
+ * and hands them to the store in store_opts.creds, as done here).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,6 +98,13 @@ opts_init(struct store_opts *o, const char *repo, const char *url)
 	o->auto_push = true;
 	o->push_timeout_s = 30;
 	o->require_correlation_id = true;
+	o->creds.username = getenv("ARTIFACTD_GIT_USERNAME");
+	o->creds.token = getenv("ARTIFACTD_GIT_TOKEN");
+	o->creds.password = getenv("ARTIFACTD_GIT_PASSWORD");
+	o->creds.ssh_key = getenv("ARTIFACTD_GIT_SSH_KEY");
+	o->creds.ssh_pubkey = getenv("ARTIFACTD_GIT_SSH_PUBKEY");
+	o->creds.ssh_passphrase = getenv("ARTIFACTD_GIT_SSH_PASSPHRASE");
+	o->creds.ssh_host_key = getenv("ARTIFACTD_GIT_SSH_HOST_KEY");
 }
 
 /* A fresh local repository path under the temp dir. */
