@@ -71,6 +71,8 @@ cmd_check_config(int argc, char **argv, struct config *cfg)
 		    "invalid configuration: %s", err.msg);
 	config_print(cfg, flags[0]);
 	if (!flags[0])
+		cmd_signing_print(cfg);
+	if (!flags[0])
 		printf("# configuration OK\n");
 	return 0;
 }
@@ -81,33 +83,37 @@ struct cmd_version_lib {
 	const char *version;
 };
 
+static int
+cmd_version_opt(const char *name, const char *value, void *arg)
+{
+	(void)value;
+	if (strcmp(name, "json") == 0)
+		*(bool *)arg = true;
+	return 0;
+}
+
 int
 cmd_version(int argc, char **argv, struct config *cfg)
 {
+	static const struct cli_opt opts[] = {
+		{ "json", 0, false,
+		    "print one JSON object: version and libraries" },
+	};
+	static const struct cli_spec spec = { "version", "[--json]",
+		"Print the version of artifactd and of the libraries it runs "
+		"on, as each\nmodule reports its own (git, Redis, HTTP).",
+		opts, sizeof(opts) / sizeof(opts[0]), 0, 0 };
 	struct cmd_version_lib libs[3];
 	bool json = false;
-	size_t i;
-	int a;
+	char **args = NULL;
+	size_t i, nargs = 0;
+	int rc;
 
-	(void)cfg;
-	for (a = 1; a < argc; a++) {
-		if (strcmp(argv[a], "--help") == 0 ||
-		    strcmp(argv[a], "-h") == 0) {
-			printf("usage: artifactd version [--json]\n\nPrint the "
-			       "version of artifactd and of the libraries it "
-			       "runs on.\n\noptions:\n  --json  print one JSON "
-			       "object\n");
-			return 0;
-		}
-		if (strcmp(argv[a], "--json") != 0) {
-			fprintf(stderr,
-			    "artifactd version: unknown option "
-			    "%s\n",
-			    argv[a]);
-			return 2;
-		}
-		json = true;
-	}
+	rc = cli_parse(&spec, argc, argv, cfg, cmd_version_opt, &json, &args,
+	    &nargs);
+	free(args);
+	if (rc != 0)
+		return rc == 3 ? 0 : rc;
 	/* Each module names its own library (git, Redis, HTTP): none of
 	 * their headers is needed here. */
 	libs[0].version = store_version(&libs[0].name);

@@ -41,6 +41,20 @@ struct dlq_args {
 	bool json;
 };
 
+static const struct cli_spec dlq_spec = { "dlq",
+	"list|show ID|redrive ID...|purge ID... [--stream S] [--all]",
+	"Manage the dead letters of an input stream "
+	"(<stream>:dead).\n"
+	"  list            the dead letters with their reason\n"
+	"  show ID         every field of one dead letter\n"
+	"  redrive ID...   append the original event back to its "
+	"stream (same event_id,\n                  so what was "
+	"already done is answered as a duplicate) and\n"
+	"                  delete the dead letter; --all for every "
+	"one\n"
+	"  purge ID...     delete dead letters; --all for every one",
+	dlq_opts, sizeof(dlq_opts) / sizeof(dlq_opts[0]), 1, 100000 };
+
 static int
 dlq_opt(const char *name, const char *value, void *arg)
 {
@@ -127,11 +141,9 @@ dlq_list(struct admin *adm, const char *dead, const struct dlq_args *a)
 	size_t i;
 
 	if (admin_range(&page, adm, dead, "-", "+",
-	        (size_t)(a->count > 0 ? a->count : DLQ_LIST_DEFAULT),
-	        &err) < 0) {
-		fprintf(stderr, "artifactd dlq: %s\n", err.msg);
-		return 1;
-	}
+	        (size_t)(a->count > 0 ? a->count : DLQ_LIST_DEFAULT), &err) < 0)
+		return cli_fail_error(&dlq_spec, a->json, CLI_EXIT_FAILED,
+		    &err);
 	if (a->json)
 		arr = cJSON_CreateArray();
 	else
@@ -276,19 +288,6 @@ dlq_apply(struct admin *adm, const char *dead, const char *input,
 int
 cmd_dlq(int argc, char **argv, struct config *cfg)
 {
-	static const struct cli_spec spec = { "dlq",
-		"list|show ID|redrive ID...|purge ID... [--stream S] [--all]",
-		"Manage the dead letters of an input stream "
-		"(<stream>:dead).\n"
-		"  list            the dead letters with their reason\n"
-		"  show ID         every field of one dead letter\n"
-		"  redrive ID...   append the original event back to its "
-		"stream (same event_id,\n                  so what was "
-		"already done is answered as a duplicate) and\n"
-		"                  delete the dead letter; --all for every "
-		"one\n"
-		"  purge ID...     delete dead letters; --all for every one",
-		dlq_opts, sizeof(dlq_opts) / sizeof(dlq_opts[0]), 1, 100000 };
 	struct dlq_args a = { 0 };
 	struct error err = { 0 };
 	struct admin *adm = NULL;
@@ -297,7 +296,7 @@ cmd_dlq(int argc, char **argv, struct config *cfg)
 	const char *verb;
 	int rc;
 
-	rc = cli_parse(&spec, argc, argv, cfg, dlq_opt, &a, &args, &nargs);
+	rc = cli_parse(&dlq_spec, argc, argv, cfg, dlq_opt, &a, &args, &nargs);
 	if (rc == 3) {
 		rc = 0;
 		goto out;
@@ -309,21 +308,23 @@ cmd_dlq(int argc, char **argv, struct config *cfg)
 		a.stream = cfg->test_stream;
 	if (strcmp(verb, "list") != 0 && strcmp(verb, "show") != 0 &&
 	    strcmp(verb, "redrive") != 0 && strcmp(verb, "purge") != 0) {
-		rc = cli_usage_error(&spec, "unknown action \"%s\"", verb);
+		rc = cli_fail(&dlq_spec, a.json, CLI_EXIT_USAGE, "USAGE",
+		    "unknown action \"%s\"", verb);
 		goto out;
 	}
 	if (strcmp(verb, "show") == 0 && nargs != 2) {
-		rc = cli_usage_error(&spec, "show takes one ID");
+		rc = cli_fail(&dlq_spec, a.json, CLI_EXIT_USAGE, "USAGE",
+		    "show takes one ID");
 		goto out;
 	}
 	if ((strcmp(verb, "redrive") == 0 || strcmp(verb, "purge") == 0) &&
 	    nargs == 1 && !a.all) {
-		rc = cli_usage_error(&spec, "%s needs IDs or --all", verb);
+		rc = cli_fail(&dlq_spec, a.json, CLI_EXIT_USAGE, "USAGE",
+		    "%s needs IDs or --all", verb);
 		goto out;
 	}
 	if (admin_connect(&adm, cfg->redis_url, 5000, &err) < 0) {
-		fprintf(stderr, "artifactd dlq: %s\n", err.msg);
-		rc = 1;
+		rc = cli_fail_error(&dlq_spec, a.json, CLI_EXIT_FAILED, &err);
 		goto out;
 	}
 	dead = bus_dead_stream(a.stream);

@@ -5,10 +5,9 @@
  *
  * Exit status: 0 for a success answer, 1 for a failure answer or when
  * Redis cannot be reached, 2 for bad usage, 3 when no answer came in
- * time (EMIT_EXIT_TIMEOUT: the code examples/orchestrator.py and the
- * guide's table of exit codes give a timeout).
+ * time (CLI_EXIT_TIMEOUT, as examples/orchestrator.py and the guide's
+ * table of exit codes say).
  */
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,15 @@
 #include "worker/cli.h"
 #include "worker/cmd.h"
 #include "worker/emit.h"
+
+static const struct cli_spec emit_spec = { "emit",
+	"--workflow W --task T [options] FILE...",
+	"Send a TEST_PASSED event for FILEs to the test stream, as a "
+	"producer would\n(XADD test_results * event <json>), wait for "
+	"artifactd's answer on the output\nstream and print it. Paths "
+	"are sent absolute and must be inside the daemon's\nartifacts "
+	"root; --inline sends the contents instead (base64).",
+	emit_opts, EMIT_NOPTS, 1, 1000 };
 
 /* Look through entries read from the output stream for our answer.
  * Returns the answer's JSON (caller frees) or NULL. */
@@ -75,37 +83,9 @@ cmd_emit_wait(char **answer, struct admin *adm, const char *stream,
 	return ERR_NOTFOUND;
 }
 
-/* A failure before any answer: the text on stderr and, with --json, an
- * error object on stdout (as the answers' data.error: code, message). */
-static void
-cmd_emit_fail(const struct emit_args *ea, const struct error *err)
-{
-	fprintf(stderr, "artifactd emit: %s\n", err->msg);
-	if (ea->json) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON *e = cJSON_AddObjectToObject(o, "error");
-		char *s;
-
-		cJSON_AddStringToObject(e, "code", err->code);
-		cJSON_AddStringToObject(e, "message", err->msg);
-		s = cJSON_PrintUnformatted(o);
-		printf("%s\n", s);
-		free(s);
-		cJSON_Delete(o);
-	}
-}
-
 int
 cmd_emit(int argc, char **argv, struct config *cfg)
 {
-	static const struct cli_spec spec = { "emit",
-		"--workflow W --task T [options] FILE...",
-		"Send a TEST_PASSED event for FILEs to the test stream, as a "
-		"producer would\n(XADD test_results * event <json>), wait for "
-		"artifactd's answer on the output\nstream and print it. Paths "
-		"are sent absolute and must be inside the daemon's\nartifacts "
-		"root; --inline sends the contents instead (base64).",
-		emit_opts, EMIT_NOPTS, 1, 1000 };
 	struct emit_args ea = { 0 };
 	struct error err = { 0 };
 	struct envelope *env = NULL;
@@ -118,7 +98,8 @@ cmd_emit(int argc, char **argv, struct config *cfg)
 	int64_t deadline;
 	int rc, wrc;
 
-	rc = cli_parse(&spec, argc, argv, cfg, emit_opt, &ea, &args, &nargs);
+	rc = cli_parse(&emit_spec, argc, argv, cfg, emit_opt, &ea, &args,
+	    &nargs);
 	if (rc == 3) {
 		rc = 0;
 		goto out;
@@ -127,30 +108,30 @@ cmd_emit(int argc, char **argv, struct config *cfg)
 		goto out;
 	if (ea.timeout != NULL &&
 	    util_parse_uint(&timeout_s, ea.timeout, 86400) < 0) {
-		rc = cli_usage_error(&spec, "--timeout must be seconds");
+		rc = cli_fail(&emit_spec, ea.json, CLI_EXIT_USAGE, "USAGE",
+		    "--timeout must be seconds");
 		goto out;
 	}
 	if (emit_build_test_passed(&json, &ea, cfg, (const char *const *)args,
 	        nargs, &err) < 0) {
-		rc = cli_usage_error(&spec, "%s", err.msg);
+		rc = cli_fail_error(&emit_spec, ea.json, CLI_EXIT_USAGE, &err);
 		goto out;
 	}
 	envelope_parse(&env, json, strlen(json), NULL);
-	rc = 1;
 	if (admin_connect(&adm, cfg->redis_url, 5000, &err) < 0) {
-		cmd_emit_fail(&ea, &err);
+		rc = cli_fail_error(&emit_spec, ea.json, CLI_EXIT_FAILED, &err);
 		goto out;
 	}
 	/* Remember where the output stream ends before we send. */
 	if (admin_last_id(last, adm, cfg->output_stream, &err) < 0 &&
 	    err.rc != ERR_NOTFOUND) {
-		cmd_emit_fail(&ea, &err);
+		rc = cli_fail_error(&emit_spec, ea.json, CLI_EXIT_FAILED, &err);
 		goto out;
 	}
 	ev = (struct bus_out_event){ json, env->event_id, env->event_type,
 		env->correlation_id ? env->correlation_id : "" };
 	if (admin_send(sent, adm, cfg->test_stream, &ev, &err) < 0) {
-		cmd_emit_fail(&ea, &err);
+		rc = cli_fail_error(&emit_spec, ea.json, CLI_EXIT_FAILED, &err);
 		goto out;
 	}
 	fprintf(stderr, "sent event_id=%s entry=%s stream=%s\n", env->event_id,
@@ -166,12 +147,12 @@ cmd_emit(int argc, char **argv, struct config *cfg)
 		error_set(&err, ERR_TRANSIENT, "TIMEOUT",
 		    "no answer within %llds (is `artifactd run` running?)",
 		    timeout_s);
-		cmd_emit_fail(&ea, &err);
-		rc = EMIT_EXIT_TIMEOUT;
+		rc =
+		    cli_fail_error(&emit_spec, ea.json, CLI_EXIT_TIMEOUT, &err);
 		goto out;
 	}
 	if (wrc < 0) {
-		cmd_emit_fail(&ea, &err);
+		rc = cli_fail_error(&emit_spec, ea.json, CLI_EXIT_FAILED, &err);
 		goto out;
 	}
 	rc = emit_print_event(answer, ea.json) == 0 ? 0 : 1;

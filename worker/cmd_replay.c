@@ -52,6 +52,20 @@ struct replay_args {
 	bool json;
 };
 
+static const struct cli_spec replay_spec = { "replay",
+	"--from ID|TIME [--to ID|TIME] [--stream S] [--group G] "
+	"[--json]",
+	"Deliver a range of an input stream again. By default each "
+	"entry of the range\nis appended again to the stream (same "
+	"event and event_id, plus replayed_from);\nthe workers answer "
+	"what was already done with duplicate: true and redo what\n"
+	"is missing. With --group G, group G is started just before "
+	"--from instead\n(run workers with --group G). --from and --to "
+	"take a stream id\n(1700000000000-0), epoch milliseconds, an "
+	"ISO 8601 date (2026-12-03, midnight\nUTC) or a date and time "
+	"with Z or an offset (2026-12-03T14:30:00Z).",
+	replay_opts, sizeof(replay_opts) / sizeof(replay_opts[0]), 0, 0 };
+
 static int
 replay_opt(const char *name, const char *value, void *arg)
 {
@@ -83,25 +97,6 @@ replay_print(cJSON *o)
 	cJSON_Delete(o);
 }
 
-/* A failure: the text on stderr, and with --json an error object on
- * stdout. Returns exit_code. */
-static int
-replay_fail(const struct replay_args *a, int exit_code, const char *code,
-    const char *msg)
-{
-	if (a->json) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON *e = cJSON_AddObjectToObject(o, "error");
-
-		cJSON_AddStringToObject(e, "code", code);
-		cJSON_AddStringToObject(e, "message", msg);
-		replay_print(o);
-	}
-	if (exit_code != 2)
-		fprintf(stderr, "artifactd replay: %s\n", msg);
-	return exit_code;
-}
-
 static int
 replay_group(struct admin *adm, const struct replay_args *a, const char *from)
 {
@@ -112,10 +107,8 @@ replay_group(struct admin *adm, const struct replay_args *a, const char *from)
 	admin_id_before(before, from);
 	if (!a->dry_run &&
 	    admin_group_start(adm, a->stream, a->group, before, &err) < 0) {
-		char msg[ERROR_MSG_MAX + 64];
-
-		snprintf(msg, sizeof(msg), "group %s: %s", a->group, err.msg);
-		return replay_fail(a, 1, err.code, msg);
+		return cli_fail(&replay_spec, a->json, CLI_EXIT_FAILED,
+		    err.code, "group %s: %s", a->group, err.msg);
 	}
 	if (!a->json) {
 		if (a->dry_run)
@@ -190,12 +183,14 @@ replay_copies(struct admin *adm, const struct replay_args *a, const char *from,
 	if (strcmp(to, "+") == 0 &&
 	    (rc = admin_last_id(end, adm, a->stream, &err)) < 0 &&
 	    rc != ERR_NOTFOUND)
-		return replay_fail(a, 1, err.code, err.msg);
+		return cli_fail_error(&replay_spec, a->json, CLI_EXIT_FAILED,
+		    &err);
 	if (rc == 0 && replay_range(adm, a, from, end, &copied, &err) < 0) {
 		/* A page that could not be read stops the replay; an entry
 		 * that could not be copied was reported and is skipped. */
 		if (err.rc != ERR_INVALID)
-			return replay_fail(a, 1, err.code, err.msg);
+			return cli_fail_error(&replay_spec, a->json,
+			    CLI_EXIT_FAILED, &err);
 		rc = -1;
 	}
 	if (!a->json) {
@@ -223,20 +218,6 @@ replay_copies(struct admin *adm, const struct replay_args *a, const char *from,
 int
 cmd_replay(int argc, char **argv, struct config *cfg)
 {
-	static const struct cli_spec spec = { "replay",
-		"--from ID|TIME [--to ID|TIME] [--stream S] [--group G] "
-		"[--json]",
-		"Deliver a range of an input stream again. By default each "
-		"entry of the range\nis appended again to the stream (same "
-		"event and event_id, plus replayed_from);\nthe workers answer "
-		"what was already done with duplicate: true and redo what\n"
-		"is missing. With --group G, group G is started just before "
-		"--from instead\n(run workers with --group G). --from and --to "
-		"take a stream id\n(1700000000000-0), epoch milliseconds, an "
-		"ISO 8601 date (2026-12-03, midnight\nUTC) or a date and time "
-		"with Z or an offset (2026-12-03T14:30:00Z).",
-		replay_opts, sizeof(replay_opts) / sizeof(replay_opts[0]), 0,
-		0 };
 	struct replay_args a = { 0 };
 	struct error err = { 0 };
 	struct admin *adm = NULL;
@@ -244,7 +225,8 @@ cmd_replay(int argc, char **argv, struct config *cfg)
 	size_t nargs = 0;
 	int rc;
 
-	rc = cli_parse(&spec, argc, argv, cfg, replay_opt, &a, &args, &nargs);
+	rc = cli_parse(&replay_spec, argc, argv, cfg, replay_opt, &a, &args,
+	    &nargs);
 	if (rc == 3) {
 		rc = 0;
 		goto out;
@@ -254,19 +236,18 @@ cmd_replay(int argc, char **argv, struct config *cfg)
 	if (a.stream == NULL)
 		a.stream = cfg->test_stream;
 	if (a.from == NULL) {
-		rc = replay_fail(&a,
-		    cli_usage_error(&spec, "--from is required"), "USAGE",
+		rc = cli_fail(&replay_spec, a.json, CLI_EXIT_USAGE, "USAGE",
 		    "--from is required");
 		goto out;
 	}
 	if (admin_point(from, a.from, false, &err) < 0 ||
 	    admin_point(to, a.to ? a.to : "+", true, &err) < 0) {
-		rc = replay_fail(&a, cli_usage_error(&spec, "%s", err.msg),
-		    "USAGE", err.msg);
+		rc = cli_fail_error(&replay_spec, a.json, CLI_EXIT_USAGE, &err);
 		goto out;
 	}
 	if (admin_connect(&adm, cfg->redis_url, 5000, &err) < 0) {
-		rc = replay_fail(&a, 1, err.code, err.msg);
+		rc =
+		    cli_fail_error(&replay_spec, a.json, CLI_EXIT_FAILED, &err);
 		goto out;
 	}
 	rc = a.group ? replay_group(adm, &a, from)

@@ -30,11 +30,6 @@ struct emit_args {
 	bool no_wait;
 };
 
-/* `emit`'s exit status when no answer came within --timeout (0 success,
- * 1 failure answer or error, 2 usage): the value examples/orchestrator.py
- * and the guide's table of exit codes give a timeout. */
-#define EMIT_EXIT_TIMEOUT 3
-
 extern const struct cli_opt emit_opts[];
 #define EMIT_NOPTS 13
 
