@@ -969,6 +969,10 @@ config_masked(const struct config_desc *d, const char *v)
 {
 	if (v == NULL)
 		return NULL;
+	/* A URL keeps its host (its credentials are masked); any other
+	 * secret is masked whole, whatever its length. */
+	if (d->secret && strstr(v, "://") == NULL && v[0] != '\0')
+		return xstrdup(REDACT_MASK);
 	if (d->secret)
 		return util_redact_url(v);
 	return xstrdup(v);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -181,6 +182,100 @@ test_secret_from_file(void **state)
 	unlink(path);
 }
 
+/* What config_print writes, as a string (caller frees). */
+static char *
+printed(const struct config *cfg)
+{
+	char path[] = "/tmp/test_config_print.XXXXXX";
+	int fd = mkstemp(path), saved;
+	char *text = NULL;
+	FILE *f;
+	long n;
+
+	assert_true(fd >= 0);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	config_print(cfg, false);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(fd);
+	f = fopen(path, "r");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	unlink(path);
+	return text;
+}
+
+/* The push credentials are settings: read from NAME or NAME_FILE through
+ * the table, secret ones masked by check-config, even when short. */
+static void
+test_git_credentials_are_settings(void **state)
+{
+	struct config cfg;
+	struct error err = { 0 };
+	char *path = write_tmp("tok-from-a-file\n"), *out;
+
+	(void)state;
+	setenv("ARTIFACTD_GIT_TOKEN_FILE", path, 1);
+	setenv("ARTIFACTD_GIT_PASSWORD", "pw", 1);
+	setenv("ARTIFACTD_GIT_SSH_KEY_FILE", "/run/secrets/deploy_key", 1);
+	setenv("ARTIFACTD_GIT_SSH_HOST_KEY", "SHA256:pinned", 1);
+	config_defaults(&cfg);
+	assert_int_equal(config_load(&cfg, NULL, &err), 0);
+	assert_string_equal(cfg.git_token, "tok-from-a-file");
+	assert_string_equal(cfg.git_password, "pw");
+	assert_string_equal(cfg.git_ssh_key, "/run/secrets/deploy_key");
+	assert_string_equal(cfg.git_ssh_host_key, "SHA256:pinned");
+	assert_true(config_is_secret("git-token"));
+	assert_true(config_is_secret("git-ssh-passphrase"));
+	assert_false(config_is_secret("git-ssh-host-key"));
+	out = printed(&cfg);
+	assert_non_null(strstr(out, "git-ssh-host-key"));
+	assert_non_null(strstr(out, "SHA256:pinned"));
+	assert_non_null(strstr(out, "/run/secrets/deploy_key"));
+	assert_null(strstr(out, "tok-from-a-file"));
+	assert_null(strstr(out, " pw\n"));
+	free(out);
+	unsetenv("ARTIFACTD_GIT_TOKEN_FILE");
+	unsetenv("ARTIFACTD_GIT_PASSWORD");
+	unsetenv("ARTIFACTD_GIT_SSH_KEY_FILE");
+	unsetenv("ARTIFACTD_GIT_SSH_HOST_KEY");
+	config_dispose(&cfg);
+	unlink(path);
+}
+
+/* A FIFO named by NAME_FILE is refused at once: the old reader opened it
+ * blocking and waited for a writer forever (the alarm turns that hang
+ * into a failure). */
+static void
+test_secret_file_fifo_refused(void **state)
+{
+	char path[] = "/tmp/test_config_fifo.XXXXXX", fifo[64];
+	struct config cfg;
+	struct error err = { 0 };
+
+	(void)state;
+	assert_non_null(mkdtemp(path));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", path);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	setenv("ARTIFACTD_REDIS_URL_FILE", fifo, 1);
+	config_defaults(&cfg);
+	alarm(10);
+	assert_int_equal(config_load(&cfg, NULL, &err), ERR_INVALID);
+	alarm(0);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+	unsetenv("ARTIFACTD_REDIS_URL_FILE");
+	config_dispose(&cfg);
+	unlink(fifo);
+	rmdir(path);
+}
+
 /* A config file that must be refused, with its line in the message. */
 static void
 expect_refused(const char *text, const char *what)
@@ -274,6 +369,8 @@ main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_targets_and_packages),
 		cmocka_unit_test(test_secret_from_file),
+		cmocka_unit_test(test_git_credentials_are_settings),
+		cmocka_unit_test(test_secret_file_fifo_refused),
 		cmocka_unit_test(test_refused_before_the_daemon_runs),
 		cmocka_unit_test(test_known_keys_accepted),
 	};
