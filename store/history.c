@@ -470,16 +470,21 @@ release_objects(git_oid *cid, git_oid *tid, git_repository *repo,
 	        0 ||
 	    (grc = git_tree_lookup(&newtree, repo, &tree_id)) < 0 ||
 	    (grc = git_signature_now(&sig, st->opts.author_name,
-	         st->opts.author_email)) < 0 ||
-	    (grc = git_commit_create(cid, repo, NULL, sig, sig, NULL, msg,
-	         newtree, 1, parents)) < 0 ||
-	    (grc = git_object_lookup(&cobj, repo, cid, GIT_OBJECT_COMMIT)) <
-	        0 ||
-	    (grc = git_tag_annotation_create(tid, repo, tag, cobj, sig,
-	         notes)) < 0) {
+	         st->opts.author_email)) < 0) {
 		rc = store_git_error(err, grc, "write release objects");
 		goto out;
 	}
+	if ((rc = store_commit_write(cid, repo, st, sig, sig, NULL, msg,
+	         newtree, 1, parents, err)) < 0)
+		goto out;
+	if ((grc = STORE_GIT(
+	         git_object_lookup(&cobj, repo, cid, GIT_OBJECT_COMMIT))) < 0) {
+		rc = store_git_error(err, grc, "write release objects");
+		goto out;
+	}
+	if ((rc = store_tag_write(tid, repo, st, tag, cobj, sig, notes, err)) <
+	    0)
+		goto out;
 	rc = 0;
 out:
 	free(text);
@@ -603,8 +608,8 @@ bump_between(const struct semver *a, const struct semver *b)
  * tip is not such a commit after all. */
 static int
 release_existing(struct store_release_result *res, git_repository *repo,
-    const char *prefix, const git_oid *tip, const char *tag, const char *msg,
-    struct error *err)
+    const struct store *st, const char *prefix, const git_oid *tip,
+    const char *tag, const char *msg, struct error *err)
 {
 	char *tag_ref = xasprintf("refs/tags/%s", tag);
 	git_reference *ref = NULL;
@@ -635,6 +640,7 @@ release_existing(struct store_release_result *res, git_repository *repo,
 			        git_reference_target(ref)) == 0) {
 				free(res->notes);
 				res->notes = xstrdup(git_tag_message(t));
+				store_tag_message_strip(res->notes);
 			}
 			git_error_clear();
 			git_tag_free(t);
@@ -646,12 +652,13 @@ release_existing(struct store_release_result *res, git_repository *repo,
 		if ((grc = STORE_GIT(git_object_lookup(&cobj, repo, tip,
 		         GIT_OBJECT_COMMIT))) < 0 ||
 		    (grc = git_signature_now(&sig, "artifactd",
-		         "artifactd@localhost")) < 0 ||
-		    (grc = git_tag_annotation_create(&tid, repo, tag, cobj, sig,
-		         res->notes)) < 0) {
+		         "artifactd@localhost")) < 0) {
 			rc = store_git_error(err, grc, "write release tag");
 			goto out;
 		}
+		if ((rc = store_tag_write(&tid, repo, st, tag, cobj, sig,
+		         res->notes, err)) < 0)
+			goto out;
 		if ((rc = ref_cas(repo, tag_ref, &tid, &zero, err)) != 0) {
 			if (rc == 1)
 				rc = error_set(err, ERR_CONFLICT, "TAG_EXISTS",
@@ -710,8 +717,8 @@ release_run(struct store_release_result *res, struct store *st,
 	}
 	release_trailer(trailer, sizeof(trailer), git_commit_message(tipc));
 	if (trailer[0] != '\0' &&
-	    (rc = release_existing(res, repo, req->tag_prefix, &tip, trailer,
-	         git_commit_message(tipc), err)) <= 0)
+	    (rc = release_existing(res, repo, st, req->tag_prefix, &tip,
+	         trailer, git_commit_message(tipc), err)) <= 0)
 		goto out;
 	if ((rc = last_release(&last, repo, req->tag_prefix, &tip, NULL, err)) <
 	        0 ||

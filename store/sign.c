@@ -329,12 +329,24 @@ sign_key_load(struct sign_key **out, const char *setting, struct error *err)
 		return error_set(err, ERR_INVALID, "INVALID_CONFIG",
 		    "signing-key is empty");
 	if (strncmp(setting, "-----BEGIN", 10) == 0)
-		return sign_key_parse(out, setting, strlen(setting), err);
+		return error_set(err, ERR_INVALID, "INVALID_CONFIG",
+		    "signing-key must be the path of the key file, not the "
+		    "key itself");
 	if ((rc = sign_read_file(&text, &len, setting, err)) < 0)
 		return rc;
 	rc = sign_key_parse(out, text, len, err);
 	OPENSSL_cleanse(text, SIGN_KEY_FILE_MAX + 1);
 	free(text);
+	return rc;
+}
+
+int
+sign_key_check(const char *setting, struct error *err)
+{
+	struct sign_key *k = NULL;
+	int rc = sign_key_load(&k, setting, err);
+
+	sign_key_free(k);
 	return rc;
 }
 
@@ -375,6 +387,35 @@ char *
 sign_public_line(const struct sign_key *k, const char *comment)
 {
 	return sign_public_line_raw(k->pub, comment);
+}
+
+int
+sign_public_parse(unsigned char pub[32], const char *text, struct error *err)
+{
+	const char *b = strstr(text, SIGN_KEYTYPE " ");
+	const unsigned char *k;
+	struct sign_rd r;
+	char *raw = NULL;
+	size_t rawlen = 0, klen;
+	int rc = 0;
+
+	if (b == NULL)
+		return error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
+		    "no ssh-ed25519 public key in the text");
+	b += strlen(SIGN_KEYTYPE) + 1;
+	if (util_base64_decode(&raw, &rawlen, b, strcspn(b, " \t\r\n")) < 0)
+		return error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
+		    "the ssh-ed25519 public key is not base64");
+	r.p = (const unsigned char *)raw;
+	r.n = rawlen;
+	if (!sign_rd_is(&r, SIGN_KEYTYPE) || !sign_rd_str(&r, &k, &klen) ||
+	    klen != 32 || r.n != 0)
+		rc = error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
+		    "the ssh-ed25519 public key is damaged");
+	else
+		memcpy(pub, k, 32);
+	free(raw);
+	return rc;
 }
 
 void

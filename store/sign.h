@@ -28,10 +28,10 @@ struct sign_key;
 #define SIGN_KEYID_HEX 65
 
 /*
- * Load the signing-key setting: the text of an OpenSSH private key (it
- * starts with "-----BEGIN OPENSSH PRIVATE KEY-----", as ..._FILE gives
- * it) or the path of a key file. A file must be a regular file that
- * neither group nor others may read (ssh's rule: mode & 077 == 0). On
+ * Load the signing-key setting: the path of an OpenSSH private key file
+ * (the key's text itself is refused: the setting is not masked, a path
+ * is not a secret). The file must be a regular file that neither group
+ * nor others may read (ssh's rule: mode & 077 == 0). On
  * success *out is the caller's (sign_key_free). Returns 0 or ERR_INVALID
  * (code INVALID_CONFIG) naming what is wrong: missing file, permissions,
  * not OpenSSH format, passphrase-protected, not ed25519. Never prints
@@ -39,6 +39,9 @@ struct sign_key;
  */
 int sign_key_load(struct sign_key **out, const char *setting,
     struct error *err);
+
+/* Load and free: what check-config and config_validate call. */
+int sign_key_check(const char *setting, struct error *err);
 
 /* Parse the text of an OpenSSH private key (len bytes). Same codes. */
 int sign_key_parse(struct sign_key **out, const char *text, size_t len,
@@ -55,6 +58,15 @@ char *sign_public_line(const struct sign_key *k, const char *comment);
 
 /* The same for a raw public key. */
 char *sign_public_line_raw(const unsigned char pub[32], const char *comment);
+
+/*
+ * The raw key of a public key line: "ssh-ed25519 AAAA... [comment]", as
+ * in a .pub file or after the principals of an allowed-signers line (the
+ * first "ssh-ed25519 " of the text is used). Returns 0 or ERR_INVALID
+ * (code INVALID_ARGUMENT).
+ */
+int sign_public_parse(unsigned char pub[32], const char *text,
+    struct error *err);
 
 /* keyid: lower-case hex of SHA-256 over the raw 32-byte public key. */
 void sign_keyid(const struct sign_key *k, char out[SIGN_KEYID_HEX]);

@@ -32,7 +32,9 @@
 #include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "store/provenance.h"
 #include "store/scan.h"
+#include "store/sign.h"
 #include "store/store_int.h"
 
 /* A repository path or a file name of one artifact longer than this is
@@ -329,6 +331,12 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 		    "no repository path");
 		goto out;
 	}
+	/* A configured key that cannot be used stops the start: we never
+	 * commit unsigned while a key is configured. */
+	if (opts->signing_key != NULL && *opts->signing_key != '\0' &&
+	    (rc = sign_key_load(&st->signer, opts->signing_key, err)) < 0)
+		goto out;
+	st->consumer = opts->consumer ? xstrdup(opts->consumer) : NULL;
 	/* Before anything can print it: libgit2 quotes the raw URL. */
 	redact_secret_url(st->opts.remote_url);
 	if ((rc = store_url_check(st->opts.remote_url, err)) < 0)
@@ -421,6 +429,8 @@ store_free(struct store *st)
 	pthread_mutex_destroy(&st->helper_lock);
 	store_opts_free(&st->opts);
 	free(st->push_url);
+	sign_key_free(st->signer);
+	free(st->consumer);
 	free(st);
 	git_libgit2_shutdown();
 }
@@ -674,7 +684,8 @@ struct store_plan {
 	size_t *len;
 	size_t n; /* files + metadata */
 	size_t nfiles;
-	char *metadata; /* owned JSON text, or NULL */
+	char *metadata;   /* owned JSON text, or NULL */
+	char *provenance; /* owned DSSE envelope, or NULL (no signing key) */
 	char *message;
 	char *tags[2];
 	size_t ntags;
@@ -696,6 +707,7 @@ store_plan_dispose(struct store_plan *p)
 	free(p->data);
 	free(p->len);
 	free(p->metadata);
+	free(p->provenance);
 	free(p->message);
 	for (i = 0; i < p->ntags; i++)
 		free(p->tags[i]);
@@ -811,6 +823,12 @@ store_validate(const struct store *st, const struct store_commit_req *req,
 			    "artifact name \"%.200s\" is reserved for the "
 			    "metadata",
 			    name);
+		if (st->signer != NULL &&
+		    strcmp(name, PROVENANCE_FILENAME) == 0)
+			return error_set(err, ERR_INVALID, "PATH_REJECTED",
+			    "artifact name \"%.200s\" is reserved for the "
+			    "provenance",
+			    name);
 	}
 	return store_names_unique(req, err);
 }
@@ -871,13 +889,45 @@ store_metadata_json(const struct store_plan *p,
 	return text;
 }
 
-static void
+/* The signed provenance of the files and metadata (all but the last
+ * path, which is the envelope's own), into the last slot. */
+static int
+store_plan_provenance(struct store_plan *p, const struct store *st,
+    const struct store_commit_req *req, struct error *err)
+{
+	struct provenance_in in = { 0 };
+	int rc;
+
+	in.event_id = req->event_id;
+	in.correlation_id = req->correlation_id;
+	in.workflow_id = req->workflow_id;
+	in.task_id = req->task_id;
+	in.prompt_hash = req->prompt_hash;
+	in.agent_version = req->agent_version;
+	in.llm_version = req->llm_version;
+	in.test_metrics = req->test_metrics;
+	in.consumer = st->consumer;
+	in.timestamp = p->timestamp;
+	in.branch = p->branch_ref + strlen("refs/heads/");
+	in.names = p->paths;
+	in.data = p->data;
+	in.len = p->len;
+	in.n = p->n - 1;
+	if ((rc = provenance_build(&p->provenance, st->signer, &in, err)) < 0)
+		return rc;
+	p->data[p->n - 1] = p->provenance;
+	p->len[p->n - 1] = strlen(p->provenance);
+	return 0;
+}
+
+static int
 store_plan_build(struct store_plan *p, const struct store *st,
-    const struct store_commit_req *req)
+    const struct store_commit_req *req, struct error *err)
 {
 	struct buf b;
 	size_t i, n;
 	char *text;
+	int rc;
 
 	memset(p, 0, sizeof(*p));
 	p->time_ms = util_now_ms();
@@ -885,7 +935,8 @@ store_plan_build(struct store_plan *p, const struct store *st,
 	p->branch_ref = store_branch_ref(st, req->workflow_id, req->task_id);
 	p->task_dir = store_task_dir(st, req->workflow_id, req->task_id);
 	p->nfiles = req->nfiles;
-	n = req->nfiles + (st->opts.include_metadata ? 1 : 0);
+	n = req->nfiles + (st->opts.include_metadata ? 1 : 0) +
+	    (st->signer != NULL ? 1 : 0);
 	p->paths = xcalloc(n, sizeof(*p->paths));
 	p->ids = xcalloc(n, sizeof(*p->ids));
 	p->data = xcalloc(n, sizeof(*p->data));
@@ -898,22 +949,32 @@ store_plan_build(struct store_plan *p, const struct store *st,
 		p->len[i] = req->files[i].len;
 	}
 	p->n = req->nfiles;
+	if (st->opts.include_metadata)
+		p->paths[p->n++] = p->task_dir[0]
+		                       ? xasprintf("%s/%s", p->task_dir,
+		                             st->opts.metadata_filename)
+		                       : xstrdup(st->opts.metadata_filename);
+	/* The envelope's path is known now, so metadata.json lists it. */
+	if (st->signer != NULL)
+		p->paths[p->n++] =
+		    p->task_dir[0]
+		        ? xasprintf("%s/%s", p->task_dir, PROVENANCE_FILENAME)
+		        : xstrdup(PROVENANCE_FILENAME);
 	if (st->opts.include_metadata) {
-		p->paths[p->n] = p->task_dir[0]
-		                     ? xasprintf("%s/%s", p->task_dir,
-		                           st->opts.metadata_filename)
-		                     : xstrdup(st->opts.metadata_filename);
-		p->n++;
 		text = store_metadata_json(p, req);
 		p->metadata = text;
-		p->data[p->n - 1] = text;
-		p->len[p->n - 1] = strlen(text);
+		p->data[p->nfiles] = text;
+		p->len[p->nfiles] = strlen(text);
 	}
-	/* The metadata's id only: it is written after the duplicate check,
-	 * since its timestamp makes it new on every attempt. */
-	if (p->n > p->nfiles)
-		git_odb_hash(&p->ids[p->n - 1], p->data[p->n - 1],
-		    p->len[p->n - 1], GIT_OBJECT_BLOB);
+	if (st->signer != NULL &&
+	    (rc = store_plan_provenance(p, st, req, err)) < 0)
+		return rc;
+	/* The ids of metadata and provenance only: they are written after
+	 * the duplicate check, since their timestamp makes them new on
+	 * every attempt. */
+	for (i = p->nfiles; i < p->n; i++)
+		git_odb_hash(&p->ids[i], p->data[i], p->len[i],
+		    GIT_OBJECT_BLOB);
 
 	buf_init(&b, 4096);
 	(void)buf_printf(&b,
@@ -933,6 +994,7 @@ store_plan_build(struct store_plan *p, const struct store *st,
 		p->tags[p->ntags++] = store_corr_tag(req->correlation_id);
 	if (req->prompt_hash)
 		p->tags[p->ntags++] = store_prompt_tag(req->prompt_hash);
+	return 0;
 }
 
 /* True when commit c holds our event: the same Event-Id, or the same
@@ -1141,17 +1203,18 @@ store_write_metadata(git_repository *repo, struct store_plan *p,
     struct error *err)
 {
 	git_oid id;
+	size_t i;
 	int grc;
 
-	if (p->n == p->nfiles)
-		return 0;
-	grc = STORE_GIT(git_blob_create_from_buffer(&id, repo,
-	    p->data[p->n - 1], p->len[p->n - 1]));
-	if (grc < 0)
-		return store_git_error(err, grc, "write metadata blob");
-	if (!git_oid_equal(&id, &p->ids[p->n - 1]))
-		return error_set(err, ERR_FAIL, "GIT",
-		    "blob id mismatch for %s", p->paths[p->n - 1]);
+	for (i = p->nfiles; i < p->n; i++) {
+		grc = STORE_GIT(git_blob_create_from_buffer(&id, repo,
+		    p->data[i], p->len[i]));
+		if (grc < 0)
+			return store_git_error(err, grc, "write metadata blob");
+		if (!git_oid_equal(&id, &p->ids[i]))
+			return error_set(err, ERR_FAIL, "GIT",
+			    "blob id mismatch for %s", p->paths[i]);
+	}
 	return 0;
 }
 
@@ -1217,11 +1280,9 @@ store_commit_once(git_repository *repo, struct store *st,
 		goto out;
 	}
 	parents[0] = parent;
-	if ((grc = STORE_GIT(git_commit_create(cid, repo, NULL, sig, sig, NULL,
-	         p->message, tree, have_parent ? 1 : 0, parents))) < 0) {
-		rc = store_git_error(err, grc, "create commit");
+	if ((rc = store_commit_write(cid, repo, st, sig, sig, NULL, p->message,
+	         tree, have_parent ? 1 : 0, parents, err)) < 0)
 		goto out;
-	}
 	grc = STORE_GIT(git_reference_create_matching(&r, repo, p->branch_ref,
 	    cid, 1, have_tip ? tip : &zero, "artifactd: commit"));
 	if (grc == GIT_EMODIFIED || grc == GIT_ELOCKED) {
@@ -1254,7 +1315,9 @@ store_scan(struct store *st, const struct store_plan *p, struct error *err)
 
 	if (!st->opts.scan_for_secrets || st->opts.scanner == NULL)
 		return 0;
-	for (i = 0; i < p->n; i++) {
+	/* The provenance envelope is ours: base64 of the metadata already
+	 * scanned here and of a signature, which entropy rules would flag. */
+	for (i = 0; i < p->n - (p->provenance != NULL ? 1 : 0); i++) {
 		rc = scanner_scan(st->opts.scanner, p->paths[i],
 		    p->data[i] ? p->data[i] : "", p->len[i], &hit, err);
 		if (rc < 0) {
@@ -1305,7 +1368,8 @@ store_commit(struct store *st, const struct store_commit_req *req,
 	memset(&p, 0, sizeof(p));
 	if ((rc = store_validate(st, req, err)) < 0)
 		return rc;
-	store_plan_build(&p, st, req);
+	if ((rc = store_plan_build(&p, st, req, err)) < 0)
+		goto out;
 	/* Nothing is written before every byte was scanned. */
 	if ((rc = store_scan(st, &p, err)) < 0)
 		goto out;

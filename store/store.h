@@ -56,6 +56,13 @@ struct store_opts {
 	struct store_creds creds;    /* push and clone credentials */
 	bool fsync; /* fsync objects and refs (about 3x slower commits);
 	               off: the remote is the system of record once pushed */
+	/* ARTIFACTD_SIGNING_KEY: an OpenSSH ed25519 key file or its text
+	 * (store/sign.h), NULL or "": commits are not signed. Loaded by
+	 * store_open, which fails (ERR_INVALID, INVALID_CONFIG) when the key
+	 * cannot be used; with it every commit and tag is signed and every
+	 * artifact commit carries provenance.intoto.json. */
+	const char *signing_key;
+	const char *consumer; /* recorded in provenance; may be NULL */
 };
 
 /* One file to commit: `name` is its path below the task directory

@@ -19,6 +19,8 @@
 #include "common/error.h"
 #include "store/store.h"
 
+struct sign_key;
+
 /* Compare-and-swap attempts on one ref before giving up with
  * ERR_TRANSIENT. The research note measured about 4 retries per commit
  * with 4 processes on one branch (store.md 1.4); 200 leaves two orders of
@@ -66,6 +68,11 @@ struct store {
 	pthread_mutex_t helper_lock;
 	int helper_fd;
 	pid_t helper_pid;
+
+	/* The signing key (opts.signing_key), or NULL: every commit and tag
+	 * object goes through commit_write.c, which signs with it. */
+	struct sign_key *signer;
+	char *consumer; /* opts.consumer, owned */
 };
 
 /* The trailers of one of our commits; empty strings when absent. */
@@ -158,5 +165,30 @@ int store_clone_fetch(struct store *st, struct error *err);
 int store_push_branch(struct store *st, git_repository *repo,
     const char *branch_ref, char **tags, size_t ntags, git_oid *new_tip,
     struct error *err);
+
+/*
+ * Every commit the store writes goes through this (commit_write.c): with
+ * a signing key it carries an SSHSIG in its gpgsig header, so no caller
+ * can forget to sign. Arguments as git_commit_create without update_ref.
+ * Returns 0 (*out set) or ERR_FAIL (code GIT or SIGN).
+ */
+int store_commit_write(git_oid *out, git_repository *repo,
+    const struct store *st, const git_signature *author,
+    const git_signature *committer, const char *encoding, const char *message,
+    const git_tree *tree, size_t nparents, const git_commit **parents,
+    struct error *err);
+
+/*
+ * Every annotated tag object likewise (no ref is written): signed as git
+ * verify-tag's ssh format expects, the signature after the message.
+ * Returns 0 or ERR_FAIL.
+ */
+int store_tag_write(git_oid *out, git_repository *repo, const struct store *st,
+    const char *name, const git_object *target, const git_signature *tagger,
+    const char *message, struct error *err);
+
+/* Cut a tag's signature off its message (in place), for reading notes
+ * back from a signed tag. */
+void store_tag_message_strip(char *msg);
 
 #endif

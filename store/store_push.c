@@ -895,8 +895,8 @@ push_repoint_tags(git_repository *repo, const git_commit *old,
 
 /* Replay commit c (its changes against its first parent) onto *base. */
 static int
-push_replay(git_repository *repo, const git_commit *c, git_oid *base,
-    struct error *err)
+push_replay(git_repository *repo, const struct store *st, const git_commit *c,
+    git_oid *base, struct error *err)
 {
 	git_commit *parent = NULL, *newbase = NULL;
 	git_tree *pt = NULL, *ct = NULL, *bt = NULL, *nt = NULL;
@@ -936,14 +936,15 @@ push_replay(git_repository *repo, const git_commit *c, git_oid *base,
 	parents[0] = newbase;
 	if ((grc = STORE_GIT(git_tree_create_updated(&tid, repo, bt, n, upd))) <
 	        0 ||
-	    (grc = STORE_GIT(git_tree_lookup(&nt, repo, &tid))) < 0 ||
-	    (grc = STORE_GIT(
-	         git_commit_create(&nid, repo, NULL, git_commit_author(c),
-	             git_commit_committer(c), git_commit_message_encoding(c),
-	             git_commit_message(c), nt, 1, parents))) < 0) {
+	    (grc = STORE_GIT(git_tree_lookup(&nt, repo, &tid))) < 0) {
 		rc = store_git_error(err, grc, "rebuild commit");
 		goto out;
 	}
+	/* Signed again: the rebuilt commit has another parent and tree. */
+	if ((rc = store_commit_write(&nid, repo, st, git_commit_author(c),
+	         git_commit_committer(c), git_commit_message_encoding(c),
+	         git_commit_message(c), nt, 1, parents, err)) < 0)
+		goto out;
 	push_repoint_tags(repo, c, &nid);
 	git_oid_cpy(base, &nid);
 	rc = 0;
@@ -1037,8 +1038,8 @@ push_events_dispose(struct push_events *ev)
  * changes cannot conflict with another task's (store.md 1.7, 2.5).
  */
 static int
-push_rebuild(git_repository *repo, const char *branch_ref,
-    const git_oid *remote, struct error *err)
+push_rebuild(git_repository *repo, const struct store *st,
+    const char *branch_ref, const git_oid *remote, struct error *err)
 {
 	struct push_events ev = { 0 };
 	git_oid local, base, mb, seen;
@@ -1090,7 +1091,7 @@ push_rebuild(git_repository *repo, const char *branch_ref,
 				skipped++;
 				continue;
 			}
-			rc = push_replay(repo, todo[i - 1], &base, err);
+			rc = push_replay(repo, st, todo[i - 1], &base, err);
 		}
 		push_events_dispose(&ev);
 		for (i = 0; i < n; i++)
@@ -1142,8 +1143,9 @@ push_reply_fields(const char *line, const char *word, char *a, size_t asz,
 }
 
 static int
-push_handle_reply(git_repository *repo, struct push_reply *reply,
-    size_t *open_issues, size_t *rebuilt, struct error *err)
+push_handle_reply(git_repository *repo, const struct store *st,
+    struct push_reply *reply, size_t *open_issues, size_t *rebuilt,
+    struct error *err)
 {
 	char *line, *nl, name[1024], hex[64], status[32];
 	git_oid remote;
@@ -1170,7 +1172,8 @@ push_handle_reply(git_repository *repo, struct push_reply *reply,
 		               sizeof(name), hex, sizeof(hex))) {
 			if (git_oid_fromstr(&remote, hex) < 0)
 				continue;
-			if ((rc = push_rebuild(repo, name, &remote, err)) < 0)
+			if ((rc = push_rebuild(repo, st, name, &remote, err)) <
+			    0)
 				break;
 			(*rebuilt)++;
 		}
@@ -1198,8 +1201,8 @@ store_push_branch(struct store *st, git_repository *repo,
 			store_backoff(attempt + 4);
 		rc = push_run(st, "push", refs, ntags + 1, &reply, err);
 		if (rc == 0)
-			rc = push_handle_reply(repo, &reply, &open, &rebuilt,
-			    err);
+			rc = push_handle_reply(repo, st, &reply, &open,
+			    &rebuilt, err);
 		buf_dispose(&reply.text);
 		if (rc < 0)
 			break;
@@ -1234,8 +1237,8 @@ store_push_pending(struct store *st, struct error *err)
 	for (attempt = 0; attempt < STORE_PUSH_ATTEMPTS; attempt++) {
 		rc = push_run(st, "pending", NULL, 0, &reply, err);
 		if (rc == 0)
-			rc = push_handle_reply(repo, &reply, &open, &rebuilt,
-			    err);
+			rc = push_handle_reply(repo, st, &reply, &open,
+			    &rebuilt, err);
 		buf_dispose(&reply.text);
 		if (rc < 0 || open == 0 || rebuilt == 0)
 			break;

@@ -326,11 +326,9 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 			break;
 		}
 		parents[0] = tipc;
-		if ((grc = STORE_GIT(git_commit_create(&cid, repo, NULL, sig,
-		         sig, NULL, msg, tree, 1, parents))) < 0) {
-			rc = store_git_error(err, grc, "create revert commit");
+		if ((rc = store_commit_write(&cid, repo, st, sig, sig, NULL,
+		         msg, tree, 1, parents, err)) < 0)
 			goto out;
-		}
 		grc = STORE_GIT(git_reference_create_matching(&r, repo, bref,
 		    &cid, 1, &tip, "artifactd: revert"));
 		git_reference_free(r);

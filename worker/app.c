@@ -39,6 +39,8 @@ app_store_opts(struct store_opts *o, const struct config *cfg,
 	o->scan_for_secrets = cfg->scan_for_secrets && sc != NULL;
 	o->scanner = sc;
 	o->require_correlation_id = cfg->require_correlation_id;
+	o->signing_key = cfg->signing_key;
+	o->consumer = cfg->consumer;
 	o->creds.username = cfg->git_username;
 	o->creds.token = cfg->git_token;
 	o->creds.password = cfg->git_password;

@@ -26,6 +26,7 @@
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "publishers/publisher.h"
+#include "store/sign.h"
 #include "store/store.h"
 
 enum config_type { CT_STR, CT_INT, CT_BOOL, CT_LIST };
@@ -159,6 +160,11 @@ static const struct config_desc config_descs[] = {
 	{ "git-ssh-host-key", { "ARTIFACTD_GIT_SSH_HOST_KEY" }, NULL, CT_STR,
 	    F(git_ssh_host_key), 0, NULL, 0, false,
 	    "SHA256:... fingerprint of an SSH host key not in known_hosts" },
+	{ "signing-key",
+	    { "ARTIFACTD_SIGNING_KEY", "ARTIFACTD_SIGNING_KEY_FILE" }, NULL,
+	    CT_STR, F(signing_key), 0, NULL, 0, false,
+	    "path of the OpenSSH ed25519 key that signs commits, tags and "
+	    "provenance (none: unsigned)" },
 	{ "scan-for-secrets", { "ARTIFACTD_SCAN_FOR_SECRETS" }, NULL, CT_BOOL,
 	    F(scan_for_secrets), 0, "true", 0, false,
 	    "refuse files that contain secrets" },
@@ -905,6 +911,10 @@ config_validate(const struct config *cfg, struct error *err)
 	/* The check the store makes when it opens, so that check-config
 	 * refuses what run would. */
 	if (store_url_check(cfg->remote_url, err) < 0)
+		return ERR_INVALID;
+	/* The key the store will load: unusable is an error here too. */
+	if (cfg->signing_key != NULL && *cfg->signing_key != '\0' &&
+	    sign_key_check(cfg->signing_key, err) < 0)
 		return ERR_INVALID;
 	for (i = 0; i < cfg->ntargets; i++)
 		for (j = 0; j < cfg->targets[i].nkv; j++)

@@ -80,6 +80,7 @@ struct config {
 	char *git_ssh_pubkey;
 	char *git_ssh_passphrase;
 	char *git_ssh_host_key;
+	char *signing_key; /* path of the OpenSSH ed25519 signing key */
 	bool scan_for_secrets;
 	char **secret_patterns;
 	size_t nsecret_patterns;

@@ -183,10 +183,20 @@ test_refused(void **state)
 	expect_refused(p, "not an ed25519 key");
 	free(p);
 
-	expect_refused("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n"
-	               "-----END OPENSSH PRIVATE KEY-----\n",
-	    "openssh-key-v1");
-	expect_refused("-----BEGIN PRIVATE KEY-----\nAAAA\n", "PEM key");
+	expect_refused("-----BEGIN OPENSSH PRIVATE KEY-----\n", "the path");
+	sh(xasprintf("printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\\nAAAA\\n"
+	             "-----END OPENSSH PRIVATE KEY-----\\n' >%s/short; "
+	             "chmod 600 %s/short",
+	    dir, dir));
+	p = xasprintf("%s/short", dir);
+	expect_refused(p, "openssh-key-v1");
+	free(p);
+	sh(xasprintf("openssl genpkey -algorithm ed25519 -out %s/pem; "
+	             "chmod 600 %s/pem",
+	    dir, dir));
+	p = xasprintf("%s/pem", dir);
+	expect_refused(p, "PEM key");
+	free(p);
 }
 
 int
