@@ -39,6 +39,7 @@
 #include "common/xalloc.h"
 #include "events/bus_int.h"
 #include "events/endpoint.h"
+#include "events/fields.h"
 
 /* Reconnect backoff: 100 ms doubling to 10 s, each wait scaled by a
  * random 0.5-1.0 so many workers do not reconnect in lock-step after a
@@ -163,15 +164,15 @@ static const char bus_complete_lua[] =
     "  if ARGV[4] ~= '0' then\n"
     "    a[#a+1] = 'MAXLEN'; a[#a+1] = '~'; a[#a+1] = ARGV[4]\n"
     "  end\n"
-    "  a[#a+1] = '*'; a[#a+1] = 'event'; a[#a+1] = ARGV[i]\n"
+    "  a[#a+1] = '*'; a[#a+1] = '" FIELD_EVENT "'; a[#a+1] = ARGV[i]\n"
     "  if ARGV[i+1] ~= '' then\n"
-    "    a[#a+1] = 'event_id'; a[#a+1] = ARGV[i+1]\n"
+    "    a[#a+1] = '" FIELD_EVENT_ID "'; a[#a+1] = ARGV[i+1]\n"
     "  end\n"
     "  if ARGV[i+2] ~= '' then\n"
-    "    a[#a+1] = 'event_type'; a[#a+1] = ARGV[i+2]\n"
+    "    a[#a+1] = '" FIELD_EVENT_TYPE "'; a[#a+1] = ARGV[i+2]\n"
     "  end\n"
     "  if ARGV[i+3] ~= '' then\n"
-    "    a[#a+1] = 'correlation_id'; a[#a+1] = ARGV[i+3]\n"
+    "    a[#a+1] = '" FIELD_CORRELATION_ID "'; a[#a+1] = ARGV[i+3]\n"
     "  end\n"
     "  redis.call('XADD', unpack(a))\n"
     "  if ARGV[3] ~= '' then\n"
@@ -219,9 +220,11 @@ static const char bus_janitor_lua[] =
  * event_id, event_type. */
 static const char bus_append_lua[] =
     "if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then\n"
-    "  local a = {KEYS[1], '*', 'event', ARGV[2]}\n"
-    "  if ARGV[3] ~= '' then a[#a+1] = 'event_id'; a[#a+1] = ARGV[3] end\n"
-    "  if ARGV[4] ~= '' then a[#a+1] = 'event_type'; a[#a+1] = ARGV[4] end\n"
+    "  local a = {KEYS[1], '*', '" FIELD_EVENT "', ARGV[2]}\n"
+    "  if ARGV[3] ~= '' then a[#a+1] = '" FIELD_EVENT_ID
+    "'; a[#a+1] = ARGV[3] end\n"
+    "  if ARGV[4] ~= '' then a[#a+1] = '" FIELD_EVENT_TYPE
+    "'; a[#a+1] = ARGV[4] end\n"
     "  redis.call('XADD', unpack(a))\n"
     "  return 1\n"
     "end\n"
@@ -270,8 +273,8 @@ bus_msg_free(struct bus_msg *m)
 static bool
 bus_field_known(const char *name, size_t len)
 {
-	static const char *const known[] = { "event", "event_id", "event_type",
-		"correlation_id" };
+	static const char *const known[] = { FIELD_EVENT, FIELD_EVENT_ID,
+		FIELD_EVENT_TYPE, FIELD_CORRELATION_ID };
 	size_t i;
 
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -1504,26 +1507,26 @@ bus_complete(struct bus *bus, const struct bus_completion *cp,
 		ARG(e->correlation_id ? e->correlation_id : "");
 	}
 	if (cp->dead) {
-		ndead = m->nfields + 7;
+		ndead = m->nfields + FIELD_DEAD_COUNT;
 		snprintf(sdead, sizeof(sdead), "%zu", ndead);
 		ARG(sdead);
 		for (i = 0; i < m->nfields; i++) {
 			ARG(m->fields[i].name);
 			ARGN(m->fields[i].value, m->fields[i].value_len);
 		}
-		ARG("reason");
+		ARG(FIELD_DEAD_REASON);
 		ARG(cp->reason ? cp->reason : "unknown");
-		ARG("orig_stream");
+		ARG(FIELD_DEAD_ORIG_STREAM);
 		ARG(m->stream);
-		ARG("orig_id");
+		ARG(FIELD_DEAD_ORIG_ID);
 		ARG(m->id);
-		ARG("group");
+		ARG(FIELD_DEAD_GROUP);
 		ARG(bus->group);
-		ARG("consumer");
+		ARG(FIELD_DEAD_CONSUMER);
 		ARG(bus->consumer);
-		ARG("deliveries");
+		ARG(FIELD_DEAD_DELIVERIES);
 		ARG(sdel);
-		ARG("failed_at");
+		ARG(FIELD_DEAD_FAILED_AT);
 		ARG(now);
 	} else {
 		ARG("0");
