@@ -39,6 +39,7 @@
 #include "events/fields.h"
 #include "worker/app.h"
 #include "worker/dispatch.h"
+#include "worker/item.h"
 #include "worker/metrics.h"
 #include "worker/pool.h"
 #include "worker/status.h"
@@ -62,15 +63,6 @@
 /* After the drain timeout, how long we wait for Redis to confirm that
  * the leftovers were given back before exiting anyway. */
 #define LOOP_RELEASE_WAIT_MS 2000
-
-enum item_state {
-	ITEM_QUEUED,
-	ITEM_RUNNING,
-	ITEM_RETRY_WAIT,
-	ITEM_COMPLETING,
-	ITEM_WAIT_REDIS,
-	ITEM_RELEASING
-};
 
 struct loop;
 
@@ -291,6 +283,7 @@ loop_job_done(void *arg)
 	struct item *it = arg;
 	struct loop *lp = it->loop;
 	double secs;
+	long ms;
 
 	lp->nrunning--;
 	if (it->suspect && !it->abandoned) {
@@ -316,74 +309,66 @@ loop_job_done(void *arg)
 	    it->res.event_id ? it->res.event_id : "-",
 	    loop_action_name(it->res.action), log_bool(it->res.duplicate),
 	    it->res.nevents, (long long)(secs * 1000));
-	if (it->res.action == HANDLER_RETRY) {
+	if (it->res.action == HANDLER_RETRY)
 		it->attempts++;
-		if (it->attempts >= lp->cfg->max_attempts) {
-			/* Out of attempts: the result's events say what
-			 * failed; dead-letter with them. */
-			it->res.action = HANDLER_DEAD_LETTER;
-			if (it->res.reason == NULL)
-				it->res.reason =
-				    xasprintf("transient failure %d times",
-				        it->attempts);
-			lp->metrics.dead_letters_retries++;
-			loop_complete(it);
-		} else if (lp->stopping) {
-			loop_release(it);
-		} else {
-			long ms = LOOP_RETRY_BASE_MS;
-			int i;
-
-			for (i = 1; i < it->attempts && ms < LOOP_RETRY_CAP_MS;
-			     i++)
-				ms *= 2;
-			if (ms > LOOP_RETRY_CAP_MS)
-				ms = LOOP_RETRY_CAP_MS;
-			ms = (long)(ms * util_jitter(0.5, 1.0));
-			lp->metrics.retries++;
-			log_info("retry_scheduled stream=%s id=%s attempt=%d "
-			         "in_ms=%ld reason=\"%s\"",
-			    it->msg->stream, it->msg->id, it->attempts, ms,
-			    it->res.reason ? it->res.reason : "");
-			handler_result_dispose(&it->res);
-			memset(&it->res, 0, sizeof(it->res));
-			it->state = ITEM_RETRY_WAIT;
-			item_timer(it, loop_retry_cb, ms);
-		}
-	} else {
+	switch (item_after_run(it->res.action, it->attempts,
+	    lp->cfg->max_attempts, lp->stopping)) {
+	case ITEM_NEXT_OUT_OF_TRIES:
+		/* Out of attempts: the result's events say what failed;
+		 * dead-letter with them. */
+		it->res.action = HANDLER_DEAD_LETTER;
+		if (it->res.reason == NULL)
+			it->res.reason = xasprintf("transient failure %d times",
+			    it->attempts);
+		lp->metrics.dead_letters_retries++;
+		loop_complete(it);
+		break;
+	case ITEM_NEXT_RELEASE:
+		loop_release(it);
+		break;
+	case ITEM_NEXT_RETRY:
+		ms = item_retry_delay_ms(it->attempts, LOOP_RETRY_BASE_MS,
+		    LOOP_RETRY_CAP_MS, util_jitter(0.5, 1.0));
+		lp->metrics.retries++;
+		log_info("retry_scheduled stream=%s id=%s attempt=%d "
+		         "in_ms=%ld reason=\"%s\"",
+		    it->msg->stream, it->msg->id, it->attempts, ms,
+		    it->res.reason ? it->res.reason : "");
+		handler_result_dispose(&it->res);
+		memset(&it->res, 0, sizeof(it->res));
+		it->state = ITEM_RETRY_WAIT;
+		item_timer(it, loop_retry_cb, ms);
+		break;
+	case ITEM_NEXT_ANSWER:
 		if (it->res.action == HANDLER_DEAD_LETTER)
 			lp->metrics.dead_letters_invalid++;
 		loop_complete(it);
+		break;
 	}
 	loop_dispatch(lp);
 	bus_poke(lp->bus); /* a thread is free: read the next entry now */
 }
 
-/* Is a job with this key running now? */
-static bool
-loop_key_busy(struct loop *lp, const char *key)
-{
-	struct item *it;
-
-	for (it = lp->head; it != NULL; it = it->next)
-		if (it->state == ITEM_RUNNING && it->job != NULL &&
-		    strcmp(it->job->key, key) == 0)
-			return true;
-	return false;
-}
-
 /* Start queued jobs on free threads, oldest first, skipping those whose
- * key is busy (they keep their place). */
+ * key is busy (they keep their place): item_pick decides. */
 static void
 loop_dispatch(struct loop *lp)
 {
+	struct item_view *v;
 	struct item *it;
+	size_t i = 0;
 
-	if (lp->drain_expired)
+	if (lp->drain_expired || lp->nitems == 0)
 		return;
-	for (it = lp->head; it != NULL && pool_idle(lp->pool) > 0;
-	     it = it->next) {
-		if (it->state != ITEM_QUEUED || loop_key_busy(lp, it->job->key))
+	v = xcalloc(lp->nitems, sizeof(*v));
+	for (it = lp->head; it != NULL; it = it->next, i++) {
+		v[i].state = it->state;
+		v[i].key = it->job != NULL ? it->job->key : NULL;
+		v[i].suspect = it->suspect;
+	}
+	item_pick(v, lp->nitems, pool_idle(lp->pool));
+	for (it = lp->head, i = 0; it != NULL; it = it->next, i++) {
+		if (!v[i].start)
 			continue;
 		it->state = ITEM_RUNNING;
 		it->started_ms = util_mono_ms();
@@ -391,9 +376,8 @@ loop_dispatch(struct loop *lp)
 		lp->nrunning++;
 		it->in_thread = true;
 		pool_submit(lp->pool, loop_run_job, loop_job_done, it);
-		if (it->suspect)
-			return;
 	}
+	free(v);
 }
 
 /* -------------------------------------------------------------- answers */
@@ -530,21 +514,18 @@ loop_capacity(void *arg)
 {
 	struct loop *lp = arg;
 	size_t conc = (size_t)lp->cfg->concurrency;
-	size_t hold = conc * LOOP_HOLD_FACTOR, busy = 0, free_threads;
+	size_t hold = conc * LOOP_HOLD_FACTOR, busy = 0;
 	struct item *it;
 
-	if (lp->stopping || lp->nsuspects > 0 || lp->nitems >= hold)
-		return 0;
 	/* Entries that wait for a thread or run on one use up the
 	 * threads; the others (being answered, waiting to retry, waiting
 	 * for Redis) do not, so the next entry is read while an answer is
 	 * still on its way. */
 	for (it = lp->head; it != NULL; it = it->next)
-		if (it->state == ITEM_QUEUED || it->state == ITEM_RUNNING)
+		if (item_uses_thread(it->state))
 			busy++;
-	free_threads = busy >= conc ? 0 : conc - busy;
-	return free_threads < hold - lp->nitems ? free_threads
-	                                        : hold - lp->nitems;
+	return item_capacity(conc, hold, lp->nitems, busy, lp->nsuspects,
+	    lp->stopping);
 }
 
 /* A plain stream field (event_id, event_type) that may stand in for the
@@ -780,14 +761,11 @@ loop_drain_cb(evutil_socket_t fd, short what, void *arg)
 	log_warnx("drain_timeout items=%zu action=release", lp->nitems);
 	for (it = lp->head; it != NULL; it = next) {
 		next = it->next;
-		if (it->state == ITEM_RUNNING) {
+		if (!item_release_on_drain(it->state))
+			continue;
+		if (it->state == ITEM_RUNNING)
 			it->abandoned = true;
-			loop_release(it);
-		} else if (it->state == ITEM_WAIT_REDIS ||
-		           it->state == ITEM_QUEUED ||
-		           it->state == ITEM_RETRY_WAIT) {
-			loop_release(it);
-		}
+		loop_release(it);
 	}
 	/* Whatever Redis did not confirm by then stays pending and is
 	 * claimed after the idle time. */
@@ -825,7 +803,7 @@ loop_signal_cb(evutil_socket_t sig, short what, void *arg)
 	/* Not started yet: give back at once rather than start now. */
 	for (it = lp->head; it != NULL; it = next) {
 		next = it->next;
-		if (it->state == ITEM_QUEUED || it->state == ITEM_RETRY_WAIT)
+		if (item_release_on_signal(it->state))
 			loop_release(it);
 	}
 	tv.tv_sec = (long)(lp->cfg->drain_timeout_ms / 1000);
