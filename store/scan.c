@@ -7,8 +7,10 @@
  * rule whose keyword occurs over the whole buffer (so multi-line private
  * keys are seen), and passes every match through the rule's filters
  * (entropy, placeholders, names that are about a secret rather than one).
- * What survives becomes a hit: rule, line and a fingerprint made from a
- * short literal prefix and a digest, so no secret ever leaves this file.
+ * What survives becomes a hit unless it is allowed (a fingerprint, a
+ * gitleaks-style "file:rule:line" entry, or "gitleaks:allow" on its
+ * line): rule, line and a fingerprint made from a short literal prefix
+ * and a digest, so no secret ever leaves this file.
  * All per-scan state (match data, JIT stack, match context) is created by
  * the scan itself, which is what makes scanner_scan thread-safe: the
  * compiled patterns are only read.
@@ -52,6 +54,19 @@
  * ellipsis (3 bytes of UTF-8), ':' and 12 hex digits of SHA-256. */
 #define SCAN_FP_PREFIX 4
 #define SCAN_FP_HEX 12
+/* GitHub's and npm's tokens: 30 random base62 characters, then their
+ * CRC32 in 6 base62 digits (github.blog, 2021-04-05 and 2021-09-23). */
+#define SCAN_CRC_BODY 30
+#define SCAN_CRC_DIGITS 6
+/* gitleaks' inline marker; a hit whose lines contain it is dropped. */
+#define SCAN_INLINE_ALLOW "gitleaks:allow"
+
+/* One "<file>:<rule-id>:<line>" entry of an ignore file. */
+struct scan_loc {
+	char *file;
+	char *rule;
+	unsigned line;
+};
 
 struct scan_rule {
 	char id[48];
@@ -78,6 +93,8 @@ struct scanner {
 	unsigned char pairs[65536 / 8]; /* bitmap of the kwpair values */
 	char **allowed;
 	size_t nallowed;
+	struct scan_loc *locs;
+	size_t nlocs;
 	uint32_t max_pairs; /* ovector size that fits every rule */
 };
 
@@ -102,6 +119,8 @@ struct scan_run {
 	bool first_only;
 	size_t best;        /* first_only: offset of the best hit so far */
 	const char *failed; /* id of the rule whose match failed, or NULL */
+	size_t lc_from;     /* line cache of scan_loc_ignored: offset ... */
+	unsigned lc_line;   /* ... and its line */
 	struct scan_found *found;
 	size_t nfound, capfound;
 };
@@ -415,6 +434,82 @@ scan_fingerprint(char out[24], const struct scan_rule *rule, const char *s,
 	    hex);
 }
 
+/* CRC-32 (IEEE, reflected), bit by bit: it runs only on candidates. */
+static uint32_t
+scan_crc32(const char *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++) {
+		c ^= (unsigned char)p[i];
+		for (k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+	}
+	return c ^ 0xffffffffu;
+}
+
+/* Do the last 6 characters of body (after the prefix) hold the base62
+ * CRC32 of the 30 before them? */
+static bool
+scan_crc32_ok(const char *body, size_t n)
+{
+	static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                             "abcdefghijklmnopqrstuvwxyz";
+	char want[SCAN_CRC_DIGITS];
+	uint32_t c;
+	int i;
+
+	if (n != SCAN_CRC_BODY + SCAN_CRC_DIGITS)
+		return false;
+	c = scan_crc32(body, SCAN_CRC_BODY);
+	for (i = SCAN_CRC_DIGITS - 1; i >= 0; i--) {
+		want[i] = digits[c % 62];
+		c /= 62;
+	}
+	return memcmp(want, body + SCAN_CRC_BODY, SCAN_CRC_DIGITS) == 0;
+}
+
+/* Is "gitleaks:allow" on one of the lines [a, b) touches? */
+static bool
+scan_inline_allowed(const char *data, size_t len, size_t a, size_t b)
+{
+	while (a > 0 && data[a - 1] != '\n')
+		a--;
+	while (b < len && data[b] != '\n')
+		b++;
+	return scan_has(data + a, b - a, SCAN_INLINE_ALLOW);
+}
+
+/* Does an ignore-file entry name this file, rule and line? */
+static bool
+scan_loc_ignored(struct scan_run *r, const char *file, const char *id,
+    size_t off)
+{
+	const struct scanner *sc = r->sc;
+	const char *p, *end, *nl;
+	size_t i;
+
+	if (sc->nlocs == 0)
+		return false;
+	/* Candidates of one rule come in order: go on counting from the
+	 * previous one (scan_rule_run resets the cache per rule). */
+	p = r->data + r->lc_from;
+	end = r->data + off;
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		r->lc_line++;
+		p = nl + 1;
+	}
+	r->lc_from = (size_t)(p - r->data);
+	for (i = 0; i < sc->nlocs; i++)
+		if (sc->locs[i].line == r->lc_line &&
+		    strcmp(sc->locs[i].rule, id) == 0 &&
+		    strcmp(sc->locs[i].file, file) == 0)
+			return true;
+	return false;
+}
+
 static bool
 scan_allowed(const struct scanner *sc, const char *fp)
 {
@@ -645,7 +740,8 @@ scan_url_keep(const char *user, size_t nuser, const char *v, size_t n)
 	lower[n] = '\0';
 	if (scan_is_template(v, n) ||
 	    scan_word_in(lower, words, sizeof(words) / sizeof(words[0])) ||
-	    scan_has_any(lower, n, stop, sizeof(stop) / sizeof(stop[0])))
+	    scan_has_any(lower, n, stop, sizeof(stop) / sizeof(stop[0])) ||
+	    scan_has_run(lower, n, 6) || scan_is_sequential(v, n))
 		return false;
 	/* postgres:postgres@, admin:admin@: stock development defaults. */
 	if (nuser == n && memcmp(user, v, n) == 0)
@@ -733,16 +829,24 @@ scan_judge(const struct scan_run *r, const struct scan_rule *rule,
 		return false;
 	if (rule->entropy > 0 && scan_entropy(s, n) <= rule->entropy)
 		return false;
-	if (rule->flags & SCAN_F_TOKEN) {
+	if (rule->flags & (SCAN_F_TOKEN | SCAN_F_CRC32)) {
 		(void)scan_prefix_len(rule, s, n, &full);
-		if (scan_token_placeholder(s + full, n - full))
+		if ((rule->flags & SCAN_F_TOKEN) &&
+		    scan_token_placeholder(s + full, n - full))
+			return false;
+		if ((rule->flags & SCAN_F_CRC32) &&
+		    !scan_crc32_ok(s + full, n - full))
 			return false;
 	}
-	if ((rule->flags & SCAN_F_URL) && rule->g_user != 0 &&
-	    ov[2 * rule->g_user] != PCRE2_UNSET &&
-	    !scan_url_keep(r->data + ov[2 * rule->g_user],
-	        ov[2 * rule->g_user + 1] - ov[2 * rule->g_user], s, n))
-		return false;
+	if (rule->flags & SCAN_F_URL) {
+		bool has_user =
+		    rule->g_user != 0 && ov[2 * rule->g_user] != PCRE2_UNSET;
+		size_t u0 = has_user ? ov[2 * rule->g_user] : 0;
+		size_t u1 = has_user ? ov[2 * rule->g_user + 1] : 0;
+
+		if (!scan_url_keep(r->data + u0, u1 - u0, s, n))
+			return false;
+	}
 	if (rule->flags & SCAN_F_ASSIGN) {
 		if (rule->g_name != 0 && ov[2 * rule->g_name] != PCRE2_UNSET) {
 			name = r->data + ov[2 * rule->g_name];
@@ -778,6 +882,8 @@ scan_rule_run(struct scan_run *r, size_t ri, const char *file,
 	char fp[24];
 	int rc;
 
+	r->lc_from = 0;
+	r->lc_line = 1;
 	while (start <= r->len) {
 		if (r->first_only && start > r->best)
 			break;
@@ -804,7 +910,10 @@ scan_rule_run(struct scan_run *r, size_t ri, const char *file,
 		}
 		if (scan_judge(r, rule, ov, s0, s1, &id)) {
 			scan_fingerprint(fp, rule, r->data + s0, s1 - s0);
-			if (!scan_allowed(r->sc, fp)) {
+			if (!scan_allowed(r->sc, fp) &&
+			    !scan_inline_allowed(r->data, r->len, ov[0],
+			        ov[1] > ov[0] ? ov[1] : ov[0]) &&
+			    !scan_loc_ignored(r, file, id, s0)) {
 				scan_found_push(r, s0, ri, id, fp);
 				if (r->first_only)
 					break;
@@ -1079,9 +1188,113 @@ scan_trim_dup(const char *s)
 	return xstrndup(s, n);
 }
 
+/* Our own fingerprint, whole ("<prefix>…:<hex>") or its hex digits. */
+static bool
+scan_is_our_fingerprint(const char *s)
+{
+	const char *hex = strrchr(s, ':');
+
+	if (strstr(s, "\xe2\x80\xa6:") != NULL && hex != NULL)
+		return strlen(hex + 1) == SCAN_FP_HEX &&
+		       scan_is_hex(hex + 1, SCAN_FP_HEX);
+	return strlen(s) == SCAN_FP_HEX && scan_is_hex(s, SCAN_FP_HEX);
+}
+
+/*
+ * One entry of an ignore file, blanks trimmed: our fingerprint goes to
+ * the allow list, "[<commit>:]<file>:<rule-id>:<line>" to the locations.
+ * Returns false when it is neither.
+ */
+static bool
+scan_ignore_entry(struct scanner *sc, char *e)
+{
+	char *rule, *num, *file = e, *c;
+	unsigned long line;
+	struct scan_loc *l;
+
+	if (scan_is_our_fingerprint(e)) {
+		sc->allowed = xrealloc(sc->allowed,
+		    (sc->nallowed + 1) * sizeof(*sc->allowed));
+		sc->allowed[sc->nallowed++] = xstrdup(e);
+		return true;
+	}
+	if ((num = strrchr(e, ':')) == NULL || num == e)
+		return false;
+	*num++ = '\0';
+	if ((rule = strrchr(e, ':')) == NULL || rule == e)
+		return false;
+	*rule++ = '\0';
+	if (*num == '\0' || strspn(num, "0123456789") != strlen(num) ||
+	    strlen(num) > 9 || *rule == '\0')
+		return false;
+	line = strtoul(num, NULL, 10);
+	/* gitleaks' git mode puts the commit first: 7 to 64 hex digits. */
+	if ((c = strchr(e, ':')) != NULL && c - e >= 7 && c - e <= 64 &&
+	    scan_is_hex(e, (size_t)(c - e)))
+		file = c + 1;
+	if (*file == '\0' || line == 0)
+		return false;
+	sc->locs = xrealloc(sc->locs, (sc->nlocs + 1) * sizeof(*sc->locs));
+	l = &sc->locs[sc->nlocs++];
+	l->file = xstrdup(file);
+	l->rule = xstrdup(rule);
+	l->line = (unsigned)line;
+	return true;
+}
+
+/* Load an ignore file (scanner_options.ignore_file). */
+static int
+scan_ignore_load(struct scanner *sc, const char *path, struct error *err)
+{
+	char *data = NULL, *p, *nl, *e;
+	size_t len = 0, lineno = 0, n;
+	int rc;
+
+	if ((rc = util_read_file(&data, &len, path, SCAN_IGNORE_MAX_BYTES,
+	         err)) < 0) {
+		char msg[ERROR_MSG_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		rc = error_set(err, ERR_INVALID, "INVALID_CONFIG",
+		    "scan-ignore-file %s: %s", path, msg);
+		goto out;
+	}
+	for (p = data; p != NULL && *p != '\0'; p = nl) {
+		lineno++;
+		if ((nl = strchr(p, '\n')) != NULL)
+			*nl++ = '\0';
+		e = scan_trim_dup(p);
+		n = strlen(e);
+		if (n == 0 || e[0] == '#') {
+			free(e);
+			continue;
+		}
+		if (sc->nallowed + sc->nlocs >= SCAN_IGNORE_MAX_ENTRIES) {
+			free(e);
+			rc = error_set(err, ERR_INVALID, "INVALID_CONFIG",
+			    "scan-ignore-file %s: more than %u entries", path,
+			    SCAN_IGNORE_MAX_ENTRIES);
+			goto out;
+		}
+		if (!scan_ignore_entry(sc, e)) {
+			free(e);
+			rc = error_set(err, ERR_INVALID, "INVALID_CONFIG",
+			    "scan-ignore-file %s line %zu: neither a "
+			    "fingerprint "
+			    "nor <file>:<rule-id>:<line>",
+			    path, lineno);
+			goto out;
+		}
+		free(e);
+	}
+	rc = 0;
+out:
+	free(data);
+	return rc;
+}
+
 int
-scanner_new(struct scanner **out, const char *const *extra_patterns,
-    size_t nextra, const char *const *allowed_fingerprints, size_t nallowed,
+scanner_new_opts(struct scanner **out, const struct scanner_options *o,
     struct error *err)
 {
 	const size_t nbuiltin = sizeof(scan_rules) / sizeof(scan_rules[0]);
@@ -1091,34 +1304,55 @@ scanner_new(struct scanner **out, const char *const *extra_patterns,
 	int rc = 0;
 
 	sc = xcalloc(1, sizeof(*sc));
-	sc->rules = xcalloc(nbuiltin + nextra, sizeof(*sc->rules));
+	sc->rules = xcalloc(nbuiltin + o->nextra, sizeof(*sc->rules));
 	sc->max_pairs = 1;
 	for (i = 0; i < nbuiltin; i++)
 		if ((rc = scan_rule_add(sc, scan_rules[i].id,
 		         scan_rules[i].pattern, &scan_rules[i], err)) < 0)
 			goto out;
-	for (i = 0; i < nextra; i++) {
+	for (i = 0; i < o->nextra; i++) {
 		snprintf(id, sizeof(id), "custom-%zu", i + 1);
-		if (extra_patterns[i] == NULL) {
+		if (o->extra_patterns[i] == NULL) {
 			rc = error_set(err, ERR_INVALID, "INVALID_CONFIG",
 			    "secret pattern %s is empty", id);
 			goto out;
 		}
-		if ((rc = scan_rule_add(sc, id, extra_patterns[i], NULL, err)) <
-		    0)
+		if ((rc = scan_rule_add(sc, id, o->extra_patterns[i], NULL,
+		         err)) < 0)
 			goto out;
 	}
-	if (nallowed > 0)
-		sc->allowed = xcalloc(nallowed, sizeof(*sc->allowed));
-	for (i = 0; i < nallowed; i++)
-		if (allowed_fingerprints[i] != NULL)
+	if (o->nallowed > 0)
+		sc->allowed = xcalloc(o->nallowed, sizeof(*sc->allowed));
+	for (i = 0; i < o->nallowed; i++)
+		if (o->allowed[i] != NULL)
 			sc->allowed[sc->nallowed++] =
-			    scan_trim_dup(allowed_fingerprints[i]);
+			    scan_trim_dup(o->allowed[i]);
+	if (o->ignore_file != NULL && o->ignore_file[0] != '\0' &&
+	    (rc = scan_ignore_load(sc, o->ignore_file, err)) < 0)
+		goto out;
 	*out = sc;
 	sc = NULL;
 out:
 	scanner_free(sc);
 	return rc;
+}
+
+int
+scanner_new(struct scanner **out, const char *const *extra_patterns,
+    size_t nextra, const char *const *allowed_fingerprints, size_t nallowed,
+    struct error *err)
+{
+	struct scanner_options o = { extra_patterns, nextra,
+		allowed_fingerprints, nallowed, NULL };
+
+	return scanner_new_opts(out, &o, err);
+}
+
+const char *
+scanner_rule_id(size_t i)
+{
+	return i < sizeof(scan_rules) / sizeof(scan_rules[0]) ? scan_rules[i].id
+	                                                      : NULL;
 }
 
 void
@@ -1141,5 +1375,10 @@ scanner_free(struct scanner *sc)
 	for (i = 0; i < sc->nallowed; i++)
 		free(sc->allowed[i]);
 	free(sc->allowed);
+	for (i = 0; i < sc->nlocs; i++) {
+		free(sc->locs[i].file);
+		free(sc->locs[i].rule);
+	}
+	free(sc->locs);
 	free(sc);
 }

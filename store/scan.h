@@ -3,11 +3,12 @@
  * gitleaks' default set, with entropy and placeholder filters.
  *
  * A hit names the rule, the file and the line, and carries a short
- * fingerprint (never the secret itself) that operators may allow.
- * Inline markers in scanned files ("gitleaks:allow", "pragma: allowlist
- * secret") are deliberately not honoured: the files are written by
- * generators that could emit them. docs/internals/scanner.md explains
- * the rules and filters.
+ * fingerprint (never the secret itself) that operators may allow, by
+ * setting or in a .gitleaksignore-style file. gitleaks' inline
+ * "gitleaks:allow" comment on the line of a hit silences it, so teams
+ * keep their existing allowlists; other tools' markers ("pragma:
+ * allowlist secret", "nosec") are not honoured. docs/internals/scanner.md
+ * explains the rules and filters.
  */
 #ifndef STORE_SCAN_H
 #define STORE_SCAN_H
@@ -46,6 +47,42 @@ typedef int (*scan_hit_fn)(const struct scan_hit *hit, void *arg);
 int scanner_new(struct scanner **out, const char *const *extra_patterns,
     size_t nextra, const char *const *allowed_fingerprints, size_t nallowed,
     struct error *err);
+
+/* Everything scanner_new_opts takes; zero it, then fill what you need. */
+struct scanner_options {
+	const char *const *extra_patterns; /* as scanner_new */
+	size_t nextra;
+	const char *const *allowed; /* fingerprints, as scanner_new */
+	size_t nallowed;
+	/*
+	 * A .gitleaksignore-style file (NULL: none), one entry a line,
+	 * '#' comments and blank lines skipped. An entry is either our
+	 * fingerprint ("<prefix>…:<12 hex>" or the 12 hex digits) or
+	 * gitleaks' "<file>:<rule-id>:<line>", optionally preceded by
+	 * "<commit>:" as gitleaks writes it in git mode; the commit is
+	 * ignored, file, rule and line must all match the hit.
+	 */
+	const char *ignore_file;
+};
+
+/*
+ * scanner_new with options. Returns 0, ERR_INVALID (INVALID_CONFIG) for
+ * a pattern that does not compile or an ignore file that cannot be read,
+ * is larger than SCAN_IGNORE_MAX_BYTES or has more than
+ * SCAN_IGNORE_MAX_ENTRIES entries (err names the file and the line).
+ */
+int scanner_new_opts(struct scanner **out, const struct scanner_options *o,
+    struct error *err);
+
+/* The ceilings of an ignore file: far above any real allowlist (gitleaks'
+ * own repository carries a few hundred lines), low enough that a wrong
+ * path (a log file) is refused instead of loaded. */
+#define SCAN_IGNORE_MAX_BYTES (4u * 1024 * 1024)
+#define SCAN_IGNORE_MAX_ENTRIES 100000u
+
+/* The id of built-in rule i, or NULL past the last one. Two rows may
+ * share an id (the quoted and unquoted assignment rules). */
+const char *scanner_rule_id(size_t i);
 
 /* Free a scanner; NULL is fine. No scan may be running on it. */
 void scanner_free(struct scanner *sc);
