@@ -3,7 +3,7 @@
  * tools (emit, replay, dlq), on one synchronous hiredis connection.
  *
  * Every reply is checked for its shape and turned into struct bus_msg
- * entries by the bus's own entry parser (bus_int.h), so the tools see the
+ * entries by the bus's own entry parser (reply_int.h), so the tools see the
  * same fields, caps and errors as the daemon. Commands are sent with
  * redisCommandArgv (lengths given), never formatted, so stream names and
  * values are passed through byte for byte.
@@ -22,9 +22,9 @@
 
 #include "common/util.h"
 #include "common/xalloc.h"
-#include "events/bus_int.h"
-#include "events/endpoint.h"
+#include "events/endpoint_int.h"
 #include "events/fields.h"
+#include "events/reply_int.h"
 
 /* XREAD waits in slices of at most this long: short enough that the
  * socket timeout (admin_connect's timeout_ms, 5 s for the tools) never
@@ -147,7 +147,7 @@ admin_parse_entries(struct admin_page *page, const redisReply *list,
 	    (page->n + list->elements + 1) * sizeof(*page->entries));
 	for (i = 0; i < list->elements; i++) {
 		struct bus_msg *m = NULL;
-		int rc = bus_parse_entry(&m, list->element[i], stream);
+		int rc = reply_entry(&m, list->element[i], stream);
 
 		if (rc < 0)
 			return error_set(err, ERR_FAIL, "REDIS",
@@ -332,7 +332,7 @@ admin_check_whole(const struct bus_msg *m, struct error *err)
 	if (m->nfields_total > m->nfields)
 		return error_set(err, ERR_INVALID, "TOO_MANY_FIELDS",
 		    "entry %s has %zu fields, limit %d: not copied", m->id,
-		    m->nfields_total, BUS_MAX_FIELDS);
+		    m->nfields_total, REPLY_MAX_FIELDS);
 	return 0;
 }
 

@@ -6,7 +6,7 @@
  *
  * Entries are returned as struct bus_msg (bus.h) with their stream, id
  * and fields, parsed and capped exactly as the bus parses what it reads
- * (BUS_MAX_FIELDS). Field names are in fields.h. Return codes:
+ * (REPLY_MAX_FIELDS). Field names are in fields.h. Return codes:
  * ERR_TRANSIENT when Redis cannot be reached or the connection broke,
  * ERR_FAIL when Redis answered with an error (the text is in err),
  * ERR_NOTFOUND when the entry asked for does not exist, ERR_INVALID for
@@ -88,7 +88,7 @@ int admin_send(char id_out[ADMIN_ID_MAX], struct admin *adm, const char *stream,
  * Append a copy of entry to the end of its own stream (entry->stream)
  * with the same fields and replayed_from=<entry id> (a previous mark is
  * replaced). Returns 0, ERR_INVALID when the entry had more fields than
- * were read (BUS_MAX_FIELDS: it is not copied truncated), or a negative
+ * were read (REPLY_MAX_FIELDS: it is not copied truncated), or a negative
  * code.
  */
 int admin_replay(char id_out[ADMIN_ID_MAX], struct admin *adm,
@@ -104,7 +104,7 @@ const char *admin_redrive_target(const struct bus_msg *letter,
  * (the FIELD_DEAD_* ones left out) plus redriven_from=<letter id> to
  * admin_redrive_target(letter, fallback), and delete the letter, in one
  * MULTI/EXEC so both happen or neither. Returns 0, ERR_INVALID (letter
- * truncated at BUS_MAX_FIELDS) or a negative code.
+ * truncated at REPLY_MAX_FIELDS) or a negative code.
  */
 int admin_redrive(char id_out[ADMIN_ID_MAX], struct admin *adm,
     const char *dead, const struct bus_msg *letter, const char *fallback,

@@ -37,9 +37,9 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/xalloc.h"
-#include "events/bus_int.h"
-#include "events/endpoint.h"
+#include "events/endpoint_int.h"
 #include "events/fields.h"
+#include "events/reply_int.h"
 
 /* Reconnect backoff: 100 ms doubling to 10 s, each wait scaled by a
  * random 0.5-1.0 so many workers do not reconnect in lock-step after a
@@ -69,8 +69,6 @@
 /* Input streams read by one XREADGROUP (we use two: tests and
  * releases); bounds the argument vector of the read. */
 #define BUS_MAX_STREAMS 8
-/* Stream ids are "<ms>-<seq>": at most 20 + 1 + 20 digits. */
-#define BUS_ID_MAX 48
 /* Bridge heartbeat: published on the command connection, expected back
  * on the Pub/Sub connection (PING cannot be used there on 0.14.1). */
 #define BUS_PS_HEARTBEAT_MS 5000
@@ -95,8 +93,8 @@ struct bus_stream {
 	char *name;
 	char *dead;
 	bool pending_phase; /* still reading our own PEL (id "0" onwards) */
-	char cursor[BUS_ID_MAX];
-	char claim_cursor[BUS_ID_MAX];
+	char cursor[REPLY_ID_MAX];
+	char claim_cursor[REPLY_ID_MAX];
 };
 
 struct bus {
@@ -267,144 +265,6 @@ bus_msg_free(struct bus_msg *m)
 	free(m->stream);
 	free(m->id);
 	free(m);
-}
-
-/* The fields of an entry that we read: kept whatever the field count. */
-static bool
-bus_field_known(const char *name, size_t len)
-{
-	static const char *const known[] = { FIELD_EVENT, FIELD_EVENT_ID,
-		FIELD_EVENT_TYPE, FIELD_CORRELATION_ID };
-	size_t i;
-
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strlen(known[i]) == len && memcmp(known[i], name, len) == 0)
-			return true;
-	return false;
-}
-
-int
-bus_parse_entry(struct bus_msg **out, const redisReply *entry,
-    const char *stream)
-{
-	const redisReply *id, *kv;
-	struct bus_msg *m;
-	size_t i, n, total;
-	int pass;
-
-	if (entry == NULL || entry->type != REDIS_REPLY_ARRAY ||
-	    entry->elements != 2)
-		return ERR_INVALID;
-	id = entry->element[0];
-	kv = entry->element[1];
-	if (id->type != REDIS_REPLY_STRING || id->len >= BUS_ID_MAX)
-		return ERR_INVALID;
-	if (kv->type == REDIS_REPLY_NIL) {
-		m = xcalloc(1, sizeof(*m));
-		m->stream = xstrdup(stream);
-		m->id = xstrndup(id->str, id->len);
-		m->deliveries = 1;
-		*out = m;
-		return 1;
-	}
-	if (kv->type != REDIS_REPLY_ARRAY || kv->elements % 2 != 0)
-		return ERR_INVALID;
-	for (i = 0; i < kv->elements; i++)
-		if (kv->element[i]->type != REDIS_REPLY_STRING)
-			return ERR_INVALID;
-	total = kv->elements / 2;
-	n = total > BUS_MAX_FIELDS ? BUS_MAX_FIELDS : total;
-	m = xcalloc(1, sizeof(*m));
-	m->stream = xstrdup(stream);
-	m->id = xstrndup(id->str, id->len);
-	m->deliveries = 1;
-	m->fields = xcalloc(n ? n : 1, sizeof(*m->fields));
-	/* Over the cap, the fields we read (the event and its ids) are
-	 * taken first, wherever they stand, so the handler and the dead
-	 * letter always have them; the rest fill the remaining room in
-	 * order. Under the cap, one pass keeps the entry's order. */
-	for (pass = total > n ? 0 : 1; pass < 2; pass++) {
-		for (i = 0; i < total && m->nfields < n; i++) {
-			const redisReply *k = kv->element[2 * i];
-			const redisReply *v = kv->element[2 * i + 1];
-			struct bus_field *f = &m->fields[m->nfields];
-			bool known = bus_field_known(k->str, k->len);
-
-			if (total > n && known != (pass == 0))
-				continue;
-			f->name = xstrndup(k->str, k->len);
-			f->value = xmalloc(v->len + 1);
-			memcpy(f->value, v->str, v->len);
-			f->value[v->len] = '\0';
-			f->value_len = v->len;
-			m->nfields++;
-		}
-	}
-	m->nfields_total = total;
-	*out = m;
-	return 0;
-}
-
-long long
-bus_pending_count(const redisReply *r, const char *id)
-{
-	size_t i;
-
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
-		return 0;
-	for (i = 0; i < r->elements; i++) {
-		const redisReply *e = r->element[i];
-
-		if (e->type != REDIS_REPLY_ARRAY || e->elements < 4 ||
-		    e->element[0]->type != REDIS_REPLY_STRING ||
-		    e->element[3]->type != REDIS_REPLY_INTEGER)
-			continue;
-		if (strcmp(e->element[0]->str, id) == 0)
-			return e->element[3]->integer;
-	}
-	return 0;
-}
-
-void
-bus_parse_groups(const redisReply *r, const char *group, long long *lag,
-    long long *pending)
-{
-	size_t i, j;
-
-	*lag = -1;
-	*pending = -1;
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
-		return;
-	for (i = 0; i < r->elements; i++) {
-		const redisReply *g = r->element[i];
-		bool mine = false;
-		long long l = -1, p = -1;
-
-		if (g->type != REDIS_REPLY_ARRAY || g->elements % 2 != 0)
-			continue;
-		for (j = 0; j + 1 < g->elements; j += 2) {
-			const redisReply *k = g->element[j];
-			const redisReply *v = g->element[j + 1];
-
-			if (k->type != REDIS_REPLY_STRING)
-				continue;
-			if (strcmp(k->str, "name") == 0 &&
-			    v->type == REDIS_REPLY_STRING &&
-			    strcmp(v->str, group) == 0)
-				mine = true;
-			else if (strcmp(k->str, "lag") == 0 &&
-			         v->type == REDIS_REPLY_INTEGER)
-				l = v->integer;
-			else if (strcmp(k->str, "pending") == 0 &&
-			         v->type == REDIS_REPLY_INTEGER)
-				p = v->integer;
-		}
-		if (mine) {
-			*lag = l;
-			*pending = p;
-			return;
-		}
-	}
 }
 
 char *
@@ -797,7 +657,7 @@ bus_xpending_cb(redisAsyncContext *c, void *r, void *priv)
 		return;
 	}
 	for (i = 0; i < b->n; i++) {
-		long long n = bus_pending_count(reply, b->msgs[i]->id);
+		long long n = reply_pending_count(reply, b->msgs[i]->id);
 
 		/* Not listed: acknowledged or claimed by someone else in
 		 * the meantime; deliver anyway, the completion script only
@@ -871,7 +731,7 @@ bus_collect(struct bus *bus, const char *stream, const redisReply *entries,
 	    xcalloc(entries->elements ? entries->elements : 1, sizeof(*msgs));
 	for (i = 0; i < entries->elements; i++) {
 		struct bus_msg *m = NULL;
-		int rc = bus_parse_entry(&m, entries->element[i], stream);
+		int rc = reply_entry(&m, entries->element[i], stream);
 
 		if (rc == 1) {
 			bus_ack_trimmed(bus, stream, m->id);
@@ -886,12 +746,48 @@ bus_collect(struct bus *bus, const char *stream, const redisReply *entries,
 	return msgs;
 }
 
+/* One stream's part of an XREADGROUP reply: a read of our own PEL
+ * (pending_read) moves the stream's history cursor and asks for the
+ * delivery counts; a read of new entries delivers at once. */
+static void
+bus_read_stream(struct bus *bus, const redisReply *s, bool pending_read)
+{
+	struct reply_stream rs;
+	struct bus_stream *st;
+	struct bus_msg **msgs;
+	size_t n;
+
+	if (reply_stream(&rs, s) < 0 ||
+	    (st = bus_find_stream(bus, rs.name, rs.name_len)) == NULL)
+		return;
+	if (pending_read) {
+		if (rs.entries->elements == 0) {
+			st->pending_phase = false;
+			return;
+		}
+		/* Continue after the last one next time. */
+		if (rs.last_id != NULL)
+			snprintf(st->cursor, sizeof(st->cursor), "%.*s",
+			    (int)rs.last_id_len, rs.last_id);
+	}
+	msgs = bus_collect(bus, st->name, rs.entries, &n);
+	if (pending_read) {
+		/* Reading our own PEL bumped the counters: ask for them
+		 * (crash-loop guard). */
+		bus_deliver_counted(bus, st->name, msgs, n);
+	} else {
+		bus_deliver(bus, msgs, n);
+		free(msgs);
+	}
+}
+
 static void
 bus_read_cb(redisAsyncContext *c, void *r, void *priv)
 {
 	struct bus *bus = priv;
 	struct bus_conn *conn = &bus->conn[BUS_CONN_READER];
 	redisReply *reply = r;
+	bool pending_read = false;
 	size_t i;
 
 	if (conn->ac == c)
@@ -908,60 +804,16 @@ bus_read_cb(redisAsyncContext *c, void *r, void *priv)
 		bus_read_done(bus);
 		return;
 	}
+	for (i = 0; i < bus->nstreams; i++)
+		if (bus->streams[i].pending_phase)
+			pending_read = true;
 	if (reply->type == REDIS_REPLY_NIL) {
 		/* BLOCK timed out, or a history read found nothing. */
 		for (i = 0; i < bus->nstreams; i++)
 			bus->streams[i].pending_phase = false;
 	} else if (reply->type == REDIS_REPLY_ARRAY) {
-		bool pending_read = false;
-
-		for (i = 0; i < bus->nstreams; i++)
-			if (bus->streams[i].pending_phase)
-				pending_read = true;
-		for (i = 0; i < reply->elements; i++) {
-			const redisReply *s = reply->element[i];
-			struct bus_stream *st;
-			struct bus_msg **msgs;
-			size_t n;
-
-			if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
-			    s->element[0]->type != REDIS_REPLY_STRING ||
-			    s->element[1]->type != REDIS_REPLY_ARRAY)
-				continue;
-			st = bus_find_stream(bus, s->element[0]->str,
-			    s->element[0]->len);
-			if (st == NULL)
-				continue;
-			if (pending_read) {
-				const redisReply *e = s->element[1];
-
-				if (e->elements == 0) {
-					st->pending_phase = false;
-					continue;
-				}
-				/* Continue after the last one next time. */
-				if (e->element[e->elements - 1]->type ==
-				        REDIS_REPLY_ARRAY &&
-				    e->element[e->elements - 1]->elements ==
-				        2) {
-					const redisReply *id =
-					    e->element[e->elements - 1]
-					        ->element[0];
-
-					snprintf(st->cursor, sizeof(st->cursor),
-					    "%.*s", (int)id->len, id->str);
-				}
-			}
-			msgs = bus_collect(bus, st->name, s->element[1], &n);
-			if (pending_read) {
-				/* Reading our own PEL bumped the counters:
-				 * ask for them (crash-loop guard). */
-				bus_deliver_counted(bus, st->name, msgs, n);
-			} else {
-				bus_deliver(bus, msgs, n);
-				free(msgs);
-			}
-		}
+		for (i = 0; i < reply->elements; i++)
+			bus_read_stream(bus, reply->element[i], pending_read);
 	}
 	bus_read_done(bus);
 	bus_kick(bus);
@@ -1019,6 +871,7 @@ bus_claim_cb(redisAsyncContext *c, void *r, void *priv)
 	struct bus_stream *st = priv;
 	struct bus *bus;
 	redisReply *reply = r;
+	struct reply_autoclaim ac;
 	struct bus_msg **msgs;
 	size_t n, i;
 
@@ -1033,24 +886,20 @@ bus_claim_cb(redisAsyncContext *c, void *r, void *priv)
 			bus_create_groups(bus);
 		return;
 	}
-	/* Redis 7: [next cursor, [entries], [ids deleted from the PEL]]. */
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
-	    reply->element[0]->type != REDIS_REPLY_STRING ||
-	    reply->element[1]->type != REDIS_REPLY_ARRAY)
+	if (reply_autoclaim(&ac, reply) < 0)
 		return;
 	snprintf(st->claim_cursor, sizeof(st->claim_cursor), "%.*s",
-	    (int)reply->element[0]->len, reply->element[0]->str);
-	if (reply->elements >= 3 &&
-	    reply->element[2]->type == REDIS_REPLY_ARRAY) {
-		for (i = 0; i < reply->element[2]->elements; i++) {
-			bus->stats.trimmed++;
-			log_warnx("bus_trimmed_pending stream=%s id=%s",
-			    st->name, reply->element[2]->element[i]->str);
-		}
+	    (int)ac.cursor_len, ac.cursor);
+	for (i = 0; ac.deleted != NULL && i < ac.deleted->elements; i++) {
+		const char *id = reply_string(ac.deleted, i, NULL);
+
+		bus->stats.trimmed++;
+		log_warnx("bus_trimmed_pending stream=%s id=%s", st->name,
+		    id != NULL ? id : "?");
 	}
 	if (bus->closing)
 		return;
-	msgs = bus_collect(bus, st->name, reply->element[1], &n);
+	msgs = bus_collect(bus, st->name, ac.entries, &n);
 	bus->stats.claims += n;
 	for (i = 0; i < n; i++)
 		log_info("bus_claimed stream=%s id=%s", st->name, msgs[i]->id);
@@ -1124,26 +973,18 @@ static void
 bus_ps_cb(redisAsyncContext *c, void *r, void *priv)
 {
 	struct bus *bus = priv;
-	redisReply *reply = r;
-	const redisReply *kind;
+	const char *channel, *payload;
+	size_t len;
+	int rc;
 
 	(void)c;
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements < 3)
-		return;
-	kind = reply->element[0];
-	if (kind->type != REDIS_REPLY_STRING)
+	if ((rc = reply_message(r, &channel, &payload, &len)) < 0)
 		return;
 	bus->ps_last_heard = util_mono_ms();
-	if (strcmp(kind->str, "message") != 0 ||
-	    reply->element[1]->type != REDIS_REPLY_STRING ||
-	    reply->element[2]->type != REDIS_REPLY_STRING)
-		return;
-	if (strcmp(reply->element[1]->str, bus->hb_channel) == 0)
+	if (rc == 0 || strcmp(channel, bus->hb_channel) == 0)
 		return;
 	if (bus->ps_cb != NULL)
-		bus->ps_cb(reply->element[1]->str, reply->element[2]->str,
-		    reply->element[2]->len, bus->ps_arg);
+		bus->ps_cb(channel, payload, len, bus->ps_arg);
 }
 
 static void
@@ -1667,7 +1508,7 @@ bus_sample_cb_one(redisAsyncContext *c, void *r, void *priv)
 	} else if (rq->what == 3 && reply->type == REDIS_REPLY_INTEGER) {
 		s->oldest_ms = reply->integer;
 	} else if (rq->what == 1) {
-		bus_parse_groups(reply, sp->bus->group, &s->lag, &s->pending);
+		reply_groups(reply, sp->bus->group, &s->lag, &s->pending);
 	}
 	free(rq);
 	if (--sp->waiting > 0)

@@ -42,7 +42,7 @@ struct bus_msg {
 	struct bus_field *fields;
 	size_t nfields;
 	size_t nfields_total; /* in the entry: above nfields when capped at
-	                         BUS_MAX_FIELDS (the loop refuses those) */
+	                         REPLY_MAX_FIELDS (the loop refuses those) */
 	long long deliveries; /* the group's delivery counter, >= 1 */
 };
 

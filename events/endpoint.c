@@ -1,7 +1,7 @@
 /*
  * endpoint.c - parse the Redis URL; blocking connections for tools.
  */
-#include "events/endpoint.h"
+#include "events/endpoint_int.h"
 
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
@@ -144,8 +144,8 @@ endpoint_dispose(struct endpoint *ep)
 }
 
 int
-endpoint_connect(struct redisContext **out, const struct endpoint *ep,
-    int timeout_ms, struct error *err)
+endpoint_connect(redisContext **out, const struct endpoint *ep, int timeout_ms,
+    struct error *err)
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	redisContext *c;

@@ -1,6 +1,7 @@
 /*
- * endpoint.h - where the bus is: ARTIFACTD_REDIS_URL parsed, and a
- * blocking connection for the command-line tools (emit, replay, dlq).
+ * endpoint.h - where the bus is: ARTIFACTD_REDIS_URL parsed. The
+ * blocking connection of the command-line tools (emit, replay, dlq) is in
+ * endpoint_int.h, which only events/ may include (it is hiredis's).
  *
  * redis://[user:pass@]host:port/db, redis://:pass@host, or
  * unix:///path/to/socket[?db=N]. The daemon's asynchronous connections
@@ -12,8 +13,6 @@
 #include <stdbool.h>
 
 #include "common/error.h"
-
-struct redisContext;
 
 struct endpoint {
 	char *host;     /* NULL for unix sockets */
@@ -29,13 +28,5 @@ struct endpoint {
 int endpoint_parse(struct endpoint *ep, const char *url, struct error *err);
 
 void endpoint_dispose(struct endpoint *ep);
-
-/*
- * A blocking hiredis connection with AUTH and SELECT done, and socket
- * timeouts of timeout_ms. *out is the caller's (redisFree). Returns 0 or
- * ERR_TRANSIENT (cannot connect) / ERR_FAIL (auth refused).
- */
-int endpoint_connect(struct redisContext **out, const struct endpoint *ep,
-    int timeout_ms, struct error *err);
 
 #endif
