@@ -730,6 +730,9 @@ release_run(struct release_result *out, const struct release_config *c,
 		if ((rc = release_open_file(f, &root, req->files[i], files,
 		         nf - 1, release_digests(c, tidx, nt), err)) < 0)
 			goto out;
+		if (c->file_check != NULL && (rc = c->file_check(f->fd, f->name,
+		                                  c->file_check_arg, err)) < 0)
+			goto out;
 		if (f->fn.kind == DIST_OTHER)
 			continue;
 		if (pkgnorm[0] == '\0')

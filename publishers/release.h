@@ -49,13 +49,23 @@ struct release_package {
 	size_t ntargets;
 };
 
+/*
+ * A check of one release file, open as fd, before any target runs (the
+ * worker's secret gate, worker/scan_gate.c). Returns 0, or a negative
+ * code with err that refuses the whole release.
+ */
+typedef int (*release_file_check_fn)(int fd, const char *name, void *arg,
+    struct error *err);
+
 struct release_config {
 	struct release_target *targets;
 	size_t ntargets;
 	struct release_package *packages;
 	size_t npackages;
-	char *artifacts_root; /* NULL: the current directory */
-	bool dry_run;         /* every release is a dry run */
+	char *artifacts_root;             /* NULL: the current directory */
+	bool dry_run;                     /* every release is a dry run */
+	release_file_check_fn file_check; /* NULL: none */
+	void *file_check_arg;             /* borrowed */
 };
 
 void release_config_init(struct release_config *c);
@@ -74,9 +84,11 @@ void release_package_add_target(struct release_package *p, const char *target);
 /*
  * The single-package defaults of issue 5 when no targets are configured:
  * one target per service whose environment names are set - "pypi"
- * (PYPI_API_TOKEN or TWINE_PASSWORD, each also as _FILE), "artifactory"
+ * (PYPI_API_TOKEN, TWINE_PASSWORD or TWINE_REPOSITORY, each also as
+ * _FILE), "artifactory"
  * (ARTIFACTORY_URL), "s3" (S3_WHEELS_BUCKET), "codeartifact"
- * (CODEARTIFACT_DOMAIN), "github" (GITHUB_TOKEN + GITHUB_REPOSITORY).
+ * (CODEARTIFACT_DOMAIN), "github" (GH_TOKEN or GITHUB_TOKEN, and
+ * GITHUB_REPOSITORY).
  * Settings themselves are read later through publish_target_get's
  * environment defaults. Does nothing when c already has targets.
  */

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "store/scan.h"
 #include "store/store.h"
+#include "worker/scan_gate.h"
 
 void
 app_log_init(const struct config *cfg)
@@ -69,9 +70,7 @@ app_init(struct handler_ctx *ctx, const struct config *cfg, struct error *err)
 
 	memset(ctx, 0, sizeof(*ctx));
 	if (cfg->scan_for_secrets &&
-	    (rc = scanner_new(&sc, (const char *const *)cfg->secret_patterns,
-	         cfg->nsecret_patterns, (const char *const *)cfg->secret_allow,
-	         cfg->nsecret_allow, err)) < 0)
+	    (rc = scan_gate_scanner_new(&sc, cfg, err)) < 0)
 		return rc;
 	app_store_opts(&o, cfg, sc);
 	if ((rc = store_open(&st, &o, err)) < 0) {

@@ -18,10 +18,12 @@
 #include "common/error.h"
 #include "common/xalloc.h"
 #include "publishers/release.h"
+#include "store/scan.h"
 #include "worker/app.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
 #include "worker/handler.h"
+#include "worker/scan_gate.h"
 
 /* --target may be given this many times; more targets than that is not
  * a release configuration anyone has. */
@@ -169,6 +171,7 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	struct release_config rc_cfg;
 	struct release_request req = { 0 };
 	struct release_result rr;
+	struct scanner *sc = NULL;
 	struct error err = { 0 };
 	char **args = NULL, **paths = NULL, cwd[4096];
 	size_t nargs = 0, i;
@@ -195,6 +198,16 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	}
 	app_log_init(cfg);
 	handler_release_config(&rc_cfg, cfg);
+	/* The daemon's secret gate: nothing is sent when a file holds a
+	 * secret. */
+	if (cfg->scan_for_secrets) {
+		if (scan_gate_scanner_new(&sc, cfg, &err) < 0) {
+			rc = cli_fail(&spec, pa.json, CLI_EXIT_USAGE, "USAGE",
+			    "%s", err.msg);
+			goto out;
+		}
+		scan_gate_attach(&rc_cfg, sc);
+	}
 	/* On the command line, relative paths are the user's, relative to
 	 * the current directory (events name them relative to the artifacts
 	 * root instead). */
@@ -228,6 +241,7 @@ out:
 	free(paths);
 	release_result_dispose(&rr);
 	release_config_dispose(&rc_cfg);
+	scanner_free(sc);
 	free(args);
 	return rc;
 }

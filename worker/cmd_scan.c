@@ -24,6 +24,7 @@
 #include "worker/app.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
+#include "worker/scan_gate.h"
 
 /* When max_file_bytes is unset: the daemon's own default. */
 #define CMD_SCAN_DEFAULT_MAX (64LL * 1024 * 1024)
@@ -143,9 +144,7 @@ cmd_scan(int argc, char **argv, struct config *cfg)
 	if (rc != 0)
 		goto out;
 	app_log_init(cfg);
-	if (scanner_new(&sc, (const char *const *)cfg->secret_patterns,
-	        cfg->nsecret_patterns, (const char *const *)cfg->secret_allow,
-	        cfg->nsecret_allow, &err) < 0) {
+	if (scan_gate_scanner_new(&sc, cfg, &err) < 0) {
 		rc = cli_fail(&spec, st.json, CLI_EXIT_USAGE, "USAGE", "%s",
 		    err.msg);
 		goto out;

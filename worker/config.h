@@ -86,6 +86,7 @@ struct config {
 	size_t nsecret_patterns;
 	char **secret_allow;
 	size_t nsecret_allow;
+	char *scan_ignore_file; /* .gitleaksignore-style, NULL: none */
 	bool require_test_passed;
 	bool require_correlation_id;
 	char *artifacts_root;

@@ -28,6 +28,7 @@
 #include "worker/dispatch.h"
 #include "worker/handler.h"
 #include "worker/metrics.h"
+#include "worker/scan_gate.h"
 
 int
 handle_release_check(const struct config *cfg, const struct envelope *env,
@@ -192,6 +193,7 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 	error_clear(&err);
 	release_result_init(&rr);
 	handler_release_config(&rc, ctx->cfg);
+	scan_gate_attach(&rc, ctx->scanner);
 	req.tag = envelope_data_string(env, "tag");
 	req.package = envelope_data_string(env, "package");
 	dry = cJSON_GetObjectItemCaseSensitive(env->data, "dry_run");
