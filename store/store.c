@@ -156,14 +156,28 @@ store_git_message(char *msg, size_t size, int grc)
 	redact_buf(msg, size);
 }
 
+/*
+ * A lock held by another writer, and a failure of the operating system
+ * or the file system (a full disk, EIO, no descriptors left: libgit2's
+ * classes GIT_ERROR_OS and GIT_ERROR_FILESYSTEM),
+ * may succeed later: they are transient, retried with backoff and
+ * dead-lettered when the attempts run out, so the event is kept. Anything
+ * else libgit2 refuses (a corrupt object, a bad name) will fail the same
+ * way again.
+ */
 int
 store_git_error(struct error *err, int grc, const char *what)
 {
+	const git_error *e = git_error_last();
+	int os = e != NULL &&
+	         (e->klass == GIT_ERROR_OS || e->klass == GIT_ERROR_FILESYSTEM);
 	char m[ERROR_MSG_MAX];
 
 	store_git_message(m, sizeof(m), grc);
 	if (grc == GIT_ELOCKED)
 		return error_set(err, ERR_TRANSIENT, "GIT", "%s: %s", what, m);
+	if (os)
+		return error_set(err, ERR_TRANSIENT, "IO", "%s: %s", what, m);
 	return error_set(err, ERR_FAIL, "GIT", "%s: %s", what, m);
 }
 

@@ -14,9 +14,11 @@
 
 #include <git2.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -617,6 +619,41 @@ test_stale_lock(void **state)
 	req_dispose(&rb);
 }
 
+/*
+ * An error of the operating system while writing (here a file-size limit
+ * of 0 makes every write fail with EFBIG, as a full disk fails with
+ * ENOSPC) is transient: the event is retried and, when the attempts run
+ * out, dead-lettered, never acknowledged as failed for good. Once writes
+ * work again the same request commits.
+ */
+static void
+test_os_error_transient(void **state)
+{
+	struct fixture *f = *state;
+	struct store_commit_result res;
+	struct req_buf rb;
+	struct error err;
+	struct rlimit old, zero;
+
+	req_init(&rb, "e-os", "wf", "t-os", "c-os", NULL, 7);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	zero = old;
+	zero.rlim_cur = 0;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &zero), 0);
+	assert_int_equal(store_commit(f->st, &rb.req, &res, &err),
+	    ERR_TRANSIENT);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_string_equal(err.code, "IO");
+	assert_non_null(strstr(err.msg, "too large"));
+	assert_null(rev_sha(f->repo, "ai/generated/wf/t-os"));
+	assert_int_equal(store_commit(f->st, &rb.req, &res, &err), 0);
+	assert_false(res.duplicate);
+	store_commit_result_dispose(&res);
+	req_dispose(&rb);
+}
+
 /* Concurrency: threads on one struct store, processes on one repo. */
 struct worker_arg {
 	struct store *st;
@@ -723,6 +760,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_list_show_revert, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stale_lock, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_os_error_transient, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_secret_aborts, setup,
 		    teardown),
