@@ -221,13 +221,17 @@ store_url_check(const char *url, struct error *err)
 		return 0;
 	safe = redact_text(url);
 	if (strstr(url, "://") == NULL) {
-		/* A directory is the local transport; anything else with a
-		 * ':' goes to ssh as "[user@]host:path". */
-		if ((stat(url, &sb) < 0 || !S_ISDIR(sb.st_mode)) &&
+		/* A path is the local transport (it may not exist yet where
+		 * check-config runs: a volume mounted only in the container);
+		 * anything else with a ':' goes to ssh as "[user@]host:path".
+		 */
+		if (url[0] != '/' && strncmp(url, "./", 2) != 0 &&
+		    strncmp(url, "../", 3) != 0 &&
+		    (stat(url, &sb) < 0 || !S_ISDIR(sb.st_mode)) &&
 		    strchr(url, ':') == NULL)
 			rc = error_set(err, ERR_INVALID, "INVALID_CONFIG",
 			    "remote-url %s is neither a URL, nor "
-			    "[user@]host:path, nor an existing directory",
+			    "[user@]host:path, nor a path",
 			    safe);
 		goto out;
 	}

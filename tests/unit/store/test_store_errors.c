@@ -169,6 +169,10 @@ test_url_check(void **state)
 	assert_int_equal(store_url_check("foo://h/r.git", &err), ERR_INVALID);
 	assert_non_null(strstr(err.msg, "no transport"));
 	assert_int_equal(store_url_check("no/such/dir", &err), ERR_INVALID);
+	/* An absolute or ./ path is the local transport even before it
+	 * exists (a volume mounted only where the daemon runs). */
+	assert_int_equal(store_url_check("/srv/remote/not-yet.git", &err), 0);
+	assert_int_equal(store_url_check("./remote.git", &err), 0);
 }
 
 int
