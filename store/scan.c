@@ -91,6 +91,12 @@ struct scanner {
 	unsigned *kwpair; /* first two bytes, as (b0 << 8 | b1) */
 	size_t nkeywords;
 	unsigned char pairs[65536 / 8]; /* bitmap of the kwpair values */
+	/* The keywords of each pair: bypair[pairstart[p] .. pairstart[p+1])
+	 * (a counting sort built once): with two hundred rules, scanning
+	 * every keyword at each candidate position cost 20 times more than
+	 * the rest of the scan. */
+	uint32_t *pairstart; /* 65537 entries */
+	uint32_t *bypair;    /* nkeywords entries */
 	char **allowed;
 	size_t nallowed;
 	struct scan_loc *locs;
@@ -759,7 +765,7 @@ static void
 scan_keywords_find(struct scan_run *r)
 {
 	const struct scanner *sc = r->sc;
-	size_t i, k, left = sc->nkeywords;
+	size_t i, j, k, left = sc->nkeywords;
 	unsigned pair;
 
 	for (i = 0; i + 1 < r->len && left > 0; i++) {
@@ -767,9 +773,10 @@ scan_keywords_find(struct scan_run *r)
 		       (unsigned char)r->lower[i + 1];
 		if ((sc->pairs[pair >> 3] & (1u << (pair & 7))) == 0)
 			continue;
-		for (k = 0; k < sc->nkeywords; k++) {
-			if (r->kwstate[k] || sc->kwpair[k] != pair ||
-			    sc->kwlen[k] > r->len - i ||
+		for (j = sc->pairstart[pair]; j < sc->pairstart[pair + 1];
+		     j++) {
+			k = sc->bypair[j];
+			if (r->kwstate[k] || sc->kwlen[k] > r->len - i ||
 			    memcmp(r->lower + i, sc->keywords[k],
 			        sc->kwlen[k]) != 0)
 				continue;
@@ -1293,6 +1300,27 @@ out:
 	return rc;
 }
 
+/* Group the keywords by their first two bytes (scan_keywords_find). */
+static void
+scan_pairs_index(struct scanner *sc)
+{
+	uint32_t p, k;
+
+	sc->pairstart = xcalloc(65537, sizeof(*sc->pairstart));
+	sc->bypair = xcalloc(sc->nkeywords + 1, sizeof(*sc->bypair));
+	for (k = 0; k < sc->nkeywords; k++)
+		sc->pairstart[sc->kwpair[k] + 1]++;
+	for (p = 0; p < 65536; p++)
+		sc->pairstart[p + 1] += sc->pairstart[p];
+	/* Fill each pair's slice in keyword order, using a moving
+	 * cursor per pair; the cursors end at the next pair's start. */
+	for (k = 0; k < sc->nkeywords; k++)
+		sc->bypair[sc->pairstart[sc->kwpair[k]]++] = k;
+	for (p = 65536; p > 0; p--)
+		sc->pairstart[p] = sc->pairstart[p - 1];
+	sc->pairstart[0] = 0;
+}
+
 int
 scanner_new_opts(struct scanner **out, const struct scanner_options *o,
     struct error *err)
@@ -1330,6 +1358,7 @@ scanner_new_opts(struct scanner **out, const struct scanner_options *o,
 	if (o->ignore_file != NULL && o->ignore_file[0] != '\0' &&
 	    (rc = scan_ignore_load(sc, o->ignore_file, err)) < 0)
 		goto out;
+	scan_pairs_index(sc);
 	*out = sc;
 	sc = NULL;
 out:
@@ -1372,6 +1401,8 @@ scanner_free(struct scanner *sc)
 	free(sc->keywords);
 	free(sc->kwlen);
 	free(sc->kwpair);
+	free(sc->pairstart);
+	free(sc->bypair);
 	for (i = 0; i < sc->nallowed; i++)
 		free(sc->allowed[i]);
 	free(sc->allowed);

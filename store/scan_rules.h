@@ -186,9 +186,13 @@ static const struct scan_rule_def scan_rules[] = {
 	    "hvs."),
 	SCAN_TOK("vault-batch-token", "hvb\\.[A-Za-z0-9_-]{138,300}", "hvb.",
 	    "hvb."),
-	SCAN_TOK("terraform-cloud-token",
-	    "[A-Za-z0-9]{14}\\.atlasv1\\.[A-Za-z0-9_=-]{60,70}", "atlasv1",
-	    NULL),
+	/* The regex starts at the literal (a leading character class would
+	 * be tried at every position); the 14 characters before it are
+	 * checked by a lookbehind. */
+	{ "terraform-cloud-token",
+	    "(?<=[A-Za-z0-9]{14}\\.)(?<secret>atlasv1\\.[A-Za-z0-9_=-]{60,70})"
+	    "(?![A-Za-z0-9_=-])",
+	    "atlasv1", "atlasv1.", 3.0, SCAN_F_TOKEN },
 	SCAN_TOK("doppler-token",
 	    "dp\\.(?:pt|st|ct|sa|scim|audit)\\.[A-Za-z0-9_.-]{40,64}", "dp.",
 	    "dp."),
@@ -292,7 +296,7 @@ static const struct scan_rule_def scan_rules[] = {
 	    "[MNO][A-Za-z0-9_-]{23,25}\\.[A-Za-z0-9_-]{6}\\.[A-Za-z0-9_-]{27,"
 	    "38}"),
 	{ "teams-webhook",
-	    "[a-z0-9-]{1,60}\\.webhook\\.office\\.com/webhookb2/"
+	    "\\.webhook\\.office\\.com/webhookb2/"
 	    "(?<secret>[a-f0-9-]{36}@[a-f0-9-]{36}/IncomingWebhook/"
 	    "[a-f0-9]{32}/"
 	    "[a-f0-9-]{36})",
@@ -573,7 +577,9 @@ static const struct scan_rule_def scan_rules[] = {
 	    "oracle|db2|cassandra|neo4j(?:\\+s)?|couchdb)://"
 	    "(?<user>[^\\s/:@'\"`<>]{0,64}):"
 	    "(?<secret>[^\\s/@'\"`]{3,128})@[^\\s/@'\"`]",
-	    "://", NULL, 0.0, SCAN_F_URL },
+	    "postgres|mysql|mariadb|mongodb|redis|amqp|mssql|sqlserver|"
+	    "clickhouse|cockroachdb|oracle|db2|cassandra|neo4j|couchdb",
+	    NULL, 0.0, SCAN_F_URL },
 	{ "jdbc-password",
 	    "(?i)jdbc:[a-z0-9]{2,20}:[^\\s\"'`]{0,300}?[;?&]password="
 	    "(?<secret>[^;&\\s\"'`]{6,128})",
