@@ -693,3 +693,70 @@ out:
 	aws_credentials_dispose(&c);
 	return rc;
 }
+
+int
+aws_credentials_source(const struct publish_target *t, char *src, size_t n,
+    struct error *err)
+{
+	struct aws_settings s;
+	char *id = NULL, *secret = NULL, *role = NULL, *tokfile = NULL;
+	char *full = NULL, *rel = NULL;
+	const char *where = "target keys";
+	int rc = 0;
+
+	/* The same steps, in the same order, as aws_credentials_resolve,
+	 * stopping before any request. */
+	aws_settings_load(&s, t);
+	if (!aws_blank(s.access_key_id) || !aws_blank(s.secret_access_key)) {
+		id = aws_blank(s.access_key_id) ? NULL : xstrdup("");
+		secret = aws_blank(s.secret_access_key) ? NULL : xstrdup("");
+	} else {
+		where = "environment AWS_ACCESS_KEY_ID / "
+		        "AWS_SECRET_ACCESS_KEY";
+		id = aws_env_get("AWS_ACCESS_KEY_ID", true);
+		secret = aws_env_get("AWS_SECRET_ACCESS_KEY", true);
+	}
+	if (id != NULL || secret != NULL) {
+		if (id == NULL || secret == NULL)
+			rc = error_set(err, ERR_FAIL, "AUTH",
+			    "target %s: only one of the access key id and the "
+			    "secret access key is set (%s)",
+			    t->name, where);
+		else
+			snprintf(src, n, "AWS keys from %s", where);
+		goto out;
+	}
+	role = !aws_blank(s.role_arn) ? xstrdup(s.role_arn)
+	                              : aws_env_get("AWS_ROLE_ARN", false);
+	tokfile = !aws_blank(s.web_identity_token_file)
+	              ? xstrdup(s.web_identity_token_file)
+	              : aws_env_get("AWS_WEB_IDENTITY_TOKEN_FILE", false);
+	if (role != NULL && tokfile != NULL) {
+		snprintf(src, n, "web identity (role %s, token file %s)", role,
+		    tokfile);
+		goto out;
+	}
+	rel = aws_env_get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", false);
+	full = aws_env_get("AWS_CONTAINER_CREDENTIALS_FULL_URI", false);
+	if (rel != NULL || full != NULL) {
+		snprintf(src, n, "container credentials endpoint (%s)",
+		    rel != NULL ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+		                : "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+		goto out;
+	}
+	rc = error_set(err, ERR_FAIL, "AUTH",
+	    "target %s has no AWS credentials: set access_key_id and "
+	    "secret_access_key, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+	    "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, or a container "
+	    "credentials URI",
+	    t->name);
+out:
+	secret_free(id);
+	secret_free(secret);
+	free(role);
+	free(tokfile);
+	free(rel);
+	free(full);
+	aws_settings_dispose(&s);
+	return rc;
+}

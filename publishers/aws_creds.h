@@ -76,6 +76,17 @@ void aws_settings_dispose(struct aws_settings *s);
 int aws_credentials_resolve(struct aws_credentials *out,
     const struct aws_settings *s, struct error *err);
 
+/*
+ * Which step of the chain will give target t its credentials, decided
+ * without a request (keys present, a role and token file named, a
+ * container URI set): "target keys", "environment AWS_ACCESS_KEY_ID",
+ * "web identity (AWS_ROLE_ARN)", "container endpoint" into src. Returns
+ * 0, or ERR_FAIL (code AUTH) when no step applies or only half of a key
+ * pair is set. The publishers' credential operation (check-config).
+ */
+int aws_credentials_source(const struct publish_target *t, char *src, size_t n,
+    struct error *err);
+
 /* Free and wipe c (which may be zeroed). */
 void aws_credentials_dispose(struct aws_credentials *c);
 

@@ -474,4 +474,5 @@ const struct publisher_ops codeartifact_publisher = {
 	.finish = NULL,
 	.state_free = ca_state_free,
 	.dists_only = true,
+	.credential = aws_credentials_source,
 };

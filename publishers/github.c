@@ -249,8 +249,8 @@ gh_begin(void **state, const struct publish_target *t,
 	}
 	if ((token = publish_target_get(t, "token")) == NULL) {
 		rc = error_set(err, ERR_FAIL, "AUTH",
-		    "target %s has no token (token/token_file or "
-		    "GITHUB_TOKEN)",
+		    "target %s has no token (token/token_file/token_env, "
+		    "GH_TOKEN or GITHUB_TOKEN)",
 		    t->name);
 		goto out;
 	}
@@ -508,6 +508,24 @@ gh_finish(void *state, const struct publish_target *t,
 	return rc;
 }
 
+/* The token gh_begin will send, by its source (never its value). */
+static int
+gh_credential(const struct publish_target *t, char *src, size_t n,
+    struct error *err)
+{
+	char from[512], *token;
+
+	if ((token = publish_target_get_src(t, "token", from, sizeof(from))) ==
+	    NULL)
+		return error_set(err, ERR_FAIL, "AUTH",
+		    "target %s has no token (token/token_file/token_env, "
+		    "GH_TOKEN or GITHUB_TOKEN)",
+		    t->name);
+	secret_free(token);
+	snprintf(src, n, "token from %s", from);
+	return 0;
+}
+
 const struct publisher_ops github_publisher = {
 	.type = "github",
 	.begin = gh_begin,
@@ -515,4 +533,5 @@ const struct publisher_ops github_publisher = {
 	.finish = gh_finish,
 	.state_free = gh_state_free,
 	.dists_only = false,
+	.credential = gh_credential,
 };

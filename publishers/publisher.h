@@ -86,6 +86,13 @@ struct publisher_ops {
 	 * notes) as PUBLISH_SKIPPED with a reason, and leaves out the
 	 * checksum files it generated (SHA256SUMS, *.sha256). */
 	bool dists_only;
+	/* Which credential the target will use, without any request: its
+	 * source into src ("environment PYPI_API_TOKEN", "token_file
+	 * /run/secrets/x", "pypirc /home/u/.pypirc [testpypi]"), never the
+	 * value. Returns 0, or ERR_FAIL (code AUTH) when begin would find
+	 * none. NULL: publish_target_credential's generic rule. */
+	int (*credential)(const struct publish_target *t, char *src, size_t n,
+	    struct error *err);
 };
 
 /* The publisher for a type, or NULL. */
@@ -96,19 +103,39 @@ const struct publisher_ops *publisher_find(const char *type);
  * set. The returned string is owned by the caller. */
 char *publish_target_get(const struct publish_target *t, const char *key);
 
+/* The same, and where the value came from into src (n bytes; "" when
+ * NULL is returned): "setting token", "token_file PATH", "token_env:
+ * environment NAME", "environment PYPI_API_TOKEN_FILE". Never the value. */
+char *publish_target_get_src(const struct publish_target *t, const char *key,
+    char *src, size_t n);
+
+/*
+ * Which credential target t will use (publisher_ops.credential, else:
+ * `token`, else `username` + `password`, else anonymous requests).
+ * Returns 0 with the source in src, or ERR_FAIL (code AUTH) with a
+ * message when the target's publisher would find none, ERR_INVALID
+ * for an unknown type.
+ */
+int publish_target_credential(const struct publish_target *t, char *src,
+    size_t n, struct error *err);
+
 /*
  * How publish_target_get resolves `key`, first hit wins:
  *   1. the setting `key`;
- *   2. `key_file`: the file's content, trailing newline stripped;
- *   3. `key_env`: the environment variable it names (or its _FILE);
+ *   2. `key_file`: the file's content, trailing newline stripped (a file
+ *      that cannot be read ends the search: NULL, with a warning);
+ *   3. `key_env`: the environment variable it names (or its _FILE); when
+ *      neither is set the search goes on;
  *   4. the type's environment default (or the variable with _FILE):
  *      pypi:         url TWINE_REPOSITORY_URL, token PYPI_API_TOKEN,
- *                    username TWINE_USERNAME, password TWINE_PASSWORD
+ *                    username TWINE_USERNAME, password TWINE_PASSWORD,
+ *                    repository (the ~/.pypirc section) TWINE_REPOSITORY
  *      artifactory:  url ARTIFACTORY_URL, username ARTIFACTORY_USERNAME,
  *                    password ARTIFACTORY_PASSWORD, token
  *                    ARTIFACTORY_ACCESS_TOKEN, repository
  *                    ARTIFACTORY_REPOSITORY
- *      github:       token GITHUB_TOKEN, repository GITHUB_REPOSITORY,
+ *      github:       token GH_TOKEN then GITHUB_TOKEN, repository
+ *                    GITHUB_REPOSITORY,
  *                    api_url GITHUB_API_URL
  *      s3:           bucket S3_WHEELS_BUCKET
  *      codeartifact: domain CODEARTIFACT_DOMAIN, domain_owner

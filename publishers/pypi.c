@@ -25,6 +25,7 @@
 #include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "publishers/pypirc.h"
 
 #define PYPI_DEFAULT_URL "https://upload.pypi.org/legacy/"
 
@@ -431,18 +432,188 @@ pypi_state_free(void *arg)
 	free(s);
 }
 
+/* One credential of a target and how specific its source is: the
+ * target's own settings (key, key_file, key_env) 0, the type's
+ * environment names 1, ~/.pypirc 2. */
+struct pypi_cred {
+	char *value;
+	int level;
+	char src[512];
+};
+
+static void
+pypi_cred_get(struct pypi_cred *c, const struct publish_target *t,
+    const char *key)
+{
+	c->value = publish_target_get_src(t, key, c->src, sizeof(c->src));
+	c->level = strncmp(c->src, "environment ", 12) == 0 ? 1 : 0;
+}
+
+/* Where a target uploads and with what (pypi_auth_resolve). */
+struct pypi_auth {
+	char *url;
+	char *user, *pass; /* Basic auth; user "__token__" for a token */
+	char url_src[400];
+	char src[1100];
+};
+
+static void
+pypi_auth_dispose(struct pypi_auth *a)
+{
+	free(a->url);
+	free(a->user);
+	secret_free(a->pass);
+}
+
+/* The upload URL: a target source, else the ~/.pypirc repository (whose
+ * username and password then fill *rc_user / *rc_pass), else PyPI. */
+static int
+pypi_url_resolve(struct pypi_auth *a, const struct publish_target *t,
+    struct pypi_cred *rc_user, struct pypi_cred *rc_pass, struct error *err)
+{
+	struct pypirc_repo repo = { 0 };
+	char *name, *path, *shown;
+	int rc = 0;
+
+	if ((a->url = publish_target_get_src(t, "url", a->url_src,
+	         sizeof(a->url_src))) != NULL)
+		return 0;
+	/* twine: TWINE_REPOSITORY (default "pypi") names the section; the
+	 * file's credentials go only to the file's URL. */
+	name = publish_target_get(t, "repository");
+	path = publish_target_get(t, "pypirc");
+	rc = pypirc_lookup(&repo, path, name ? name : "pypi", err);
+	shown = path ? xstrdup(path) : pypirc_default_path();
+	if (rc == ERR_NOTFOUND && name == NULL) {
+		a->url = xstrdup(PYPI_DEFAULT_URL);
+		snprintf(a->url_src, sizeof(a->url_src), "default");
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	a->url = repo.url ? repo.url : xstrdup(PYPI_DEFAULT_URL);
+	repo.url = NULL;
+	if (repo.file_found)
+		snprintf(a->url_src, sizeof(a->url_src), "pypirc %s [%s]",
+		    shown ? shown : "~/.pypirc", name ? name : "pypi");
+	else
+		snprintf(a->url_src, sizeof(a->url_src), "default [%s]",
+		    name ? name : "pypi");
+	rc_user->value = repo.username;
+	rc_pass->value = repo.password;
+	repo.username = repo.password = NULL;
+	rc_user->level = rc_pass->level = 2;
+	snprintf(rc_user->src, sizeof(rc_user->src), "%s username", a->url_src);
+	snprintf(rc_pass->src, sizeof(rc_pass->src), "%s password", a->url_src);
+out:
+	pypirc_repo_dispose(&repo);
+	free(name);
+	free(path);
+	free(shown);
+	return rc;
+}
+
+/*
+ * The URL and credential of a pypi target (docs/publishing.md): each
+ * key by publish_target_get's order, ~/.pypirc last; then the most
+ * specific source wins (a target's own settings before the environment
+ * before ~/.pypirc, so a global PYPI_API_TOKEN never goes to an index
+ * whose target names its own user), a token before username + password
+ * at the same level, and a password alone (or with user __token__) is
+ * a token. Returns 0, ERR_FAIL (AUTH: none) or ERR_INVALID (pypirc).
+ */
+static int
+pypi_auth_resolve(struct pypi_auth *a, const struct publish_target *t,
+    struct error *err)
+{
+	struct pypi_cred tok = { 0 }, user = { 0 }, pass = { 0 };
+	struct pypi_cred rc_user = { 0 }, rc_pass = { 0 };
+	int rc, pair_level;
+
+	memset(a, 0, sizeof(*a));
+	if ((rc = pypi_url_resolve(a, t, &rc_user, &rc_pass, err)) < 0)
+		goto out;
+	pypi_cred_get(&tok, t, "token");
+	pypi_cred_get(&user, t, "username");
+	pypi_cred_get(&pass, t, "password");
+	if (user.value == NULL && rc_user.value != NULL) {
+		user = rc_user;
+		rc_user.value = NULL;
+	}
+	if (pass.value == NULL && rc_pass.value != NULL) {
+		pass = rc_pass;
+		rc_pass.value = NULL;
+	}
+	pair_level = user.level > pass.level ? user.level : pass.level;
+	if (user.value != NULL && pass.value != NULL &&
+	    strcmp(user.value, "__token__") != 0 &&
+	    (tok.value == NULL || pair_level < tok.level)) {
+		a->user = user.value;
+		a->pass = pass.value;
+		user.value = pass.value = NULL;
+		snprintf(a->src, sizeof(a->src),
+		    "username from %s, password "
+		    "from %s",
+		    user.src, pass.src);
+	} else if (tok.value != NULL &&
+	           (pass.value == NULL || tok.level <= pass.level)) {
+		a->user = xstrdup("__token__");
+		a->pass = tok.value;
+		tok.value = NULL;
+		snprintf(a->src, sizeof(a->src), "token from %s", tok.src);
+	} else if (pass.value != NULL) {
+		a->user = xstrdup("__token__");
+		a->pass = pass.value;
+		pass.value = NULL;
+		snprintf(a->src, sizeof(a->src), "token from %s", pass.src);
+	} else {
+		rc = error_set(err, ERR_FAIL, "AUTH",
+		    "target %s has no token (setting token/token_file/"
+		    "token_env, PYPI_API_TOKEN, TWINE_PASSWORD or the "
+		    "~/.pypirc repository's password)",
+		    t->name);
+	}
+out:
+	secret_free(tok.value);
+	free(user.value);
+	secret_free(pass.value);
+	free(rc_user.value);
+	secret_free(rc_pass.value);
+	if (rc < 0)
+		pypi_auth_dispose(a);
+	return rc;
+}
+
+static int
+pypi_credential(const struct publish_target *t, char *src, size_t n,
+    struct error *err)
+{
+	struct pypi_auth a;
+	int rc;
+
+	if ((rc = pypi_auth_resolve(&a, t, err)) < 0)
+		return rc;
+	snprintf(src, n, "%s (upload URL from %s)", a.src, a.url_src);
+	pypi_auth_dispose(&a);
+	return 0;
+}
+
 static int
 pypi_begin(void **state, const struct publish_target *t,
     const struct publish_release *rel, struct error *err)
 {
 	struct pypi_state *s = xcalloc(1, sizeof(*s));
-	char *token = NULL, *user = NULL, *pass = NULL, *json = NULL;
-	int rc = ERR_FAIL;
+	struct pypi_auth a;
+	char *json = NULL;
+	int rc;
 
 	(void)rel;
 	s->what = xstrdup(t->name);
-	if ((s->url = publish_target_get(t, "url")) == NULL)
-		s->url = xstrdup(PYPI_DEFAULT_URL);
+	if ((rc = pypi_auth_resolve(&a, t, err)) < 0)
+		goto out;
+	s->url = a.url;
+	a.url = NULL;
 	/* Warehouse answers 308 to /legacy; we never follow redirects. */
 	{
 		size_t l = strlen(s->url);
@@ -454,22 +625,8 @@ pypi_begin(void **state, const struct publish_target *t,
 			s->url = u;
 		}
 	}
-	token = publish_target_get(t, "token");
-	user = publish_target_get(t, "username");
-	pass = publish_target_get(t, "password");
-	if (user != NULL && pass != NULL && strcmp(user, "__token__") != 0) {
-		s->auth = http_basic_auth_header(user, pass);
-	} else if (token != NULL) {
-		s->auth = http_basic_auth_header("__token__", token);
-	} else if (pass != NULL) {
-		s->auth = http_basic_auth_header("__token__", pass);
-	} else {
-		rc = error_set(err, ERR_FAIL, "AUTH",
-		    "target %s has no token (setting token/token_file, or "
-		    "PYPI_API_TOKEN / TWINE_PASSWORD)",
-		    t->name);
-		goto out;
-	}
+	s->auth = http_basic_auth_header(a.user, a.pass);
+	pypi_auth_dispose(&a);
 	json = publish_target_get(t, "json_url");
 	s->json_url = json ? json : pypi_json_url_for(s->url);
 	json = NULL;
@@ -477,9 +634,6 @@ pypi_begin(void **state, const struct publish_target *t,
 	s = NULL;
 	rc = 0;
 out:
-	secret_free(token);
-	free(user);
-	secret_free(pass);
 	pypi_state_free(s);
 	return rc;
 }
@@ -523,4 +677,5 @@ const struct publisher_ops pypi_publisher = {
 	.finish = NULL,
 	.state_free = pypi_state_free,
 	.dists_only = true,
+	.credential = pypi_credential,
 };

@@ -53,32 +53,35 @@ publisher_find(const char *type)
 	return NULL;
 }
 
+/* A type's environment names for a key, first set wins (GH_TOKEN before
+ * GITHUB_TOKEN, as the gh CLI reads them). */
 struct env_default {
-	const char *type, *key, *env;
+	const char *type, *key, *env[2];
 };
 
 static const struct env_default env_defaults[] = {
-	{ "pypi", "url", "TWINE_REPOSITORY_URL" },
-	{ "pypi", "token", "PYPI_API_TOKEN" },
-	{ "pypi", "username", "TWINE_USERNAME" },
-	{ "pypi", "password", "TWINE_PASSWORD" },
-	{ "artifactory", "url", "ARTIFACTORY_URL" },
-	{ "artifactory", "username", "ARTIFACTORY_USERNAME" },
-	{ "artifactory", "password", "ARTIFACTORY_PASSWORD" },
-	{ "artifactory", "token", "ARTIFACTORY_ACCESS_TOKEN" },
-	{ "artifactory", "repository", "ARTIFACTORY_REPOSITORY" },
-	{ "github", "token", "GITHUB_TOKEN" },
-	{ "github", "repository", "GITHUB_REPOSITORY" },
-	{ "github", "api_url", "GITHUB_API_URL" },
-	{ "s3", "bucket", "S3_WHEELS_BUCKET" },
-	{ "codeartifact", "domain", "CODEARTIFACT_DOMAIN" },
-	{ "codeartifact", "domain_owner", "CODEARTIFACT_ACCOUNT_ID" },
-	{ "codeartifact", "repository", "CODEARTIFACT_REPOSITORY" },
-	{ NULL, NULL, NULL },
+	{ "pypi", "url", { "TWINE_REPOSITORY_URL" } },
+	{ "pypi", "token", { "PYPI_API_TOKEN" } },
+	{ "pypi", "username", { "TWINE_USERNAME" } },
+	{ "pypi", "password", { "TWINE_PASSWORD" } },
+	{ "pypi", "repository", { "TWINE_REPOSITORY" } },
+	{ "artifactory", "url", { "ARTIFACTORY_URL" } },
+	{ "artifactory", "username", { "ARTIFACTORY_USERNAME" } },
+	{ "artifactory", "password", { "ARTIFACTORY_PASSWORD" } },
+	{ "artifactory", "token", { "ARTIFACTORY_ACCESS_TOKEN" } },
+	{ "artifactory", "repository", { "ARTIFACTORY_REPOSITORY" } },
+	{ "github", "token", { "GH_TOKEN", "GITHUB_TOKEN" } },
+	{ "github", "repository", { "GITHUB_REPOSITORY" } },
+	{ "github", "api_url", { "GITHUB_API_URL" } },
+	{ "s3", "bucket", { "S3_WHEELS_BUCKET" } },
+	{ "codeartifact", "domain", { "CODEARTIFACT_DOMAIN" } },
+	{ "codeartifact", "domain_owner", { "CODEARTIFACT_ACCOUNT_ID" } },
+	{ "codeartifact", "repository", { "CODEARTIFACT_REPOSITORY" } },
+	{ NULL, NULL, { NULL } },
 };
 
-const char *
-publish_target_env_name(const char *type, const char *key)
+static const struct env_default *
+env_default_find(const char *type, const char *key)
 {
 	const struct env_default *d;
 
@@ -86,8 +89,16 @@ publish_target_env_name(const char *type, const char *key)
 		return NULL;
 	for (d = env_defaults; d->type != NULL; d++)
 		if (strcmp(d->type, type) == 0 && strcmp(d->key, key) == 0)
-			return d->env;
+			return d;
 	return NULL;
+}
+
+const char *
+publish_target_env_name(const char *type, const char *key)
+{
+	const struct env_default *d = env_default_find(type, key);
+
+	return d != NULL ? d->env[0] : NULL;
 }
 
 bool
@@ -135,9 +146,10 @@ target_file(const char *key, const char *path, const char *what)
 	return s;
 }
 
-/* NAME, else the file named by NAME_FILE (common/secret.h). */
+/* NAME, else the file named by NAME_FILE (common/secret.h); *from says
+ * which ("NAME" or "NAME_FILE"). */
 static char *
-env_or_file(const char *key, const char *name)
+env_or_file(const char *key, const char *name, const char **from)
 {
 	struct error err;
 	char *s = NULL;
@@ -149,31 +161,107 @@ env_or_file(const char *key, const char *name)
 		log_warnx("publish_secret_file_unreadable setting=%s_FILE "
 		          "error=\"%s\"",
 		    name, err.msg);
+	if (rc == 0) {
+		const char *v = getenv(name);
+
+		*from = v != NULL && v[0] != '\0' ? "" : "_FILE";
+	}
 	return rc < 0 ? NULL : s;
+}
+
+static void
+src_set(char *src, size_t n, const char *fmt, const char *a, const char *b)
+{
+	if (src != NULL && n > 0)
+		snprintf(src, n, fmt, a, b);
+}
+
+char *
+publish_target_get_src(const struct publish_target *t, const char *key,
+    char *src, size_t srclen)
+{
+	const struct env_default *d;
+	const char *v, *from = "";
+	char *k2, *s = NULL;
+	size_t i;
+
+	src_set(src, srclen, "%s%s", "", "");
+	if ((v = target_raw(t, key)) != NULL) {
+		src_set(src, srclen, "setting %s%s", key, "");
+		return xstrdup(v);
+	}
+	k2 = xasprintf("%s_file", key);
+	if ((v = target_raw(t, k2)) != NULL) {
+		/* A file named on purpose that cannot be read is not skipped
+		 * for another source: the caller reports the target has none
+		 * (and the warning names the file). */
+		s = target_file(key, v, k2);
+		src_set(src, srclen, "%s %s", k2, v);
+		goto out;
+	}
+	free(k2);
+	k2 = xasprintf("%s_env", key);
+	/* The variable <key>_env names, when it (or its _FILE) is set; an
+	 * unset one falls through to the type's own names, as the
+	 * documented order says (it used to end the search). */
+	if ((v = target_raw(t, k2)) != NULL &&
+	    (s = env_or_file(key, v, &from)) != NULL) {
+		src_set(src, srclen, "%s_env: environment %s", key, "");
+		if (src != NULL)
+			snprintf(src + strlen(src), srclen - strlen(src),
+			    "%s%s", v, from);
+		goto out;
+	}
+	if ((d = env_default_find(t->type, key)) == NULL)
+		goto out;
+	for (i = 0; i < 2 && d->env[i] != NULL && s == NULL; i++)
+		if ((s = env_or_file(key, d->env[i], &from)) != NULL)
+			src_set(src, srclen, "environment %s%s", d->env[i],
+			    from);
+out:
+	free(k2);
+	if (s == NULL)
+		src_set(src, srclen, "%s%s", "", "");
+	return s;
 }
 
 char *
 publish_target_get(const struct publish_target *t, const char *key)
 {
-	const char *v, *env;
-	char *k2, *s = NULL;
+	return publish_target_get_src(t, key, NULL, 0);
+}
 
-	if ((v = target_raw(t, key)) != NULL)
-		return xstrdup(v);
-	k2 = xasprintf("%s_file", key);
-	if ((v = target_raw(t, k2)) != NULL) {
-		s = target_file(key, v, k2);
+int
+publish_target_credential(const struct publish_target *t, char *src, size_t n,
+    struct error *err)
+{
+	const struct publisher_ops *ops = publisher_find(t->type);
+	char *tok, *user = NULL, *pass = NULL;
+	char s1[512], s2[512];
+	int rc = 0;
+
+	if (ops == NULL)
+		return error_set(err, ERR_INVALID, "UNKNOWN_TARGET",
+		    "target %s has unknown type %s", t->name,
+		    t->type ? t->type : "");
+	if (ops->credential != NULL)
+		return ops->credential(t, src, n, err);
+	/* Artifactory's rule (artifactory.c): a bearer token, else Basic
+	 * auth, else anonymous requests (a plain WebDAV server). */
+	if ((tok = publish_target_get_src(t, "token", s1, sizeof(s1))) !=
+	    NULL) {
+		snprintf(src, n, "token from %s", s1);
 		goto out;
 	}
-	free(k2);
-	k2 = xasprintf("%s_env", key);
-	if ((v = target_raw(t, k2)) != NULL) {
-		s = env_or_file(key, v);
-		goto out;
-	}
-	if ((env = publish_target_env_name(t->type, key)) != NULL)
-		s = env_or_file(key, env);
+	user = publish_target_get_src(t, "username", s1, sizeof(s1));
+	pass = publish_target_get_src(t, "password", s2, sizeof(s2));
+	if (user != NULL && pass != NULL)
+		snprintf(src, n, "username from %s, password from %s", s1, s2);
+	else
+		snprintf(src, n, "none (anonymous requests)");
 out:
-	free(k2);
-	return s;
+	secret_free(tok);
+	free(user);
+	secret_free(pass);
+	return rc;
 }

@@ -147,7 +147,10 @@ release_config_env_defaults(struct release_config *c)
 {
 	if (c->ntargets > 0)
 		return;
-	if (env_set("PYPI_API_TOKEN") || env_set("TWINE_PASSWORD"))
+	/* TWINE_REPOSITORY: a twine user's ~/.pypirc section, which holds
+	 * the password (pypirc.h). */
+	if (env_set("PYPI_API_TOKEN") || env_set("TWINE_PASSWORD") ||
+	    env_set("TWINE_REPOSITORY"))
 		release_config_add_target(c, "pypi", "pypi");
 	if (env_set("ARTIFACTORY_URL"))
 		release_config_add_target(c, "artifactory", "artifactory");
@@ -155,7 +158,8 @@ release_config_env_defaults(struct release_config *c)
 		release_config_add_target(c, "s3", "s3");
 	if (env_set("CODEARTIFACT_DOMAIN"))
 		release_config_add_target(c, "codeartifact", "codeartifact");
-	if (env_set("GITHUB_TOKEN") && env_set("GITHUB_REPOSITORY"))
+	if ((env_set("GH_TOKEN") || env_set("GITHUB_TOKEN")) &&
+	    env_set("GITHUB_REPOSITORY"))
 		release_config_add_target(c, "github", "github");
 }
 

@@ -949,4 +949,5 @@ const struct publisher_ops s3_publisher = {
 	.upload = s3_upload,
 	.finish = NULL,
 	.state_free = s3_state_free,
+	.credential = aws_credentials_source,
 };

@@ -124,6 +124,8 @@ clear_env(void)
 
 	for (i = 0; names[i] != NULL; i++)
 		unsetenv(names[i]);
+	/* no ~/.pypirc of the person running the tests */
+	setenv("HOME", "/nonexistent", 1);
 }
 
 static void
@@ -303,7 +305,7 @@ test_target_settings(void **state)
 	unsetenv("PYPI_API_TOKEN");
 	assert_null(publish_target_get(&none, "token"));
 	assert_string_equal(publish_target_env_name("github", "token"),
-	    "GITHUB_TOKEN");
+	    "GH_TOKEN"); /* then GITHUB_TOKEN, as the gh CLI */
 	assert_null(publish_target_env_name("github", "nope"));
 	assert_true(publish_key_is_secret("token"));
 	assert_true(publish_key_is_secret("secret_access_key"));
