@@ -8,10 +8,13 @@
 #include <cjson/cJSON.h>
 
 #include "events/version.h"
+#include "publishers/publisher.h"
+#include "publishers/release.h"
 #include "publishers/version.h"
 #include "store/version.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
+#include "worker/handler.h"
 
 static int
 cmd_config_opt(const char *name, const char *value, void *arg)
@@ -26,6 +29,68 @@ cmd_config_opt(const char *name, const char *value, void *arg)
 	else if (strcmp(name, "settings-markdown") == 0)
 		flags[2] = true;
 	return 0;
+}
+
+/* One target of a package: the credential it will use, by source. */
+static bool
+cmd_credential_line(const struct release_config *rc, const char *package,
+    const char *name, bool print)
+{
+	struct publish_target pt = { name, NULL, NULL, NULL, 0 };
+	struct error err = { 0 };
+	char src[2048];
+	size_t i;
+
+	for (i = 0; i < rc->ntargets; i++)
+		if (strcmp(rc->targets[i].name, name) == 0)
+			break;
+	if (i == rc->ntargets)
+		return true; /* config_validate names unknown targets */
+	pt.type = rc->targets[i].type;
+	pt.keys = (const char *const *)rc->targets[i].keys;
+	pt.values = (const char *const *)rc->targets[i].values;
+	pt.n = rc->targets[i].n;
+	if (publish_target_credential(&pt, src, sizeof(src), &err) < 0) {
+		if (print)
+			printf("credential package=%s target=%s NONE: %s\n",
+			    package, name, err.msg);
+		else
+			fprintf(stderr,
+			    "credential package=%s target=%s "
+			    "NONE: %s\n",
+			    package, name, err.msg);
+		return false;
+	}
+	if (print)
+		printf("credential package=%s target=%s %s (value ***)\n",
+		    package, name, src);
+	return true;
+}
+
+/*
+ * Per package and target, which credential each target will use (its
+ * source, never its value), as the publishers would resolve it - the
+ * environment defaults included. Returns the number of targets that
+ * would have none (a release to them fails with AUTH).
+ */
+static size_t
+cmd_credentials_report(const struct config *cfg, bool print)
+{
+	struct release_config rc;
+	size_t i, j, missing = 0;
+
+	handler_release_config(&rc, cfg);
+	if (rc.npackages == 0) /* every target serves any tag */
+		for (i = 0; i < rc.ntargets; i++)
+			missing += !cmd_credential_line(&rc, "*",
+			    rc.targets[i].name, print);
+	for (i = 0; i < rc.npackages; i++)
+		for (j = 0; j < rc.packages[i].ntargets; j++)
+			missing +=
+			    !cmd_credential_line(&rc, rc.packages[i].name,
+			        rc.packages[i].targets[j], print);
+	release_config_dispose(&rc);
+	return missing;
 }
 
 int
@@ -47,7 +112,7 @@ cmd_check_config(int argc, char **argv, struct config *cfg)
 	struct error err = { 0 };
 	bool flags[3] = { false, false, false };
 	char **args = NULL;
-	size_t nargs = 0;
+	size_t nargs = 0, missing;
 	int rc;
 
 	rc = cli_parse(&spec, argc, argv, cfg, cmd_config_opt, flags, &args,
@@ -69,12 +134,23 @@ cmd_check_config(int argc, char **argv, struct config *cfg)
 		return cli_fail(&spec, flags[0], CLI_EXIT_FAILED,
 		    err.code[0] ? err.code : "CONFIG",
 		    "invalid configuration: %s", err.msg);
+	/* JSON: one object on stdout, the settings or the error. */
+	if (flags[0] && (missing = cmd_credentials_report(cfg, false)) > 0)
+		goto no_credential;
 	config_print(cfg, flags[0]);
-	if (!flags[0])
+	if (!flags[0]) {
 		cmd_signing_print(cfg);
+		if ((missing = cmd_credentials_report(cfg, true)) > 0)
+			goto no_credential;
+	}
 	if (!flags[0])
 		printf("# configuration OK\n");
 	return 0;
+no_credential:
+	return cli_fail(&spec, flags[0], CLI_EXIT_FAILED, "AUTH",
+	    "invalid configuration: %zu publishing target%s would have no "
+	    "credential",
+	    missing, missing == 1 ? "" : "s");
 }
 
 /* One library a module runs on, as the module reports it. */
