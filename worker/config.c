@@ -283,6 +283,16 @@ config_split(const struct config_desc *d, const char *value, char ***out,
 	*n = count;
 }
 
+/* Settings whose value is a URL (or a path): only the credentials in it
+ * are secret. */
+static bool
+config_is_url_setting(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 4 && strcmp(name + n - 4, "-url") == 0;
+}
+
 static int
 config_set_desc(struct config *cfg, const struct config_desc *d,
     const char *value, struct error *err)
@@ -309,8 +319,11 @@ config_set_desc(struct config *cfg, const struct config_desc *d,
 			free(*slot);
 		*slot = value != NULL ? xstrdup(value) : NULL;
 		/* From now on the value is masked wherever it appears,
-		 * in our logs and in libgit2's and libcurl's messages. */
-		if (d->secret)
+		 * in our logs and in libgit2's and libcurl's messages. A
+		 * URL setting holds a secret only in its credentials: a
+		 * plain path or host:path stays readable. */
+		if (d->secret && (!config_is_url_setting(d->name) ||
+		                     (value != NULL && strstr(value, "://"))))
 			secret_register(value);
 		return 0;
 	}
@@ -982,9 +995,11 @@ config_masked(const struct config_desc *d, const char *v)
 {
 	if (v == NULL)
 		return NULL;
-	/* A URL keeps its host (its credentials are masked); any other
-	 * secret is masked whole, whatever its length. */
-	if (d->secret && strstr(v, "://") == NULL && v[0] != '\0')
+	/* A URL keeps its host (its credentials are masked); a URL
+	 * setting holding a path has none; any other secret is masked
+	 * whole, whatever its length. */
+	if (d->secret && strstr(v, "://") == NULL && v[0] != '\0' &&
+	    !config_is_url_setting(d->name))
 		return xstrdup(REDACT_MASK);
 	if (d->secret)
 		return util_redact_url(v);
