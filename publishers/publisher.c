@@ -1,5 +1,5 @@
 /*
- * registry.c - the table of publishers and how a target's settings are
+ * publisher.c - the table of publishers and how a target's settings are
  * resolved (setting, <key>_file, <key>_env, the type's environment name).
  *
  * s3_publisher and codeartifact_publisher live in s3.c and codeartifact.c
