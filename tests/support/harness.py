@@ -230,9 +230,12 @@ def deploy_dockerfile_instructions(file=None):
 
 
 def deploy_dockerfile_stages(file=None):
-    """{stage name: [("FROM", image), (INSTRUCTION, arguments), ...]}."""
+    """{stage name: [("FROM", image), (INSTRUCTION, arguments), ...]}.
+    The global ARGs before the first FROM belong to no stage (left out)."""
     stages, names = {}, []
     for stage, word, rest in deploy_dockerfile_instructions(file):
+        if stage < 0:
+            continue
         if word == "FROM":
             toks = rest.split()
             name = toks[2] if len(toks) >= 3 and toks[1].upper() == "AS" \
