@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/util.h"
+#include "common/utf8.h"
 
 const char *
 error_default_code(int rc)
@@ -47,7 +47,7 @@ error_repair_utf8(char *s)
 	size_t n = strlen(s), i = 0, k;
 
 	while (i < n) {
-		if ((k = util_utf8_seq(p + i, n - i)) == 0) {
+		if ((k = utf8_seq(p + i, n - i)) == 0) {
 			p[i] = '?';
 			k = 1;
 		}

@@ -4,8 +4,8 @@
  * Every fallible function returns 0 or one of the negative codes below,
  * chosen by what the caller must do with the event that caused it. Each
  * code has one meaning everywhere; what the daemon does with an event
- * that failed with it is decided in one place, dispatch_policy() in
- * worker/dispatch.c, and the answer's `retryable` is error_retryable().
+ * that failed with it is decided in one place, handler_policy() in
+ * worker/handler.c, and the answer's `retryable` is error_retryable().
  * The human text goes into a struct error the caller owns (no allocation,
  * no global state), together with the one-word code that failure events
  * carry in data.error.code (SECRET_DETECTED, PATH_REJECTED, ...).

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "common/util.h"
+#include "common/utf8.h"
 #include "common/xalloc.h"
 
 /* A log line longer than this is cut: one happening never needs more. */
@@ -89,7 +89,7 @@ log_json_string(struct buf *b, const char *s, size_t n, bool unescape)
 	for (i = 0; i < n; i += k) {
 		unsigned char c = p[i];
 
-		k = util_utf8_seq(p + i, n - i);
+		k = utf8_seq(p + i, n - i);
 		if (c == LOG_TYPED_BEGIN || c == LOG_TYPED_END) {
 			k = 1; /* a type marker inside a string: dropped */
 			continue;
@@ -261,7 +261,7 @@ log_put_value(struct buf *b, const char *s, size_t n, bool quoted)
 	if (cut)
 		n = LOG_VALUE_MAX;
 	for (i = 0; i < n && !quoted && !quote; i += k) {
-		k = util_utf8_seq(p + i, n - i);
+		k = utf8_seq(p + i, n - i);
 		quote = k == 0 || p[i] <= ' ' || p[i] == '=' || p[i] == '"' ||
 		        p[i] == '\\' || p[i] == 0x7f;
 		if (k == 0)
@@ -270,7 +270,7 @@ log_put_value(struct buf *b, const char *s, size_t n, bool quoted)
 	if (quote)
 		buf_puts(b, "\"");
 	for (i = 0; i < n; i += k) {
-		k = util_utf8_seq(p + i, n - i);
+		k = utf8_seq(p + i, n - i);
 		if (k == 0 || p[i] < 0x20 || p[i] == 0x7f) {
 			buf_printf(b, "\\x%02x", p[i]);
 			k = 1;

@@ -1,6 +1,6 @@
 /*
  * util.h - small helpers shared by every module: digests, time, files,
- * identifiers and secret masking.
+ * identifiers and secret masking. UTF-8 checks are in common/utf8.h.
  */
 #ifndef COMMON_UTIL_H
 #define COMMON_UTIL_H
@@ -58,22 +58,6 @@ int util_write_file(const char *path, const void *p, size_t n,
  * '.' or ".lock". Workflow ids, task ids and correlation ids must pass it.
  */
 bool util_id_valid(const char *s);
-
-/*
- * Length of the one well-formed UTF-8 sequence at p (1-4), or 0 when the
- * bytes there are not one (stray continuation byte, overlong form,
- * surrogate, past U+10FFFF, cut short by n). n must be > 0.
- */
-size_t util_utf8_seq(const unsigned char *p, size_t n);
-
-/* True when the n bytes are well-formed UTF-8 (RFC 3629). NUL bytes are
- * valid UTF-8: callers that refuse them check separately. */
-bool util_utf8_valid(const char *s, size_t n);
-
-/* True when the n bytes are well-formed UTF-8 without any control
- * character (C0, NUL included, and DEL): safe to log, echo in an answer,
- * and write as a plain stream field. */
-bool util_text_valid(const char *s, size_t n);
 
 /*
  * A copy of a URL with any password replaced by "***"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 
@@ -85,7 +86,7 @@ envelope_text_ok(const char *buf, size_t len, struct error *err)
 	for (i = 0; i < len; i += k) {
 		unsigned char c = p[i];
 
-		if ((k = util_utf8_seq(p + i, len - i)) == 0)
+		if ((k = utf8_seq(p + i, len - i)) == 0)
 			return error_set(err, ERR_INVALID, "INVALID_EVENT",
 			    "event is not valid UTF-8 (byte %zu)", i);
 		if (c == '\0')
@@ -133,7 +134,7 @@ bool
 envelope_id_ok(const char *s, size_t len)
 {
 	return s != NULL && len > 0 && len <= ENVELOPE_FIELD_MAX &&
-	       util_text_valid(s, len);
+	       utf8_text_valid(s, len);
 }
 
 static void
@@ -207,7 +208,7 @@ envelope_parse(struct envelope **out, const char *buf, size_t len,
 		/* These are logged, echoed in answers, written as plain
 		 * stream fields and commit trailers: no control character
 		 * (a "\n" escape would forge a log line or a trailer). */
-		if (!util_text_valid(item->valuestring,
+		if (!utf8_text_valid(item->valuestring,
 		        strlen(item->valuestring))) {
 			error_set(err, rc, "INVALID_EVENT",
 			    "field %s holds a control character",

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
+#include "common/utf8.h"
 #include "events/envelope.h"
 #include "fuzz/fuzzer.h"
 
@@ -36,10 +36,10 @@ fuzz_check_strings(const cJSON *node)
 	const cJSON *child;
 
 	if (node->string != NULL &&
-	    !util_utf8_valid(node->string, strlen(node->string)))
+	    !utf8_valid(node->string, strlen(node->string)))
 		abort();
 	if (cJSON_IsString(node) &&
-	    !util_utf8_valid(node->valuestring, strlen(node->valuestring)))
+	    !utf8_valid(node->valuestring, strlen(node->valuestring)))
 		abort();
 	cJSON_ArrayForEach(child, node)
 		fuzz_check_strings(child);
@@ -48,7 +48,7 @@ fuzz_check_strings(const cJSON *node)
 static void
 fuzz_check_field(const char *v)
 {
-	if (v != NULL && !util_text_valid(v, strlen(v))) {
+	if (v != NULL && !utf8_text_valid(v, strlen(v))) {
 		fprintf(stderr, "accepted a field with a control byte or bad "
 		                "UTF-8\n");
 		abort();
@@ -114,7 +114,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reply =
 	    envelope_failure(env, "ARTIFACT_COMMIT_FAILED", &err, false, NULL);
 	json = envelope_to_json(reply);
-	if (!util_utf8_valid(json, strlen(json)))
+	if (!utf8_valid(json, strlen(json)))
 		abort();
 	free(json);
 	envelope_free(reply);

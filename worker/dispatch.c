@@ -5,8 +5,10 @@
  * handler_prepare routes an entry through the table; handler_run runs
  * the row's handler; handler_refuse answers entries the loop will not
  * hand to a handler. Every failure answer, whoever writes it, is built by
- * dispatch_answer_failure below, so the stand-in for an entry that does
- * not parse, the failure event's type and the action are decided once.
+ * handler_answer_failure (handler.c), so the stand-in for an entry that
+ * does not parse, the failure event's type and the action are decided
+ * once. The table names the handlers and the handlers use handler.c's
+ * helpers, never this file: dependencies point one way.
  */
 #include "worker/dispatch.h"
 
@@ -14,12 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "events/envelope.h"
-#include "store/store.h"
 
 /*
  * The event types. Adding one is one row here and one handle_<what>.c
@@ -40,28 +39,6 @@ static const struct dispatch_type dispatch_table[] = {
 };
 
 #define DISPATCH_NTYPES (sizeof(dispatch_table) / sizeof(dispatch_table[0]))
-
-struct dispatch_policy
-dispatch_policy(int rc)
-{
-	struct dispatch_policy p = { HANDLER_ACK, false };
-
-	switch (rc) {
-	case ERR_TRANSIENT:
-		p.action = HANDLER_RETRY;
-		break;
-	case ERR_INVALID:
-	case ERR_NOTFOUND:
-		p.action = HANDLER_DEAD_LETTER;
-		break;
-	default: /* 0, ERR_FAIL, ERR_CONFLICT, anything else */
-		p.action = HANDLER_ACK;
-		break;
-	}
-	/* One definition of "retryable" for the daemon and the CLI. */
-	p.retryable = error_retryable(rc);
-	return p;
-}
 
 const struct dispatch_type *
 dispatch_types(size_t *n)
@@ -143,100 +120,6 @@ dispatch_failure_type(const struct config *cfg, const char *stream,
 	return dispatch_table[0].failure_type;
 }
 
-/* ------------------------------------------------------------- results */
-
-void
-handler_result_add(struct handler_result *res, const struct envelope *ev)
-{
-	struct handler_event *e;
-	const cJSON *code = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(ev->data, "error"), "code");
-
-	res->events =
-	    xrealloc(res->events, (res->nevents + 1) * sizeof(*res->events));
-	e = &res->events[res->nevents++];
-	e->type = xstrdup(ev->event_type);
-	e->event_id = xstrdup(ev->event_id);
-	e->correlation_id =
-	    ev->correlation_id ? xstrdup(ev->correlation_id) : NULL;
-	e->error_code =
-	    cJSON_IsString(code) ? xstrdup(code->valuestring) : NULL;
-	e->json = envelope_to_json(ev);
-}
-
-void
-handler_result_dispose(struct handler_result *res)
-{
-	size_t i;
-
-	for (i = 0; i < res->nevents; i++) {
-		free(res->events[i].type);
-		free(res->events[i].event_id);
-		free(res->events[i].correlation_id);
-		free(res->events[i].error_code);
-		free(res->events[i].json);
-	}
-	free(res->events);
-	free(res->reason);
-	free(res->event_id);
-	free(res->event_type);
-	memset(res, 0, sizeof(*res));
-}
-
-void
-handler_job_free(struct handler_job *job)
-{
-	if (job == NULL)
-		return;
-	envelope_free(job->env);
-	free(job->stream);
-	free(job->key);
-	free(job);
-}
-
-/* The one failure answer: an event of `type` carrying err, the action
- * and retryable from the policy, the reason (taken over; NULL:
- * "<code>: <message>"). */
-static void
-dispatch_answer_failure(struct handler_result *res, const struct envelope *in,
-    const char *type, const struct error *err, char *reason)
-{
-	struct dispatch_policy p = dispatch_policy(err->rc);
-	struct envelope *out =
-	    envelope_failure(in, type, err, p.retryable, NULL);
-
-	handler_result_add(res, out);
-	envelope_free(out);
-	res->action = p.action;
-	free(res->reason);
-	res->reason =
-	    reason != NULL ? reason : xasprintf("%s: %s", err->code, err->msg);
-}
-
-void
-handler_fail(struct handler_result *res, const struct handler_job *job,
-    const struct error *err)
-{
-	dispatch_answer_failure(res, job->env, job->type->failure_type, err,
-	    NULL);
-}
-
-int
-handler_ref_ok(const char *kind, const char *a, const char *b, const char *what,
-    struct error *err)
-{
-	char *ref = xasprintf("%s%s%s", kind, a, b);
-	bool ok = store_ref_name_ok(ref);
-
-	free(ref);
-	if (ok)
-		return 0;
-	return error_set(err, ERR_INVALID, "INVALID_EVENT",
-	    "%s does not make a valid git ref name (git's rules, at most "
-	    "%d bytes, components of at most %d)",
-	    what, STORE_REF_NAME_MAX, STORE_REF_COMPONENT_MAX);
-}
-
 /* ------------------------------------------------------------- entries */
 
 /*
@@ -279,7 +162,7 @@ dispatch_refuse_env(const struct config *cfg, const char *stream,
 	free(res->event_type);
 	res->event_id = xstrdup(env->event_id);
 	res->event_type = xstrdup(env->event_type);
-	dispatch_answer_failure(res, env,
+	handler_answer_failure(res, env,
 	    dispatch_failure_type(cfg, stream, env->event_type), err, reason);
 	envelope_free(env);
 }

@@ -1,6 +1,6 @@
 /*
  * dispatch.h - the event types the daemon handles, one table row each,
- * and the one policy that turns a return code into what the loop does.
+ * and the routing of an entry to its row.
  *
  * A row names an input event type, the setting that names the stream it
  * arrives on, the failure event that answers it when it fails, and its
@@ -9,10 +9,9 @@
  * once), and the handler run on a handler thread. Nothing outside the
  * table and the type's own handle_<what>.c spells the type's name.
  *
- * The policy is the only place where a return code becomes an action:
- * handlers, the loop's refusals and the crash letter all ask it, and the
- * answer's data.error.retryable is read from the same decision, so an
- * answer never says "retryable" for an event the loop will not retry.
+ * The policy that turns a return code into what the loop does is
+ * handler_policy (handler.h), shared by the table's refusals and the
+ * handlers without either depending on the other.
  */
 #ifndef WORKER_DISPATCH_H
 #define WORKER_DISPATCH_H
@@ -46,23 +45,6 @@ struct dispatch_type {
 	 * NULL for none. */
 	const char *loose_prefix;
 };
-
-/* What the loop does with an event whose handling returned rc. */
-struct dispatch_policy {
-	enum handler_action action; /* HANDLER_ACK, _RETRY or _DEAD_LETTER */
-	bool retryable;             /* the answer's data.error.retryable */
-};
-
-/*
- * The one policy (see common/error.h for the meaning of each code):
- *   0, ERR_FAIL, ERR_CONFLICT   -> HANDLER_ACK: answer, acknowledge;
- *   ERR_TRANSIENT               -> HANDLER_RETRY: retry with backoff,
- *                                  dead-letter after max-attempts;
- *   ERR_INVALID, ERR_NOTFOUND   -> HANDLER_DEAD_LETTER at once.
- * Any other negative code is taken as ERR_FAIL. retryable is true exactly
- * when the action is HANDLER_RETRY.
- */
-struct dispatch_policy dispatch_policy(int rc);
 
 /* The rows, in table order; *n is set to their number. Borrowed. */
 const struct dispatch_type *dispatch_types(size_t *n);

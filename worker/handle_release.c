@@ -6,7 +6,7 @@
  * configured targets and packages become a release request; the outcome
  * of every file x target becomes one PACKAGE_PUBLISHED or the row's
  * failure type (PUBLISH_FAILED), and a release that fully succeeded ends
- * with RELEASE_PUBLISHED. What happens to the event is dispatch_policy's
+ * with RELEASE_PUBLISHED. What happens to the event is handler_policy's
  * answer to one code: the release core's own when nothing was attempted
  * (bad input - unknown tag, a file outside the artifacts root, a wheel
  * whose metadata disagrees with the tag - is dead-lettered at once);
@@ -178,7 +178,7 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 {
 	const struct envelope *env = job->env;
 	const char *failed = job->type->failure_type;
-	struct dispatch_policy pol;
+	struct handler_policy pol;
 	struct release_config rc;
 	struct release_request req = { 0 };
 	struct release_result rr;
@@ -219,7 +219,7 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 	/* Targets were tried: files may be published already, so the
 	 * event is no longer bad input; it failed for good unless every
 	 * failure is transient. */
-	pol = dispatch_policy(r < 0 && r != ERR_TRANSIENT ? ERR_FAIL : r);
+	pol = handler_policy(r < 0 && r != ERR_TRANSIENT ? ERR_FAIL : r);
 	for (i = 0; i < rr.n; i++) {
 		const struct release_item *it = &rr.items[i];
 		char *salt = xasprintf("%s\n%s", it->target, it->file);
@@ -272,7 +272,7 @@ failed:
 	add_common(data, &rr);
 	cJSON_AddStringToObject(data, "target", "");
 	cJSON_AddStringToObject(data, "file", "");
-	pol = dispatch_policy(r);
+	pol = handler_policy(r);
 	add_error(data, &err, pol.retryable);
 	emit(res, env, failed, "release", data);
 	res->reason = xasprintf("%s: %s", err.code, err.msg);

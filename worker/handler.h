@@ -13,7 +13,7 @@
  * Both fill a struct handler_result: the outcome events to write, typed
  * (type, ids and the JSON text built once, so the loop never parses its
  * own output), and what the loop must do with the input entry. Which
- * action follows from which return code is decided by dispatch_policy()
+ * action follows from which return code is decided by handler_policy()
  * alone.
  */
 #ifndef WORKER_HANDLER_H
@@ -96,7 +96,7 @@ void handler_run(const struct handler_ctx *ctx, const struct handler_job *job,
  * built from the entry's plain fields (field_event_id and field_type,
  * both already checked with envelope_id_ok, may be NULL; without an id
  * the stand-in's is derived from the bytes, as envelope_parse derives
- * it). The action is dispatch_policy(err->rc). reason (taken over) is
+ * it). The action is handler_policy(err->rc). reason (taken over) is
  * the dead letter's reason; NULL: "<code>: <message>". res is filled
  * from scratch.
  */
@@ -108,6 +108,38 @@ void handler_refuse(const struct config *cfg, const char *stream,
 void handler_job_free(struct handler_job *job);
 void handler_result_dispose(struct handler_result *res);
 
+/* What the loop does with an event whose handling returned rc. */
+struct handler_policy {
+	enum handler_action action; /* HANDLER_ACK, _RETRY or _DEAD_LETTER */
+	bool retryable;             /* the answer's data.error.retryable */
+};
+
+/*
+ * The only place where a return code becomes an action: handlers, the
+ * loop's refusals and the crash letter all ask it, and the answer's
+ * data.error.retryable is read from the same decision, so an answer never
+ * says "retryable" for an event the loop will not retry. The codes (see
+ * common/error.h for the meaning of each):
+ *   0, ERR_FAIL, ERR_CONFLICT   -> HANDLER_ACK: answer, acknowledge;
+ *   ERR_TRANSIENT               -> HANDLER_RETRY: retry with backoff,
+ *                                  dead-letter after max-attempts;
+ *   ERR_INVALID, ERR_NOTFOUND   -> HANDLER_DEAD_LETTER at once.
+ * Any other negative code is taken as ERR_FAIL. retryable is true exactly
+ * when the action is HANDLER_RETRY.
+ */
+struct handler_policy handler_policy(int rc);
+
+/*
+ * The one failure answer, whoever writes it (a handler through
+ * handler_fail, or the table's refusals): one event of `type` answering
+ * `in` and carrying err, res->action and the answer's retryable from
+ * handler_policy(err->rc), and res->reason (taken over; NULL:
+ * "<code>: <message>").
+ */
+void handler_answer_failure(struct handler_result *res,
+    const struct envelope *in, const char *type, const struct error *err,
+    char *reason);
+
 /* Append the outcome event `ev` to res: its fields are copied and its
  * JSON text is built here, once. ev stays the caller's. */
 void handler_result_add(struct handler_result *res, const struct envelope *ev);
@@ -115,7 +147,7 @@ void handler_result_add(struct handler_result *res, const struct envelope *ev);
 /*
  * Answer a failure of the job's input: one event of the row's failure
  * type carrying err, res->action and the answer's retryable from
- * dispatch_policy(err->rc), and res->reason "<code>: <message>".
+ * handler_policy(err->rc), and res->reason "<code>: <message>".
  */
 void handler_fail(struct handler_result *res, const struct handler_job *job,
     const struct error *err);
@@ -130,7 +162,8 @@ int handler_ref_ok(const char *kind, const char *a, const char *b,
     const char *what, struct error *err);
 
 /* The rows' functions, one handle_<what>.c per event type (dispatch.c
- * holds the table). */
+ * holds the table and the routing: handler_prepare, handler_run,
+ * handler_refuse; handler.c the helpers above, which the handlers call). */
 int handle_commit_check(const struct config *cfg, const struct envelope *env,
     struct error *err);
 char *handle_commit_key(const struct config *cfg, const struct envelope *env);

@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 
@@ -93,27 +94,27 @@ test_utf8(void **state)
 	struct error err = { 0 };
 
 	(void)state;
-	assert_true(util_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	assert_true(utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
 	    strlen("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")));
-	assert_false(util_utf8_valid("\xff\xfe", 2));
-	assert_false(util_utf8_valid("\xc3", 1));             /* cut short */
-	assert_false(util_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
-	assert_false(util_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
-	assert_false(util_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-	assert_false(util_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
-	assert_false(util_utf8_valid("\x80", 1));
-	assert_true(util_utf8_valid("a\0b", 3));
-	assert_true(util_text_valid("id-1 \xc3\xa9", 7));
-	assert_false(util_text_valid("a\0b", 3));
-	assert_false(util_text_valid("a\nb", 3));
-	assert_false(util_text_valid("a\x7f", 2));
-	assert_false(util_text_valid("\xff", 1));
+	assert_false(utf8_valid("\xff\xfe", 2));
+	assert_false(utf8_valid("\xc3", 1));             /* cut short */
+	assert_false(utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+	assert_false(utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+	assert_false(utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+	assert_false(utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+	assert_false(utf8_valid("\x80", 1));
+	assert_true(utf8_valid("a\0b", 3));
+	assert_true(utf8_text_valid("id-1 \xc3\xa9", 7));
+	assert_false(utf8_text_valid("a\0b", 3));
+	assert_false(utf8_text_valid("a\nb", 3));
+	assert_false(utf8_text_valid("a\x7f", 2));
+	assert_false(utf8_text_valid("\xff", 1));
 	/* error_set keeps messages UTF-8: bad bytes and a character cut by
 	 * a precision become '?'. */
 	error_set(&err, ERR_INVALID, NULL, "id %s cut %.3s", "\xff\xfe",
 	    "ab\xc3\xa9");
 	assert_string_equal(err.msg, "id ?? cut ab?");
-	assert_true(util_utf8_valid(err.msg, strlen(err.msg)));
+	assert_true(utf8_valid(err.msg, strlen(err.msg)));
 }
 
 static void

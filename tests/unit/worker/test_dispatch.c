@@ -209,33 +209,33 @@ test_unknown_skipped(void **state)
 static void
 test_policy(void **state)
 {
-	struct dispatch_policy p;
+	struct handler_policy p;
 	size_t i;
 
 	(void)state;
-	p = dispatch_policy(ERR_OK);
+	p = handler_policy(ERR_OK);
 	assert_int_equal(p.action, HANDLER_ACK);
 	assert_false(p.retryable);
-	p = dispatch_policy(ERR_FAIL);
+	p = handler_policy(ERR_FAIL);
 	assert_int_equal(p.action, HANDLER_ACK);
 	assert_false(p.retryable);
-	p = dispatch_policy(ERR_CONFLICT);
+	p = handler_policy(ERR_CONFLICT);
 	assert_int_equal(p.action, HANDLER_ACK);
 	assert_false(p.retryable);
-	p = dispatch_policy(ERR_INVALID);
+	p = handler_policy(ERR_INVALID);
 	assert_int_equal(p.action, HANDLER_DEAD_LETTER);
 	assert_false(p.retryable);
-	p = dispatch_policy(ERR_NOTFOUND);
+	p = handler_policy(ERR_NOTFOUND);
 	assert_int_equal(p.action, HANDLER_DEAD_LETTER);
 	assert_false(p.retryable);
-	p = dispatch_policy(ERR_TRANSIENT);
+	p = handler_policy(ERR_TRANSIENT);
 	assert_int_equal(p.action, HANDLER_RETRY);
 	assert_true(p.retryable);
-	p = dispatch_policy(-99);
+	p = handler_policy(-99);
 	assert_int_equal(p.action, HANDLER_ACK);
 	assert_false(p.retryable);
 	for (i = 0; i < NCODES; i++) {
-		p = dispatch_policy(all_codes[i]);
+		p = handler_policy(all_codes[i]);
 		assert_int_equal(p.retryable, p.action == HANDLER_RETRY);
 		assert_int_equal(p.retryable, error_retryable(all_codes[i]));
 	}
@@ -262,7 +262,7 @@ test_fail_consistent(void **state)
 		handler_fail(&res, job, &err);
 		assert_int_equal(res.nevents, 1);
 		assert_int_equal(res.action,
-		    dispatch_policy(all_codes[i]).action);
+		    handler_policy(all_codes[i]).action);
 		assert_int_equal(answer_retryable(&res.events[0]),
 		    res.action == HANDLER_RETRY);
 		assert_string_equal(res.events[0].type,
@@ -335,8 +335,7 @@ test_refuse(void **state)
 		error_set(&err, all_codes[i], NULL, "refused");
 		handler_refuse(cfg, cfg->test_stream, good_commit,
 		    strlen(good_commit), NULL, NULL, &err, NULL, &a);
-		assert_int_equal(a.action,
-		    dispatch_policy(all_codes[i]).action);
+		assert_int_equal(a.action, handler_policy(all_codes[i]).action);
 		assert_int_equal(answer_retryable(&a.events[0]),
 		    a.action == HANDLER_RETRY);
 		handler_result_dispose(&a);
