@@ -524,7 +524,7 @@ sleep_ms(long long ms)
 }
 
 static bool
-curl_code_retryable(CURLcode c)
+http_curl_retryable(CURLcode c)
 {
 	switch (c) {
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -772,12 +772,12 @@ http_request(struct http_response *resp, const struct http_request *req,
 		}
 		if (cc != CURLE_OK) {
 			rc = error_set(err,
-			    curl_code_retryable(cc) ? ERR_TRANSIENT : ERR_FAIL,
+			    http_curl_retryable(cc) ? ERR_TRANSIENT : ERR_FAIL,
 			    "HTTP", "%s: %s: %s", what, safe_url,
 			    cerr[0] ? cerr : curl_easy_strerror(cc));
 			redact_buf(err != NULL ? err->msg : NULL,
 			    err != NULL ? sizeof(err->msg) : 0);
-			if (!curl_code_retryable(cc))
+			if (!http_curl_retryable(cc))
 				goto out;
 		} else if ((resp->status >= 500 || resp->status == 429) &&
 		           !req->no_retry_status) {

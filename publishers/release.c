@@ -625,206 +625,290 @@ run_target(struct release_result *out, const struct release_target *t,
 	return rc;
 }
 
-int
-release_run(struct release_result *out, const struct release_config *c,
-    const struct release_request *req, struct error *err)
-{
-	const struct release_package *pkg = NULL;
-	struct rfile *files = NULL, **sorted = NULL;
-	struct dist_rules rules = { 0 };
+/* What release_run's phases share: the chosen targets, the open files
+ * (the request's, then the generated checksum files) in name order, and
+ * what run_state_free releases. */
+struct run_state {
+	const struct release_package *pkg;
+	char version[256];
+	char pkgnorm[DIST_NAME_MAX];
+	size_t *tidx, nt;
+	struct rfile *files, **sorted;
+	size_t nf;
+	struct path_root root;
+	char *dir; /* the temporary directory of the checksum files */
 	struct buf sums;
-	struct path_root root = { .fd = -1 };
-	char version[256], tmpl[PATH_MAX], *dir = NULL;
-	char pkgnorm[DIST_NAME_MAX] = "";
-	size_t *tidx = NULL, nt = 0, nf = 0, i, j;
-	const char *tmp;
-	int rc = ERR_INVALID, r;
+};
 
-	buf_init(&sums, (size_t)RELEASE_MAX_FILES * 512);
-	out->tag = xstrdup(req->tag ? req->tag : "");
-	out->dry_run = req->dry_run || c->dry_run;
-	if ((rc = release_match_tag(c, req->tag, req->package, &pkg, version,
-	         sizeof(version), err)) < 0)
-		goto out;
-	out->version = xstrdup(version);
+static void
+run_state_free(struct run_state *run)
+{
+	rfiles_free(run->files, run->nf);
+	path_root_close(&run->root);
+	if (run->dir != NULL)
+		rmdir(run->dir);
+	free(run->dir);
+	free(run->sorted);
+	free(run->tidx);
+	buf_dispose(&run->sums);
+}
+
+/* True when name is one of the n names of v. */
+static bool
+name_in(const char *name, const char *const *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Phase 1, resolve: the package the tag belongs to, its version, and the
+ * targets (the package's, or all when no packages are set, narrowed to
+ * the requested ones). A requested target outside the release, a
+ * package naming a target that is not configured, no target at all or
+ * one of an unknown type is ERR_INVALID (code UNKNOWN_TARGET).
+ */
+static int
+release_resolve(struct run_state *run, struct release_result *out,
+    const struct release_config *c, const struct release_request *req,
+    struct error *err)
+{
+	const struct release_package *pkg;
+	size_t i, j;
+	int rc;
+
+	if ((rc = release_match_tag(c, req->tag, req->package, &run->pkg,
+	         run->version, sizeof(run->version), err)) < 0)
+		return rc;
+	pkg = run->pkg;
+	out->version = xstrdup(run->version);
 	if (pkg != NULL)
-		dist_normalize_name(pkgnorm, sizeof(pkgnorm), pkg->name);
+		dist_normalize_name(run->pkgnorm, sizeof(run->pkgnorm),
+		    pkg->name);
 	else if (req->package != NULL)
-		dist_normalize_name(pkgnorm, sizeof(pkgnorm), req->package);
-	rc = ERR_INVALID;
-	/* The targets: the package's, or all when no packages are set,
-	 * narrowed to the requested ones. */
-	tidx = xcalloc(c->ntargets + 1, sizeof(*tidx));
+		dist_normalize_name(run->pkgnorm, sizeof(run->pkgnorm),
+		    req->package);
+	run->tidx = xcalloc(c->ntargets + 1, sizeof(*run->tidx));
 	for (i = 0; i < c->ntargets; i++) {
-		bool in = pkg == NULL;
+		const char *name = c->targets[i].name;
+		bool in = pkg == NULL ||
+		          name_in(name, (const char *const *)pkg->targets,
+		              pkg->ntargets);
 
-		for (j = 0; pkg != NULL && j < pkg->ntargets; j++)
-			in = in ||
-			     strcmp(pkg->targets[j], c->targets[i].name) == 0;
-		if (in && req->ntargets > 0) {
-			bool asked = false;
-
-			for (j = 0; j < req->ntargets; j++)
-				asked = asked || strcmp(req->targets[j],
-				                     c->targets[i].name) == 0;
-			in = asked;
-		}
+		if (in && req->ntargets > 0)
+			in = name_in(name, req->targets, req->ntargets);
 		if (in)
-			tidx[nt++] = i;
+			run->tidx[run->nt++] = i;
 	}
 	for (j = 0; j < req->ntargets; j++) {
 		bool found = false;
 
-		for (i = 0; i < nt; i++)
-			found = found || strcmp(c->targets[tidx[i]].name,
+		for (i = 0; i < run->nt; i++)
+			found = found || strcmp(c->targets[run->tidx[i]].name,
 			                     req->targets[j]) == 0;
-		if (!found) {
-			error_set(err, rc, "UNKNOWN_TARGET",
+		if (!found)
+			return error_set(err, ERR_INVALID, "UNKNOWN_TARGET",
 			    "target %s is not a target of this release",
 			    req->targets[j]);
-			goto out;
-		}
 	}
-	if (pkg != NULL) {
-		for (j = 0; j < pkg->ntargets; j++) {
-			bool found = false;
+	for (j = 0; pkg != NULL && j < pkg->ntargets; j++) {
+		bool found = false;
 
-			for (i = 0; i < c->ntargets; i++)
-				found = found || strcmp(c->targets[i].name,
-				                     pkg->targets[j]) == 0;
-			if (!found) {
-				error_set(err, rc, "UNKNOWN_TARGET",
-				    "package %s names target %s, which is not "
-				    "configured",
-				    pkg->name, pkg->targets[j]);
-				goto out;
-			}
-		}
+		for (i = 0; i < c->ntargets; i++)
+			found = found || strcmp(c->targets[i].name,
+			                     pkg->targets[j]) == 0;
+		if (!found)
+			return error_set(err, ERR_INVALID, "UNKNOWN_TARGET",
+			    "package %s names target %s, which is not "
+			    "configured",
+			    pkg->name, pkg->targets[j]);
 	}
-	if (nt == 0) {
-		error_set(err, rc, "UNKNOWN_TARGET",
+	if (run->nt == 0)
+		return error_set(err, ERR_INVALID, "UNKNOWN_TARGET",
 		    "no publishing target is configured for this release");
-		goto out;
+	for (i = 0; i < run->nt; i++) {
+		const struct release_target *t = &c->targets[run->tidx[i]];
+
+		if (publisher_find(t->type) == NULL)
+			return error_set(err, ERR_INVALID, "UNKNOWN_TARGET",
+			    "target %s has unknown type %s", t->name, t->type);
 	}
-	for (i = 0; i < nt; i++)
-		if (publisher_find(c->targets[tidx[i]].type) == NULL) {
-			error_set(err, rc, "UNKNOWN_TARGET",
-			    "target %s has unknown type %s",
-			    c->targets[tidx[i]].name, c->targets[tidx[i]].type);
-			goto out;
-		}
-	if (req->nfiles == 0 || req->nfiles > RELEASE_MAX_FILES) {
-		error_set(err, rc, "INVALID_EVENT",
+	return 0;
+}
+
+/*
+ * Phase 2, open, hash and gate: every file of the request opened beneath
+ * the artifacts root and hashed (release_open_file), passed through the
+ * caller's gate (c->file_check, the secret scanner) and, for a wheel or
+ * sdist, checked against the package, the version and the strictest
+ * pypi rules, all before anything is sent.
+ */
+static int
+release_open_check(struct run_state *run, const struct release_config *c,
+    const struct release_request *req, struct error *err)
+{
+	struct dist_rules rules = { 0 };
+	size_t i;
+	int rc;
+
+	if (req->nfiles == 0 || req->nfiles > RELEASE_MAX_FILES)
+		return error_set(err, ERR_INVALID, "INVALID_EVENT",
 		    "a release needs 1 to %d files, got %zu", RELEASE_MAX_FILES,
 		    req->nfiles);
-		goto out;
-	}
-	if ((rc = path_root_open(&root, c->artifacts_root, err)) < 0) {
+	if ((rc = path_root_open(&run->root, c->artifacts_root, err)) < 0) {
 		/* The release's own code for a root that cannot be used. */
 		snprintf(err->code, sizeof(err->code), "PATH_REJECTED");
-		goto out;
+		return rc;
 	}
-	pypi_rules(&rules, c, tidx, nt);
+	pypi_rules(&rules, c, run->tidx, run->nt);
 	/* Room for the files, SHA256SUMS and one .sha256 each. */
-	files = xcalloc(2 * req->nfiles + 1, sizeof(*files));
+	run->files = xcalloc(2 * req->nfiles + 1, sizeof(*run->files));
 	for (i = 0; i < req->nfiles; i++) {
-		struct rfile *f = &files[nf++];
+		struct rfile *f = &run->files[run->nf++];
 
 		f->fd = -1;
-		if ((rc = release_open_file(f, &root, req->files[i], files,
-		         nf - 1, release_digests(c, tidx, nt), err)) < 0)
-			goto out;
+		if ((rc = release_open_file(f, &run->root, req->files[i],
+		         run->files, run->nf - 1,
+		         release_digests(c, run->tidx, run->nt), err)) < 0)
+			return rc;
 		if (c->file_check != NULL && (rc = c->file_check(f->fd, f->name,
 		                                  c->file_check_arg, err)) < 0)
-			goto out;
+			return rc;
 		if (f->fn.kind == DIST_OTHER)
 			continue;
-		if (pkgnorm[0] == '\0')
-			dist_normalize_name(pkgnorm, sizeof(pkgnorm),
+		if (run->pkgnorm[0] == '\0')
+			dist_normalize_name(run->pkgnorm, sizeof(run->pkgnorm),
 			    f->meta->name);
-		if ((rc = dist_check(&f->fn, f->meta, pkgnorm, version, &rules,
-		         err)) < 0) {
+		if ((rc = dist_check(&f->fn, f->meta, run->pkgnorm,
+		         run->version, &rules, err)) < 0) {
 			char msg[ERROR_MSG_MAX];
 
 			snprintf(msg, sizeof(msg), "%s", err->msg);
-			error_set(err, rc, "INVALID_DIST", "%s: %s", f->name,
-			    msg);
-			goto out;
+			return error_set(err, rc, "INVALID_DIST", "%s: %s",
+			    f->name, msg);
 		}
 	}
-	out->package = xstrdup(pkgnorm[0] ? pkgnorm : (pkg ? pkg->name : ""));
-	/* SHA256SUMS and <file>.sha256 in sha256sum's format, in a private
-	 * temporary directory. */
-	tmp = getenv("TMPDIR");
+	return 0;
+}
+
+static void
+release_sort(struct run_state *run)
+{
+	size_t i;
+
+	for (i = 0; i < run->nf; i++)
+		run->sorted[i] = &run->files[i];
+	qsort(run->sorted, run->nf, sizeof(*run->sorted), cmp_names);
+}
+
+/*
+ * Phase 3, checksums: SHA256SUMS and <file>.sha256 in sha256sum's format,
+ * in a private temporary directory, added to the files; the answer lists
+ * every file in name order.
+ */
+static int
+release_checksums(struct run_state *run, struct release_result *out,
+    size_t nfiles, struct error *err)
+{
+	char tmpl[PATH_MAX];
+	const char *tmp = getenv("TMPDIR");
+	size_t nuser, i;
+	int rc;
+
 	snprintf(tmpl, sizeof(tmpl), "%s/artifactd-release-XXXXXX",
 	    tmp && tmp[0] ? tmp : "/tmp");
-	if ((dir = mkdtemp(tmpl)) == NULL) {
-		rc = error_set(err, ERR_TRANSIENT, "IO",
+	if (mkdtemp(tmpl) == NULL)
+		return error_set(err, ERR_TRANSIENT, "IO",
 		    "cannot create a temporary directory: %s", strerror(errno));
-		goto out;
-	}
-	dir = xstrdup(dir);
-	sorted = xcalloc(2 * req->nfiles + 1, sizeof(*sorted));
-	for (i = 0; i < nf; i++)
-		sorted[i] = &files[i];
-	qsort(sorted, nf, sizeof(*sorted), cmp_names);
-	{
-		size_t nuser = nf;
+	run->dir = xstrdup(tmpl);
+	run->sorted = xcalloc(2 * nfiles + 1, sizeof(*run->sorted));
+	release_sort(run);
+	nuser = run->nf;
+	for (i = 0; i < nuser; i++) {
+		const struct rfile *f = run->sorted[i];
+		char *name = xasprintf("%s.sha256", f->name);
+		char *line = xasprintf("%s  %s\n", f->d.sha256, f->name);
 
-		for (i = 0; i < nuser; i++) {
-			char *name = xasprintf("%s.sha256", sorted[i]->name);
-			char *line = xasprintf("%s  %s\n", sorted[i]->d.sha256,
-			    sorted[i]->name);
-
-			buf_puts(&sums, line);
-			r = add_generated(files, &nf, dir, name, line, err);
-			free(name);
-			free(line);
-			if (r < 0) {
-				rc = r;
-				goto out;
-			}
-		}
-		if ((rc = add_generated(files, &nf, dir, "SHA256SUMS",
-		         sums.data ? sums.data : "", err)) < 0)
-			goto out;
+		buf_puts(&run->sums, line);
+		rc = add_generated(run->files, &run->nf, run->dir, name, line,
+		    err);
+		free(name);
+		free(line);
+		if (rc < 0)
+			return rc;
 	}
-	for (i = 0; i < nf; i++)
-		sorted[i] = &files[i];
-	qsort(sorted, nf, sizeof(*sorted), cmp_names);
-	for (i = 0; i < nf; i++)
-		strv_push(&out->files, &out->nfiles, sorted[i]->name);
+	if ((rc = add_generated(run->files, &run->nf, run->dir, "SHA256SUMS",
+	         run->sums.data ? run->sums.data : "", err)) < 0)
+		return rc;
+	release_sort(run);
+	for (i = 0; i < run->nf; i++)
+		strv_push(&out->files, &out->nfiles, run->sorted[i]->name);
+	return 0;
+}
+
+/* Phase 4, run the targets, each over every file; the worst code. */
+static int
+release_run_targets(struct run_state *run, struct release_result *out,
+    const struct release_config *c)
+{
+	struct publish_release rel = { out->tag, out->package, out->version,
+		out->dry_run };
+	size_t i;
+	int rc = 0;
 
 	log_info("release_start tag=%s package=%s version=%s files=%zu "
 	         "targets=%zu dry_run=%s",
-	    out->tag, out->package, out->version, nf, nt,
+	    out->tag, out->package, out->version, run->nf, run->nt,
 	    log_bool(out->dry_run));
-	{
-		struct publish_release rel = { out->tag, out->package,
-			out->version, out->dry_run };
+	for (i = 0; i < run->nt; i++)
+		rc = worse(rc, run_target(out, &c->targets[run->tidx[i]], &rel,
+		                   run->sorted, run->nf));
+	return rc;
+}
 
-		rc = 0;
-		for (i = 0; i < nt; i++)
-			rc = worse(rc, run_target(out, &c->targets[tidx[i]],
-			                   &rel, sorted, nf));
-	}
-	if (rc < 0) {
-		for (i = 0; i < out->n; i++)
-			if (out->items[i].rc == rc) {
-				*err = out->items[i].err;
-				break;
-			}
-	}
+/* Phase 5, answer: the release's error is that of its first item with
+ * the worst code. */
+static void
+release_answer(const struct release_result *out, int rc, struct error *err)
+{
+	size_t i;
+
+	for (i = 0; rc < 0 && i < out->n; i++)
+		if (out->items[i].rc == rc) {
+			*err = out->items[i].err;
+			break;
+		}
 	log_info("release_done tag=%s package=%s outcomes=%zu result=%s",
 	    out->tag, out->package, out->n, rc == 0 ? "ok" : err->code);
+}
+
+int
+release_run(struct release_result *out, const struct release_config *c,
+    const struct release_request *req, struct error *err)
+{
+	struct run_state run;
+	int rc;
+
+	memset(&run, 0, sizeof(run));
+	run.root.fd = -1;
+	buf_init(&run.sums, (size_t)RELEASE_MAX_FILES * 512);
+	out->tag = xstrdup(req->tag ? req->tag : "");
+	out->dry_run = req->dry_run || c->dry_run;
+	if ((rc = release_resolve(&run, out, c, req, err)) < 0)
+		goto out;
+	if ((rc = release_open_check(&run, c, req, err)) < 0)
+		goto out;
+	out->package = xstrdup(
+	    run.pkgnorm[0] ? run.pkgnorm : (run.pkg ? run.pkg->name : ""));
+	if ((rc = release_checksums(&run, out, req->nfiles, err)) < 0)
+		goto out;
+	rc = release_run_targets(&run, out, c);
+	release_answer(out, rc, err);
 out:
-	rfiles_free(files, nf);
-	path_root_close(&root);
-	if (dir != NULL)
-		rmdir(dir);
-	free(dir);
-	free(sorted);
-	free(tidx);
-	buf_dispose(&sums);
+	run_state_free(&run);
 	return rc;
 }
