@@ -25,6 +25,7 @@
 #include "events/endpoint_int.h"
 #include "events/fields.h"
 #include "events/reply_int.h"
+#include "events/sentinel.h"
 
 /* XREAD waits in slices of at most this long: short enough that the
  * socket timeout (admin_connect's timeout_ms, 5 s for the tools) never
@@ -50,7 +51,10 @@ admin_connect(struct admin **out, const char *url, int timeout_ms,
 
 	if ((rc = endpoint_parse(&ep, url, err)) < 0)
 		goto out;
-	if ((rc = endpoint_connect(&c, &ep, timeout_ms, err)) < 0)
+	/* Through Sentinel: discovered once, here (a tool's run is short). */
+	rc = ep.nsentinels > 0 ? sentinel_connect(&c, &ep, timeout_ms, err)
+	                       : endpoint_connect(&c, &ep, timeout_ms, err);
+	if (rc < 0)
 		goto out;
 	adm = xcalloc(1, sizeof(*adm));
 	adm->c = c;

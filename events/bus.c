@@ -40,6 +40,7 @@
 #include "events/endpoint_int.h"
 #include "events/fields.h"
 #include "events/reply_int.h"
+#include "events/sentinel.h"
 
 /* Reconnect backoff: 100 ms doubling to 10 s, each wait scaled by a
  * random 0.5-1.0 so many workers do not reconnect in lock-step after a
@@ -73,6 +74,12 @@
  * on the Pub/Sub connection (PING cannot be used there on 0.14.1). */
 #define BUS_PS_HEARTBEAT_MS 5000
 #define BUS_PS_DEAD_MS 15000
+/* Sentinel: after a failed discovery, connections that (re)start within
+ * this wait (1 s doubling to 10 s) do not ask the sentinels again. A
+ * discovery blocks the loop for up to SENTINEL_BUDGET_MS when sentinels
+ * are black-holed; this keeps that to a small share of the time. */
+#define BUS_DISCOVERY_WAIT_MIN_MS 1000
+#define BUS_DISCOVERY_WAIT_MAX_MS 10000
 
 struct bus;
 
@@ -83,6 +90,7 @@ struct bus_conn {
 	bool ready;      /* connected, authenticated, PING answered */
 	bool failing;    /* kill_ev is scheduled */
 	bool ever_ready; /* for counting reconnects */
+	unsigned gen;    /* Sentinel: bus->master_gen when it connected */
 	int backoff_ms;
 	struct event *retry_ev; /* reconnect timer */
 	struct event *watch_ev; /* connect watchdog, reader reply watchdog */
@@ -137,11 +145,21 @@ struct bus {
 	void *ps_arg;
 	char *hb_channel;
 	int64_t ps_last_heard;
+	/* Sentinel (url.nsentinels > 0): the master's address as last
+	 * discovered; master_gen changes with it, and connections of an
+	 * older generation are moved over. */
+	struct sentinel_master master;
+	bool master_known;
+	unsigned master_gen;
+	size_t sentinel_first;   /* asked first in the next discovery */
+	size_t sentinel_watch;   /* the one the +switch-master conn uses */
+	int64_t discovery_after; /* no discovery before (mono ms) */
+	int discovery_wait_ms;
 	struct bus_stats stats;
 };
 
 static const char *const bus_conn_names[BUS_NCONN] = { "reader", "cmd",
-	"pubsub" };
+	"pubsub", "sentinel" };
 
 /*
  * The completion script. Redis runs a script atomically, like MULTI/EXEC,
@@ -347,6 +365,12 @@ conn_lost(struct bus_conn *conn)
 		bus->ping_outstanding = false;
 		bus->claiming = 0;
 	}
+	/* Through Sentinel, a lost connection means asking again where the
+	 * master is (the client guide's "handle reconnections"). */
+	if (conn->kind == BUS_CONN_SENTINEL)
+		bus->sentinel_watch++;
+	else
+		bus->master_known = false;
 	conn_schedule(conn);
 }
 
@@ -454,7 +478,14 @@ conn_setup_cb(redisAsyncContext *c, void *r, void *priv)
 		conn_fail(conn, why);
 		return;
 	}
-	if (last) {
+	if (last == 2 && !sentinel_role_is_master(reply)) {
+		/* The sentinels' answer is stale (a failover under way):
+		 * never use a replica; ask again. */
+		conn->bus->master_known = false;
+		conn_fail(conn, "not a master (ROLE): failover under way?");
+		return;
+	}
+	if (last == 1) {
 		evtimer_del(conn->watch_ev);
 		conn->ready = true;
 		conn->ever_ready = true;
@@ -465,6 +496,124 @@ conn_setup_cb(redisAsyncContext *c, void *r, void *priv)
 	}
 }
 
+/* The master is at m now (a discovery or a +switch-master): connections
+ * made to another address are moved over (closed, and reconnected). */
+static void
+bus_master_set(struct bus *bus, const struct sentinel_master *m,
+    const char *how)
+{
+	size_t i;
+
+	bus->master_known = true;
+	if (bus->master_gen != 0 && bus->master.port == m->port &&
+	    strcmp(bus->master.host, m->host) == 0)
+		return;
+	bus->master = *m;
+	if (bus->master_gen++ != 0)
+		bus->stats.master_switches++;
+	log_info("redis_master master=%s addr=\"%s:%d\" via=%s",
+	    bus->url.master_name, m->host, m->port, how);
+	for (i = 0; i < BUS_NCONN; i++) {
+		struct bus_conn *conn = &bus->conn[i];
+
+		if (i != BUS_CONN_SENTINEL && conn->ac != NULL &&
+		    conn->gen != bus->master_gen)
+			conn_fail(conn, "the master moved");
+	}
+}
+
+/* Through Sentinel: make sure bus->master is current, asking the
+ * sentinels when it is not. 0, or -1 when there is no master to connect
+ * to now (logged with its cause; the caller retries later). */
+static int
+bus_discover(struct bus *bus)
+{
+	struct sentinel_master m;
+	struct error err = { 0 };
+	int64_t now = util_mono_ms();
+	int rc;
+
+	if (bus->master_known)
+		return 0;
+	if (now < bus->discovery_after)
+		return -1;
+	rc = sentinel_discover(&m, &bus->url, &bus->sentinel_first, &err);
+	if (rc < 0) {
+		log_warnx("redis_sentinel_failed master=%s cause=%s err=\"%s\"",
+		    bus->url.master_name,
+		    rc == ERR_NOTFOUND ? "unknown_master"
+		    : rc == ERR_FAIL   ? "auth"
+		                       : "unreachable",
+		    err.msg);
+		bus->discovery_after = now + bus->discovery_wait_ms;
+		bus->discovery_wait_ms *= 2;
+		if (bus->discovery_wait_ms > BUS_DISCOVERY_WAIT_MAX_MS)
+			bus->discovery_wait_ms = BUS_DISCOVERY_WAIT_MAX_MS;
+		return -1;
+	}
+	bus->discovery_wait_ms = BUS_DISCOVERY_WAIT_MIN_MS;
+	bus_master_set(bus, &m, "sentinel");
+	return 0;
+}
+
+/* Where conn connects: the URL's address; through Sentinel the master's
+ * (discovered) or, for the +switch-master watch, one sentinel. */
+static int
+bus_conn_target(struct bus_conn *conn, const char **host, int *port)
+{
+	struct bus *bus = conn->bus;
+	const struct endpoint *u = &bus->url;
+
+	if (u->nsentinels == 0) {
+		*host = u->host;
+		*port = u->port;
+	} else if (conn->kind == BUS_CONN_SENTINEL) {
+		const struct endpoint_node *n =
+		    &u->sentinels[bus->sentinel_watch % u->nsentinels];
+
+		*host = n->host;
+		*port = n->port;
+	} else {
+		if (bus_discover(bus) < 0)
+			return -1;
+		*host = bus->master.host;
+		*port = bus->master.port;
+	}
+	return 0;
+}
+
+/* What is sent before anything else: AUTH, SELECT, ROLE through
+ * Sentinel (priv 2: a replica is refused), and a PING (priv 1) whose
+ * answer marks the connection usable. A sentinel gets only its own AUTH
+ * and the PING. */
+static void
+conn_setup(struct bus_conn *conn, redisAsyncContext *ac)
+{
+	const struct endpoint *u = &conn->bus->url;
+
+	if (conn->kind == BUS_CONN_SENTINEL) {
+		if (u->sentinel_password != NULL)
+			redisAsyncCommand(ac, conn_setup_cb, (void *)0,
+			    "AUTH %s", u->sentinel_password);
+		redisAsyncCommand(ac, conn_setup_cb, (void *)1, "PING");
+		return;
+	}
+	if (u->password != NULL) {
+		if (u->user != NULL)
+			redisAsyncCommand(ac, conn_setup_cb, (void *)0,
+			    "AUTH %s %s", u->user, u->password);
+		else
+			redisAsyncCommand(ac, conn_setup_cb, (void *)0,
+			    "AUTH %s", u->password);
+	}
+	if (u->db != 0)
+		redisAsyncCommand(ac, conn_setup_cb, (void *)0, "SELECT %d",
+		    u->db);
+	if (u->nsentinels > 0)
+		redisAsyncCommand(ac, conn_setup_cb, (void *)2, "ROLE");
+	redisAsyncCommand(ac, conn_setup_cb, (void *)1, "PING");
+}
+
 static void
 conn_start(struct bus_conn *conn)
 {
@@ -473,11 +622,17 @@ conn_start(struct bus_conn *conn)
 	redisAsyncContext *ac;
 	struct timeval tv = { BUS_CONNECT_TIMEOUT_MS / 1000,
 		(BUS_CONNECT_TIMEOUT_MS % 1000) * 1000 };
+	const char *host = NULL;
+	int port = 0;
 
+	if (!u->path && bus_conn_target(conn, &host, &port) < 0) {
+		conn_schedule(conn);
+		return;
+	}
 	/* NB: hiredis resolves host names with a blocking getaddrinfo();
 	 * use an IP address or a unix socket where that matters. */
 	ac = u->path ? redisAsyncConnectUnix(u->path)
-	             : redisAsyncConnect(u->host, u->port);
+	             : redisAsyncConnect(host, port);
 	if (ac == NULL || ac->err) {
 		log_warnx("redis_connect_failed conn=%s err=\"%s\"",
 		    bus_conn_names[conn->kind],
@@ -493,23 +648,12 @@ conn_start(struct bus_conn *conn)
 	conn->ac = ac;
 	conn->ready = false;
 	conn->failing = false;
+	conn->gen = bus->master_gen;
 	redisLibeventAttach(ac, bus->base);
 	redisAsyncSetConnectCallback(ac, conn_on_connect);
 	redisAsyncSetDisconnectCallback(ac, conn_on_disconnect);
-	/* Commands may be queued before the TCP connect completes; the
-	 * PING marks the end of the setup. */
-	if (u->password != NULL) {
-		if (u->user != NULL)
-			redisAsyncCommand(ac, conn_setup_cb, (void *)0,
-			    "AUTH %s %s", u->user, u->password);
-		else
-			redisAsyncCommand(ac, conn_setup_cb, (void *)0,
-			    "AUTH %s", u->password);
-	}
-	if (u->db != 0)
-		redisAsyncCommand(ac, conn_setup_cb, (void *)0, "SELECT %d",
-		    u->db);
-	redisAsyncCommand(ac, conn_setup_cb, (void *)1, "PING");
+	/* Commands may be queued before the TCP connect completes. */
+	conn_setup(conn, ac);
 	if (conn->kind == BUS_CONN_READER)
 		redisAsyncCommand(ac, bus_client_id_cb, bus, "CLIENT ID");
 	evtimer_add(conn->watch_ev, &tv);
@@ -587,6 +731,27 @@ bus_group_cb(redisAsyncContext *c, void *r, void *priv)
 	}
 }
 
+/*
+ * Where a group that does not exist yet starts. The first group of a
+ * stream starts at 0: nobody has handled what producers wrote before the
+ * first worker came up, and it must not be lost. Any later group starts
+ * at $ (new entries only): the retained entries were another group's,
+ * and handling them again would republish old releases (a group made for
+ * a replay of one stream, run with --group, once re-handled every
+ * RELEASE_TAGGED of the other). History is handled again only when asked
+ * for by name: `artifactd replay --stream S --group G` creates G on S at
+ * the chosen point before any worker does. Check and create in one
+ * script, so two workers starting at once agree. MKSTREAM: producers may
+ * not have written yet. An existing group answers BUSYGROUP, ignored.
+ * KEYS stream; ARGV group.
+ */
+static const char bus_group_lua[] =
+    "local id = '0'\n"
+    "if redis.call('EXISTS', KEYS[1]) == 1 and "
+    "#redis.call('XINFO', 'GROUPS', KEYS[1]) > 0 then id = '$' end\n"
+    "return redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], id, "
+    "'MKSTREAM')\n";
+
 static void
 bus_create_groups(struct bus *bus)
 {
@@ -598,10 +763,8 @@ bus_create_groups(struct bus *bus)
 		return;
 	bus->groups_ready = false;
 	for (i = 0; i < bus->nstreams; i++) {
-		/* From 0: a new group handles what is already retained.
-		 * MKSTREAM: producers may not have written yet. */
-		if (redisAsyncCommand(ac, bus_group_cb, bus,
-		        "XGROUP CREATE %s %s 0 MKSTREAM", bus->streams[i].name,
+		if (redisAsyncCommand(ac, bus_group_cb, bus, "EVAL %s 1 %s %s",
+		        bus_group_lua, bus->streams[i].name,
 		        bus->group) == REDIS_OK)
 			bus->groups_waiting++;
 	}
@@ -1007,6 +1170,35 @@ bus_ps_subscribe(struct bus *bus)
 	log_info("bridge_subscribed channels=%zu", bus->nchannels);
 }
 
+/* A +switch-master from the watched sentinel: follow it at once rather
+ * than when the old master's connections break (it may be alive and
+ * demoted, or cut off from the sentinels but not from us). */
+static void
+bus_switch_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus *bus = priv;
+	struct sentinel_master m;
+	const char *channel, *payload;
+	size_t len;
+
+	(void)c;
+	if (reply_message(r, &channel, &payload, &len) != 1)
+		return;
+	if (sentinel_switch_parse(&m, bus->url.master_name, payload, len) < 0)
+		return;
+	bus_master_set(bus, &m, "switch-master");
+}
+
+static void
+bus_switch_subscribe(struct bus *bus)
+{
+	struct bus_conn *conn = &bus->conn[BUS_CONN_SENTINEL];
+
+	if (redisAsyncCommand(conn->ac, bus_switch_cb, bus,
+	        "SUBSCRIBE +switch-master") != REDIS_OK)
+		conn_fail(conn, "cannot queue SUBSCRIBE");
+}
+
 /* ------------------------------------------------------------ heartbeat */
 
 static void
@@ -1062,6 +1254,9 @@ bus_conn_ready(struct bus_conn *conn)
 	case BUS_CONN_PUBSUB:
 		bus_ps_subscribe(bus);
 		break;
+	case BUS_CONN_SENTINEL:
+		bus_switch_subscribe(bus);
+		return;
 	default:
 		break;
 	}
@@ -1169,9 +1364,12 @@ bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
 		tv.tv_usec = (long)(period % 1000) * 1000;
 		event_add(bus->janitor_ev, &tv);
 	}
+	bus->discovery_wait_ms = BUS_DISCOVERY_WAIT_MIN_MS;
 	conn_start(&bus->conn[BUS_CONN_CMD]);
 	if (bus->consume)
 		conn_start(&bus->conn[BUS_CONN_READER]);
+	if (bus->url.nsentinels > 0)
+		conn_start(&bus->conn[BUS_CONN_SENTINEL]);
 	*out = bus;
 	return 0;
 }

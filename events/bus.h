@@ -77,18 +77,27 @@ struct bus_opts {
 	bool consume;               /* open the reader and create groups */
 };
 
-/* Counters kept by the bus (monotonic), read by the metrics page. */
-struct bus_stats {
-	uint64_t received;          /* entries handed to the callback */
-	uint64_t claims;            /* entries taken over from others */
-	uint64_t trimmed;           /* pending entries gone from the stream */
-	uint64_t reconnects[3];     /* per connection: reader, cmd, pubsub */
-	uint64_t command_errors;    /* error replies from Redis */
-	uint64_t consumers_deleted; /* idle consumers with nothing pending */
-	bool connected[3];
+/* The connections: reader, commands, Pub/Sub (bridge), and with a
+ * redis+sentinel:// URL one to a sentinel for +switch-master. */
+enum {
+	BUS_CONN_READER,
+	BUS_CONN_CMD,
+	BUS_CONN_PUBSUB,
+	BUS_CONN_SENTINEL,
+	BUS_NCONN
 };
 
-enum { BUS_CONN_READER, BUS_CONN_CMD, BUS_CONN_PUBSUB, BUS_NCONN };
+/* Counters kept by the bus (monotonic), read by the metrics page. */
+struct bus_stats {
+	uint64_t received; /* entries handed to the callback */
+	uint64_t claims;   /* entries taken over from others */
+	uint64_t trimmed;  /* pending entries gone from the stream */
+	uint64_t reconnects[BUS_NCONN]; /* per connection (enum above) */
+	uint64_t command_errors;        /* error replies from Redis */
+	uint64_t consumers_deleted; /* idle consumers with nothing pending */
+	bool connected[BUS_NCONN];
+	uint64_t master_switches; /* Sentinel: the master's address changed */
+};
 
 /*
  * Create a bus on base and start connecting (connections come up

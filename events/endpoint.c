@@ -36,6 +36,9 @@ endpoint_unescape(const char *s, size_t n)
 	return o;
 }
 
+static int endpoint_parse_sentinel(struct endpoint *ep, const char *p,
+    struct error *err);
+
 int
 endpoint_parse(struct endpoint *ep, const char *url, struct error *err)
 {
@@ -44,6 +47,8 @@ endpoint_parse(struct endpoint *ep, const char *url, struct error *err)
 
 	memset(ep, 0, sizeof(*ep));
 	ep->port = 6379;
+	if (strncmp(url, "redis+sentinel://", 17) == 0)
+		return endpoint_parse_sentinel(ep, url + 17, err);
 	if (strncmp(url, "unix://", 7) == 0) {
 		p = url + 7;
 		q = strchr(p, '?');
@@ -136,10 +141,17 @@ endpoint_parse(struct endpoint *ep, const char *url, struct error *err)
 void
 endpoint_dispose(struct endpoint *ep)
 {
+	size_t i;
+
 	free(ep->host);
 	free(ep->path);
 	free(ep->user);
 	free(ep->password);
+	for (i = 0; i < ep->nsentinels; i++)
+		free(ep->sentinels[i].host);
+	free(ep->sentinels);
+	free(ep->master_name);
+	free(ep->sentinel_password);
 	memset(ep, 0, sizeof(*ep));
 }
 
@@ -193,4 +205,188 @@ fail:
 	if (c != NULL)
 		redisFree(c);
 	return rc;
+}
+
+/* ------------------------------------------------------ redis+sentinel */
+
+/* The settings sentinel-master and sentinel-password (see endpoint.h). */
+static char *endpoint_default_master;
+static char *endpoint_default_sentinel_password;
+
+void
+endpoint_sentinel_defaults(const char *master, const char *password)
+{
+	free(endpoint_default_master);
+	free(endpoint_default_sentinel_password);
+	endpoint_default_master =
+	    master != NULL && *master != '\0' ? xstrdup(master) : NULL;
+	endpoint_default_sentinel_password =
+	    password != NULL && *password != '\0' ? xstrdup(password) : NULL;
+}
+
+/* One host[:port] or [v6]:port of the sentinel list, n bytes at s. */
+static int
+endpoint_parse_node(struct endpoint_node *node, const char *s, size_t n,
+    struct error *err)
+{
+	const char *end = s + n, *port = NULL;
+	char num[8];
+	long long v = 26379;
+
+	if (n > 0 && *s == '[') {
+		const char *close = memchr(s, ']', n);
+
+		if (close == NULL || (close + 1 != end && close[1] != ':'))
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "bad IPv6 sentinel in redis+sentinel URL");
+		node->host = xstrndup(s + 1, (size_t)(close - s - 1));
+		port = close + 1 != end ? close + 2 : NULL;
+	} else {
+		const char *colon = memchr(s, ':', n);
+
+		node->host = xstrndup(s, (size_t)((colon ? colon : end) - s));
+		port = colon ? colon + 1 : NULL;
+	}
+	if (node->host[0] == '\0')
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "empty sentinel host in redis+sentinel URL");
+	if (port != NULL) {
+		size_t len = (size_t)(end - port);
+
+		if (len == 0 || len >= sizeof(num))
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "bad sentinel port in redis+sentinel URL");
+		memcpy(num, port, len);
+		num[len] = '\0';
+		if (util_parse_uint(&v, num, 65535) < 0 || v == 0)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "bad sentinel port in redis+sentinel URL");
+	}
+	node->port = (int)v;
+	return 0;
+}
+
+/* The comma-separated sentinel list, n bytes at s. */
+static int
+endpoint_parse_nodes(struct endpoint *ep, const char *s, size_t n,
+    struct error *err)
+{
+	const char *end = s + n;
+	int rc;
+
+	if (n == 0)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "redis+sentinel URL names no sentinel");
+	ep->sentinels = xcalloc(ENDPOINT_SENTINELS_MAX, sizeof(*ep->sentinels));
+	while (s < end) {
+		const char *comma = memchr(s, ',', (size_t)(end - s));
+		const char *stop = comma ? comma : end;
+
+		if (ep->nsentinels == ENDPOINT_SENTINELS_MAX)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "at most %d sentinels in a redis+sentinel URL",
+			    ENDPOINT_SENTINELS_MAX);
+		rc = endpoint_parse_node(&ep->sentinels[ep->nsentinels++], s,
+		    (size_t)(stop - s), err);
+		if (rc < 0)
+			return rc;
+		s = comma ? comma + 1 : end;
+		if (comma != NULL && s == end)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "empty sentinel in redis+sentinel URL");
+	}
+	return 0;
+}
+
+static bool
+endpoint_name_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > ENDPOINT_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~' || s[i] == '"' || s[i] == '\'' ||
+		    s[i] == '\\' || s[i] == '/')
+			return false;
+	return true;
+}
+
+/* The master name and db after the sentinel list: "/<name>[/db]", or
+ * nothing when the sentinel-master setting gives the name. */
+static int
+endpoint_parse_master(struct endpoint *ep, const char *p, struct error *err)
+{
+	const char *def = endpoint_default_master;
+	size_t n = 0;
+	long long v;
+
+	if (*p == '/') {
+		p++;
+		n = strcspn(p, "/");
+	}
+	if (n == 0 && def == NULL)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "redis+sentinel URL needs a master name "
+		    "(.../<master-name>, or the sentinel-master setting)");
+	if (n > 0 && !endpoint_name_ok(p, n))
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "bad master name in redis+sentinel URL (1 to %d printable "
+		    "characters, no spaces, quotes or '/')",
+		    ENDPOINT_NAME_MAX);
+	if (n > 0 && def != NULL && (strlen(def) != n || memcmp(def, p, n)))
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "the redis+sentinel URL names master '%.*s' but "
+		    "sentinel-master says '%.128s'",
+		    (int)n, p, def);
+	if (n == 0 && !endpoint_name_ok(def, strlen(def)))
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "bad sentinel-master (1 to %d printable characters, no "
+		    "spaces, quotes or '/')",
+		    ENDPOINT_NAME_MAX);
+	ep->master_name = n > 0 ? xstrndup(p, n) : xstrdup(def);
+	p += n;
+	if (*p == '/' && p[1] != '\0') {
+		if (util_parse_uint(&v, p + 1, 1 << 20) < 0)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "bad db number in redis+sentinel URL");
+		ep->db = (int)v;
+	}
+	return 0;
+}
+
+/* redis+sentinel://[user:pass@]host:port[,host:port...]/<master>[/db]:
+ * p is past the scheme. host/port stay unset until a discovery. */
+static int
+endpoint_parse_sentinel(struct endpoint *ep, const char *p, struct error *err)
+{
+	const char *slash = p + strcspn(p, "/");
+	const char *at = NULL, *q, *colon;
+	int rc;
+
+	for (q = p; q < slash; q++)
+		if (*q == '@')
+			at = q;
+	if (at != NULL) {
+		colon = memchr(p, ':', (size_t)(at - p));
+		if (colon != NULL) {
+			if (colon > p)
+				ep->user =
+				    endpoint_unescape(p, (size_t)(colon - p));
+			ep->password = endpoint_unescape(colon + 1,
+			    (size_t)(at - colon - 1));
+		} else {
+			ep->password = endpoint_unescape(p, (size_t)(at - p));
+		}
+		p = at + 1;
+	}
+	if ((rc = endpoint_parse_nodes(ep, p, (size_t)(slash - p), err)) < 0 ||
+	    (rc = endpoint_parse_master(ep, slash, err)) < 0) {
+		endpoint_dispose(ep);
+		return rc;
+	}
+	if (endpoint_default_sentinel_password != NULL)
+		ep->sentinel_password =
+		    xstrdup(endpoint_default_sentinel_password);
+	return 0;
 }

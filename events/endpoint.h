@@ -6,6 +6,11 @@
  * redis://[user:pass@]host:port/db, redis://:pass@host, or
  * unix:///path/to/socket[?db=N]. The daemon's asynchronous connections
  * (bus.c) use the same parsed form.
+ *
+ * redis+sentinel://[user:pass@]host:port[,host:port...]/<master>[/db]
+ * names Redis Sentinels (port 26379 by default) and the master they
+ * watch; the credentials and db are the master's. The address of the
+ * master is found by sentinel.h, never by this parser.
  */
 #ifndef EVENTS_ENDPOINT_H
 #define EVENTS_ENDPOINT_H
@@ -21,7 +26,33 @@ struct endpoint {
 	char *user;     /* ACL user, or NULL */
 	char *password; /* or NULL */
 	int db;
+	/* redis+sentinel:// only (nsentinels 0 otherwise) */
+	struct endpoint_node *sentinels;
+	size_t nsentinels;
+	char *master_name;       /* the name the sentinels know it by */
+	char *sentinel_password; /* AUTH to the sentinels, or NULL */
 };
+
+struct endpoint_node {
+	char *host;
+	int port;
+};
+
+/* Sentinels in one URL at most: the Sentinel docs advise three or five;
+ * bounds the discovery time (each is asked in turn). */
+#define ENDPOINT_SENTINELS_MAX 16
+/* A master name is at most this long and printable ASCII without
+ * spaces, quotes or '/' (it is logged and goes into the URL path). */
+#define ENDPOINT_NAME_MAX 128
+
+/*
+ * What the settings sentinel-master and sentinel-password say, used by
+ * every later endpoint_parse of a redis+sentinel:// URL: the master name
+ * when the URL has none (a different one in the URL is refused), and the
+ * sentinels' password. Set once at start-up (config_validate), before any
+ * connection; the strings are copied; NULL or "" clears.
+ */
+void endpoint_sentinel_defaults(const char *master, const char *password);
 
 /* Parse a URL. Returns 0 or ERR_INVALID (the message never contains the
  * password). */

@@ -25,6 +25,7 @@
 #include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "events/endpoint.h"
 #include "publishers/publisher.h"
 #include "store/sign.h"
 #include "store/store.h"
@@ -65,6 +66,13 @@ static const struct config_desc config_descs[] = {
 	{ "redis-url", { "ARTIFACTD_REDIS_URL" }, NULL, CT_STR, F(redis_url), 0,
 	    "redis://127.0.0.1:6379/0", 0, true,
 	    "redis://[user:pass@]host:port/db or unix:///path" },
+	{ "sentinel-master", { "ARTIFACTD_SENTINEL_MASTER" }, NULL, CT_STR,
+	    F(sentinel_master), 0, NULL, 0, false,
+	    "redis+sentinel://: master name, when the URL has none" },
+	{ "sentinel-password",
+	    { "ARTIFACTD_SENTINEL_PASSWORD", "REDIS_SENTINEL_PASSWORD" }, NULL,
+	    CT_STR, F(sentinel_password), 0, NULL, 0, true,
+	    "redis+sentinel://: password of the sentinels (AUTH)" },
 	{ "test-stream", { "ARTIFACTD_TEST_STREAM" }, NULL, CT_STR,
 	    F(test_stream), 0, "test_results", 0, false,
 	    "input stream of test results" },
@@ -325,6 +333,12 @@ config_set_desc(struct config *cfg, const struct config_desc *d,
 		if (d->secret && (!config_is_url_setting(d->name) ||
 		                     (value != NULL && strstr(value, "://"))))
 			secret_register(value);
+		/* The bus reads a redis+sentinel:// URL with these two
+		 * (endpoint.h); kept in step whichever layer sets them. */
+		if (d->off == F(sentinel_master) ||
+		    d->off == F(sentinel_password))
+			endpoint_sentinel_defaults(cfg->sentinel_master,
+			    cfg->sentinel_password);
 		return 0;
 	}
 	case CT_INT:
@@ -921,9 +935,21 @@ config_validate(const struct config *cfg, struct error *err)
 	size_t i, j;
 
 	if (strncmp(cfg->redis_url, "redis://", 8) != 0 &&
-	    strncmp(cfg->redis_url, "unix://", 7) != 0)
+	    strncmp(cfg->redis_url, "unix://", 7) != 0 &&
+	    strncmp(cfg->redis_url, "redis+sentinel://", 17) != 0)
 		return error_set(err, ERR_INVALID, "CONFIG",
-		    "redis-url must start with redis:// or unix://");
+		    "redis-url must start with redis://, redis+sentinel:// "
+		    "or unix://");
+	/* Parsed as the bus will (with sentinel-master, see
+	 * config_set_desc): a missing or conflicting master name is caught
+	 * here, by check-config too. */
+	if (strncmp(cfg->redis_url, "redis+sentinel://", 17) == 0) {
+		struct endpoint ep;
+
+		if (endpoint_parse(&ep, cfg->redis_url, err) < 0)
+			return ERR_INVALID;
+		endpoint_dispose(&ep);
+	}
 	/* The check the store makes when it opens, so that check-config
 	 * refuses what run would. */
 	if (store_url_check(cfg->remote_url, err) < 0)

@@ -45,6 +45,8 @@ struct config_package {
 struct config {
 	/* bus */
 	char *redis_url;
+	char *sentinel_master;   /* redis+sentinel://: the master's name */
+	char *sentinel_password; /* redis+sentinel://: AUTH to sentinels */
 	char *test_stream;
 	char *release_stream;
 	char *output_stream;
