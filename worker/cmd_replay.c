@@ -14,7 +14,10 @@
  * with XGROUP SETID) to just before --from, and workers started with
  * --group G read from there to the end of the stream (--to does not
  * apply). That is for a second role, or for rebuilding after an outage
- * without growing the stream.
+ * without growing the stream. Only the --stream named is touched: the
+ * workers create G at $ on their other input streams (events/bus.c), so a
+ * replay of test results never hands old RELEASE_TAGGED events to G;
+ * releases are replayed only with --stream naming the release stream.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -60,7 +63,9 @@ static const struct cli_spec replay_spec = { "replay",
 	"event and event_id, plus replayed_from);\nthe workers answer "
 	"what was already done with duplicate: true and redo what\n"
 	"is missing. With --group G, group G is started just before "
-	"--from instead\n(run workers with --group G). --from and --to "
+	"--from instead\n(run workers with --group G; on their other "
+	"streams G starts at new entries:\nreleases are replayed only "
+	"with --stream naming the release stream). --from and --to "
 	"take a stream id\n(1700000000000-0), epoch milliseconds, an "
 	"ISO 8601 date (2026-12-03, midnight\nUTC) or a date and time "
 	"with Z or an offset (2026-12-03T14:30:00Z).",
