@@ -321,6 +321,64 @@ aws_session_name_valid(const char *s)
 	return true;
 }
 
+/* The web identity token: the file's content without trailing white
+ * space, at most AWS_TOKEN_FILE_MAX; missing or empty is ERR_FAIL (AUTH). */
+static int
+aws_jwt_read(char **out, const char *tokfile, struct error *err)
+{
+	struct error rerr;
+	char *jwt = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = util_read_file(&jwt, &len, tokfile, AWS_TOKEN_FILE_MAX,
+	         &rerr)) < 0)
+		return error_set(err, rc == ERR_NOTFOUND ? ERR_FAIL : rc,
+		    "AUTH", "cannot read the web identity token file %s: %s",
+		    tokfile, rerr.msg);
+	while (len > 0 && isspace((unsigned char)jwt[len - 1]))
+		jwt[--len] = '\0';
+	if (len == 0) {
+		secret_free(jwt);
+		return error_set(err, ERR_FAIL, "AUTH",
+		    "the web identity token file %s is empty", tokfile);
+	}
+	*out = jwt;
+	return 0;
+}
+
+/* STS's URL. STS has a global endpoint; regional ones are preferred when
+ * the region is known, as the SDKs now do. */
+static int
+aws_sts_url(char **out, const struct aws_settings *s, struct error *err)
+{
+	char *region = NULL, *endpoint = NULL;
+	int rc;
+
+	if (aws_region_resolve(&region, s != NULL ? s->region : NULL, NULL) <
+	    0) {
+		if ((rc = aws_endpoint_resolve(&endpoint,
+		         s != NULL ? s->sts_endpoint : NULL, "STS", "sts",
+		         "us-east-1", err)) < 0)
+			goto out;
+		if (strcmp(endpoint, "https://sts.us-east-1.amazonaws.com") ==
+		    0) {
+			free(endpoint);
+			endpoint = xstrdup("https://sts.amazonaws.com");
+		}
+	} else if ((rc = aws_endpoint_resolve(&endpoint,
+	                s != NULL ? s->sts_endpoint : NULL, "STS", "sts",
+	                region, err)) < 0) {
+		goto out;
+	}
+	*out = xasprintf("%s/", endpoint);
+	rc = 0;
+out:
+	free(region);
+	free(endpoint);
+	return rc;
+}
+
 /* STS AssumeRoleWithWebIdentity: an unsigned form POST; the token file is
  * read again on every call because EKS and GitHub rotate it. */
 static int
@@ -328,7 +386,7 @@ aws_web_identity(struct aws_credentials *out, const struct aws_settings *s,
     bool *found, struct error *err)
 {
 	char *role = NULL, *tokfile = NULL, *session = NULL, *jwt = NULL;
-	char *region = NULL, *endpoint = NULL, *url = NULL, *form = NULL;
+	char *url = NULL, *form = NULL;
 	char *e_role = NULL, *e_session = NULL, *e_jwt = NULL;
 	char *id = NULL, *secret = NULL, *token = NULL, *expiry = NULL;
 	char *code = NULL, *message = NULL;
@@ -338,8 +396,6 @@ aws_web_identity(struct aws_credentials *out, const struct aws_settings *s,
 	struct http_response resp;
 	struct http_request req = { 0 };
 	struct http_body body;
-	struct error rerr;
-	size_t len;
 	int64_t exp_ms = 0;
 	int rc = 0;
 
@@ -368,39 +424,10 @@ aws_web_identity(struct aws_credentials *out, const struct aws_settings *s,
 		    "[A-Za-z0-9_+=,.@-]");
 		goto out;
 	}
-	if ((rc = util_read_file(&jwt, &len, tokfile, AWS_TOKEN_FILE_MAX,
-	         &rerr)) < 0) {
-		rc = error_set(err, rc == ERR_NOTFOUND ? ERR_FAIL : rc, "AUTH",
-		    "cannot read the web identity token file %s: %s", tokfile,
-		    rerr.msg);
+	if ((rc = aws_jwt_read(&jwt, tokfile, err)) < 0)
 		goto out;
-	}
-	while (len > 0 && isspace((unsigned char)jwt[len - 1]))
-		jwt[--len] = '\0';
-	if (len == 0) {
-		rc = error_set(err, ERR_FAIL, "AUTH",
-		    "the web identity token file %s is empty", tokfile);
+	if ((rc = aws_sts_url(&url, s, err)) < 0)
 		goto out;
-	}
-	/* STS has a global endpoint; regional ones are preferred when the
-	 * region is known, as the SDKs now do. */
-	if (aws_region_resolve(&region, s != NULL ? s->region : NULL, NULL) <
-	    0) {
-		if ((rc = aws_endpoint_resolve(&endpoint,
-		         s != NULL ? s->sts_endpoint : NULL, "STS", "sts",
-		         "us-east-1", err)) < 0)
-			goto out;
-		if (strcmp(endpoint, "https://sts.us-east-1.amazonaws.com") ==
-		    0) {
-			free(endpoint);
-			endpoint = xstrdup("https://sts.amazonaws.com");
-		}
-	} else if ((rc = aws_endpoint_resolve(&endpoint,
-	                s != NULL ? s->sts_endpoint : NULL, "STS", "sts",
-	                region, err)) < 0) {
-		goto out;
-	}
-	url = xasprintf("%s/", endpoint);
 	e_role = http_escape(role, false);
 	e_session = http_escape(session, false);
 	e_jwt = http_escape(jwt, false);
@@ -462,8 +489,6 @@ out:
 	free(role);
 	free(tokfile);
 	free(session);
-	free(region);
-	free(endpoint);
 	free(url);
 	free(e_role);
 	free(e_session);

@@ -688,6 +688,32 @@ http_global_init(void)
 		log_warnx("http_init_failed what=curl_global_init");
 }
 
+/*
+ * Sleep before attempt i + 1: exponential from backoff ms, full jitter in
+ * the upper half (workers retrying the same outage do not come back in
+ * lock step), at least the server's Retry-After (delay, -1 when none),
+ * at most HTTP_MAX_BACKOFF_MS.
+ */
+static void
+http_backoff(long backoff, int i, long long delay, const char *what,
+    long status, const char *safe_url)
+{
+	long long step = (long long)backoff << (i - 1 < 20 ? i - 1 : 20);
+	long long wait;
+
+	if (step > HTTP_MAX_BACKOFF_MS)
+		step = HTTP_MAX_BACKOFF_MS;
+	wait = (long long)util_jitter((double)step / 2, (double)step);
+	if (delay > wait)
+		wait = delay;
+	if (wait > HTTP_MAX_BACKOFF_MS)
+		wait = HTTP_MAX_BACKOFF_MS;
+	log_warnx("http_retry what=%s attempt=%d status=%ld "
+	          "delay_ms=%lld url=\"%s\"",
+	    what, i, status, wait, safe_url);
+	sleep_ms(wait);
+}
+
 int
 http_request(struct http_response *resp, const struct http_request *req,
     struct error *err)
@@ -789,26 +815,7 @@ http_request(struct http_response *resp, const struct http_request *req,
 		}
 		if (i == attempts)
 			break;
-		{
-			long long step = (long long)backoff
-			                 << (i - 1 < 20 ? i - 1 : 20);
-			long long wait;
-
-			if (step > HTTP_MAX_BACKOFF_MS)
-				step = HTTP_MAX_BACKOFF_MS;
-			/* Full jitter in the upper half: workers retrying the
-			 * same outage do not come back in lock step. */
-			wait = (long long)util_jitter((double)step / 2,
-			    (double)step);
-			if (delay > wait)
-				wait = delay;
-			if (wait > HTTP_MAX_BACKOFF_MS)
-				wait = HTTP_MAX_BACKOFF_MS;
-			log_warnx("http_retry what=%s attempt=%d status=%ld "
-			          "delay_ms=%lld url=\"%s\"",
-			    what, i, resp->status, wait, safe_url);
-			sleep_ms(wait);
-		}
+		http_backoff(backoff, i, delay, what, resp->status, safe_url);
 	}
 out:
 	if (c != NULL)

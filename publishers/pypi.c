@@ -281,6 +281,46 @@ is_already_exists(const struct http_response *r)
 	           strstr(r->body.data, "already exist") != NULL);
 }
 
+/*
+ * The index answered that the file exists: already published when its
+ * sha256 is ours (read through the JSON API), else a conflict; a JSON
+ * API that cannot be reached now is ERR_TRANSIENT.
+ */
+static int
+pypi_exists_answer(const struct pypi_endpoint *ep, const struct publish_file *f,
+    const struct http_response *resp, struct publish_outcome *out,
+    struct error *err)
+{
+	struct error jerr;
+	char there[65], *file_url = NULL;
+	int jrc = ERR_NOTFOUND, rc;
+
+	if (ep->json_url != NULL)
+		jrc = json_lookup(ep, f, there, &file_url, &jerr);
+	if (jrc == 0 && strcmp(there, f->sha256) == 0) {
+		out->status = PUBLISH_ALREADY_PRESENT;
+		snprintf(out->url, sizeof(out->url), "%s",
+		    file_url ? file_url : ep->url);
+		rc = 0;
+	} else if (jrc == 0) {
+		rc = error_set(err, ERR_CONFLICT, "CONFLICT",
+		    "%s: %s already exists there with sha256 %.12s..., "
+		    "ours is %.12s...; nothing was overwritten",
+		    ep->what, f->filename, there, f->sha256);
+	} else if (jrc == ERR_TRANSIENT) {
+		rc = error_set(err, ERR_TRANSIENT, "HTTP",
+		    "%s: %s exists; its digest could not be read: %s", ep->what,
+		    f->filename, jerr.msg);
+	} else {
+		rc = error_set(err, ERR_CONFLICT, "CONFLICT",
+		    "%s: HTTP %ld %s (a different file of that name is "
+		    "there, or its digest cannot be checked)",
+		    ep->what, resp->status, resp->reason);
+	}
+	free(file_url);
+	return rc;
+}
+
 int
 pypi_upload_file(const struct pypi_endpoint *ep, const struct publish_file *f,
     bool dry_run, struct publish_outcome *out, struct error *err)
@@ -373,31 +413,7 @@ pypi_upload_file(const struct pypi_endpoint *ep, const struct publish_file *f,
 		goto out;
 	}
 	if (is_already_exists(&resp)) {
-		struct error jerr;
-		int jrc = ERR_NOTFOUND;
-
-		if (ep->json_url != NULL)
-			jrc = json_lookup(ep, f, there, &file_url, &jerr);
-		if (jrc == 0 && strcmp(there, f->sha256) == 0) {
-			out->status = PUBLISH_ALREADY_PRESENT;
-			snprintf(out->url, sizeof(out->url), "%s",
-			    file_url ? file_url : ep->url);
-			rc = 0;
-		} else if (jrc == 0) {
-			rc = error_set(err, ERR_CONFLICT, "CONFLICT",
-			    "%s: %s already exists there with sha256 %.12s..., "
-			    "ours is %.12s...; nothing was overwritten",
-			    ep->what, f->filename, there, f->sha256);
-		} else if (jrc == ERR_TRANSIENT) {
-			rc = error_set(err, ERR_TRANSIENT, "HTTP",
-			    "%s: %s exists; its digest could not be read: %s",
-			    ep->what, f->filename, jerr.msg);
-		} else {
-			rc = error_set(err, ERR_CONFLICT, "CONFLICT",
-			    "%s: HTTP %ld %s (a different file of that name is "
-			    "there, or its digest cannot be checked)",
-			    ep->what, resp.status, resp.reason);
-		}
+		rc = pypi_exists_answer(ep, f, &resp, out, err);
 		goto out;
 	}
 	rc = http_status_error(&resp, ep->what, err);

@@ -673,23 +673,154 @@ s3_abort(struct s3_state *st, const char *key, const char *upload_id)
 	http_response_dispose(&resp);
 }
 
+/*
+ * UploadPart: bytes [off, off + len) of f as part number n of upload_id;
+ * its ETag into etag (checked: fits, no XML metacharacters, since it goes
+ * back into the Complete body as received).
+ */
+static int
+s3_upload_part(struct s3_state *st, const char *key,
+    const struct publish_file *f, const char *upload_id, uint64_t n,
+    uint64_t off, uint64_t len, char etag_out[S3_ETAG_MAX], struct error *err)
+{
+	struct sigv4_param pp[2];
+	struct s3_call c = { 0 };
+	struct http_response resp;
+	struct http_body body;
+	char hash[UTIL_SHA256_HEX], num[24], *etag = NULL;
+	int rc;
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)n);
+	pp[0] = (struct sigv4_param){ "partNumber", num };
+	pp[1] = (struct sigv4_param){ "uploadId", upload_id };
+	if (st->unsigned_payload)
+		snprintf(hash, sizeof(hash), "%s", SIGV4_UNSIGNED_PAYLOAD);
+	else if ((rc = s3_sha256_range(hash, f, off, len, err)) < 0)
+		return rc;
+	http_response_init(&resp);
+	http_body_init(&body);
+	http_body_add_file(&body, f->fd, off, len);
+	c.method = "PUT";
+	c.key = key;
+	c.params = pp;
+	c.n_params = 2;
+	c.payload_hash = hash;
+	c.body = &body;
+	c.what = "s3_upload_part";
+	rc = s3_send(st, &c, &resp, NULL, false, err);
+	http_body_dispose(&body);
+	if (rc < 0)
+		goto out;
+	if (resp.status != 200) {
+		rc = http_status_error(&resp, "s3 UploadPart", err);
+		goto out;
+	}
+	etag = http_response_header(&resp, "ETag");
+	if (etag == NULL || strlen(etag) >= S3_ETAG_MAX ||
+	    strpbrk(etag, "<>&") != NULL) {
+		rc = error_set(err, ERR_FAIL, "HTTP",
+		    "s3 UploadPart %llu answered without a usable ETag",
+		    (unsigned long long)n);
+		goto out;
+	}
+	snprintf(etag_out, S3_ETAG_MAX, "%s", etag);
+	rc = 0;
+out:
+	free(etag);
+	http_response_dispose(&resp);
+	return rc;
+}
+
+/*
+ * CompleteMultipartUpload: the parts in ascending order, ETags as
+ * received; If-None-Match: * when conditional (412 is ERR_CONFLICT).
+ * Complete may answer 200 with an <Error> body: that, and
+ * ConditionalRequestConflict, are ERR_TRANSIENT.
+ */
+static int
+s3_complete_multipart(struct s3_state *st, const char *key,
+    const char *upload_id, char (*etags)[S3_ETAG_MAX], uint64_t nparts,
+    bool conditional, struct error *err)
+{
+	struct sigv4_param pp[1];
+	struct sigv4_header ch[2];
+	struct s3_call c = { 0 };
+	struct http_response resp;
+	struct http_body body;
+	struct buf xml;
+	char hash[UTIL_SHA256_HEX], code[64];
+	size_t nch = 0;
+	uint64_t i;
+	int rc;
+
+	http_response_init(&resp);
+	buf_init(&xml, (size_t)S3_MAX_PARTS * (S3_ETAG_MAX + 64) + 256);
+	buf_puts(&xml, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws"
+	               ".com/doc/2006-03-01/\">");
+	for (i = 0; i < nparts; i++)
+		buf_printf(&xml,
+		    "<Part><ETag>%s</ETag><PartNumber>%llu</PartNumber></Part>",
+		    etags[i], (unsigned long long)i + 1);
+	if (buf_puts(&xml, "</CompleteMultipartUpload>") < 0) {
+		rc = error_set(err, ERR_FAIL, "HTTP",
+		    "s3 CompleteMultipartUpload body is too large");
+		goto out;
+	}
+	util_sha256_hex(hash, xml.data, xml.len);
+	ch[nch++] = (struct sigv4_header){ "Content-Type", "application/xml" };
+	if (conditional)
+		ch[nch++] = (struct sigv4_header){ "If-None-Match", "*" };
+	pp[0] = (struct sigv4_param){ "uploadId", upload_id };
+	http_body_init(&body);
+	http_body_add_mem(&body, xml.data, xml.len);
+	c.method = "POST";
+	c.key = key;
+	c.params = pp;
+	c.n_params = 1;
+	c.headers = ch;
+	c.n_headers = nch;
+	c.payload_hash = hash;
+	c.body = &body;
+	c.what = "s3_complete_multipart";
+	rc = s3_send(st, &c, &resp, NULL, false, err);
+	http_body_dispose(&body);
+	if (rc < 0)
+		goto out;
+	if (resp.status == 412) {
+		rc = ERR_CONFLICT;
+		goto out;
+	}
+	s3_error_code(code, sizeof(code), &resp);
+	if (resp.status != 200 || code[0] != '\0') {
+		if (resp.status == 200 ||
+		    strcmp(code, "ConditionalRequestConflict") == 0)
+			rc = error_set(err, ERR_TRANSIENT, "HTTP",
+			    "s3 CompleteMultipartUpload failed: %s", code);
+		else
+			rc = http_status_error(&resp,
+			    "s3 CompleteMultipartUpload", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_dispose(&xml);
+	http_response_dispose(&resp);
+	return rc;
+}
+
 static int
 s3_put_multipart(struct s3_state *st, const char *key,
     const struct publish_file *f, bool conditional, struct error *err)
 {
 	struct sigv4_header h[4];
 	struct sigv4_param up[] = { { "uploads", NULL } };
-	struct sigv4_param pp[2];
 	struct s3_call c = { 0 };
 	struct http_response resp;
-	char *upload_id = NULL, (*etags)[S3_ETAG_MAX] = NULL, num[24];
-	char hash[UTIL_SHA256_HEX], code[64];
+	char *upload_id = NULL, (*etags)[S3_ETAG_MAX] = NULL;
 	uint64_t part = st->part_size, nparts, i, off;
-	struct buf xml;
 	int rc;
 
 	http_response_init(&resp);
-	buf_init(&xml, (size_t)S3_MAX_PARTS * (S3_ETAG_MAX + 64) + 256);
 	/* Grow the parts when the file would need more than S3 allows. */
 	while ((f->size + part - 1) / part > S3_MAX_PARTS)
 		part *= 2;
@@ -729,111 +860,14 @@ s3_put_multipart(struct s3_state *st, const char *key,
 	etags = xcalloc(nparts, sizeof(*etags));
 	for (i = 0, off = 0; i < nparts; i++, off += part) {
 		uint64_t len = f->size - off < part ? f->size - off : part;
-		struct http_body body;
-		char *etag;
 
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)i + 1);
-		pp[0] = (struct sigv4_param){ "partNumber", num };
-		pp[1] = (struct sigv4_param){ "uploadId", upload_id };
-		if (st->unsigned_payload) {
-			snprintf(hash, sizeof(hash), "%s",
-			    SIGV4_UNSIGNED_PAYLOAD);
-		} else if ((rc = s3_sha256_range(hash, f, off, len, err)) < 0) {
+		if ((rc = s3_upload_part(st, key, f, upload_id, i + 1, off, len,
+		         etags[i], err)) < 0)
 			goto abort;
-		}
-		http_body_init(&body);
-		http_body_add_file(&body, f->fd, off, len);
-		memset(&c, 0, sizeof(c));
-		c.method = "PUT";
-		c.key = key;
-		c.params = pp;
-		c.n_params = 2;
-		c.payload_hash = hash;
-		c.body = &body;
-		c.what = "s3_upload_part";
-		http_response_dispose(&resp);
-		http_response_init(&resp);
-		rc = s3_send(st, &c, &resp, NULL, false, err);
-		http_body_dispose(&body);
-		if (rc < 0)
-			goto abort;
-		if (resp.status != 200) {
-			rc = http_status_error(&resp, "s3 UploadPart", err);
-			goto abort;
-		}
-		etag = http_response_header(&resp, "ETag");
-		if (etag == NULL || strlen(etag) >= S3_ETAG_MAX ||
-		    strpbrk(etag, "<>&") != NULL) {
-			free(etag);
-			rc = error_set(err, ERR_FAIL, "HTTP",
-			    "s3 UploadPart %llu answered without a usable "
-			    "ETag",
-			    (unsigned long long)i + 1);
-			goto abort;
-		}
-		snprintf(etags[i], S3_ETAG_MAX, "%s", etag);
-		free(etag);
 	}
-
-	/* Complete: parts in ascending order, ETags as received. */
-	buf_puts(&xml, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws"
-	               ".com/doc/2006-03-01/\">");
-	for (i = 0; i < nparts; i++)
-		buf_printf(&xml,
-		    "<Part><ETag>%s</ETag><PartNumber>%llu</PartNumber></Part>",
-		    etags[i], (unsigned long long)i + 1);
-	if (buf_puts(&xml, "</CompleteMultipartUpload>") < 0) {
-		rc = error_set(err, ERR_FAIL, "HTTP",
-		    "s3 CompleteMultipartUpload body is too large");
+	if ((rc = s3_complete_multipart(st, key, upload_id, etags, nparts,
+	         conditional, err)) < 0)
 		goto abort;
-	}
-	{
-		struct http_body body;
-		struct sigv4_header ch[2];
-		size_t nch = 0;
-
-		util_sha256_hex(hash, xml.data, xml.len);
-		ch[nch++] =
-		    (struct sigv4_header){ "Content-Type", "application/xml" };
-		if (conditional)
-			ch[nch++] =
-			    (struct sigv4_header){ "If-None-Match", "*" };
-		pp[0] = (struct sigv4_param){ "uploadId", upload_id };
-		http_body_init(&body);
-		http_body_add_mem(&body, xml.data, xml.len);
-		memset(&c, 0, sizeof(c));
-		c.method = "POST";
-		c.key = key;
-		c.params = pp;
-		c.n_params = 1;
-		c.headers = ch;
-		c.n_headers = nch;
-		c.payload_hash = hash;
-		c.body = &body;
-		c.what = "s3_complete_multipart";
-		http_response_dispose(&resp);
-		http_response_init(&resp);
-		rc = s3_send(st, &c, &resp, NULL, false, err);
-		http_body_dispose(&body);
-	}
-	if (rc < 0)
-		goto abort;
-	if (resp.status == 412) {
-		rc = ERR_CONFLICT;
-		goto abort;
-	}
-	/* Complete may answer 200 with an <Error> body. */
-	s3_error_code(code, sizeof(code), &resp);
-	if (resp.status != 200 || code[0] != '\0') {
-		if (resp.status == 200 ||
-		    strcmp(code, "ConditionalRequestConflict") == 0)
-			rc = error_set(err, ERR_TRANSIENT, "HTTP",
-			    "s3 CompleteMultipartUpload failed: %s", code);
-		else
-			rc = http_status_error(&resp,
-			    "s3 CompleteMultipartUpload", err);
-		goto abort;
-	}
 	log_info("s3_multipart_completed key=\"%s\" parts=%llu", key,
 	    (unsigned long long)nparts);
 	rc = 0;
@@ -843,7 +877,6 @@ abort:
 out:
 	free(etags);
 	free(upload_id);
-	buf_dispose(&xml);
 	http_response_dispose(&resp);
 	return rc;
 }

@@ -398,6 +398,13 @@ sigv4_check(const struct sigv4_credentials *cred,
 	return 0;
 }
 
+/*
+ * Long: SigV4 is one linear recipe (path, query, headers, canonical
+ * request, string to sign, key, signature, URL), each step feeding the
+ * next; it reads best top to bottom beside the AWS documentation, and the
+ * steps that have rules of their own (path normalization, header
+ * trimming, the key derivation) are already functions.
+ */
 int
 sigv4_sign(struct sigv4_signed *out, const struct sigv4_credentials *cred,
     const struct sigv4_scope *scope, const struct sigv4_request *req,
