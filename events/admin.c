@@ -37,6 +37,7 @@
 
 struct admin {
 	redisContext *c;
+	struct tls_thread *tls; /* rediss:// (endpoint_open), or NULL */
 	int timeout_ms;
 };
 
@@ -45,6 +46,7 @@ admin_connect(struct admin **out, const char *url, int timeout_ms,
     struct error *err)
 {
 	struct endpoint ep = { 0 };
+	struct endpoint_conn ec = { 0 };
 	redisContext *c = NULL;
 	struct admin *adm;
 	int rc;
@@ -53,11 +55,12 @@ admin_connect(struct admin **out, const char *url, int timeout_ms,
 		goto out;
 	/* Through Sentinel: discovered once, here (a tool's run is short). */
 	rc = ep.nsentinels > 0 ? sentinel_connect(&c, &ep, timeout_ms, err)
-	                       : endpoint_connect(&c, &ep, timeout_ms, err);
+	                       : endpoint_open(&ec, &ep, timeout_ms, err);
 	if (rc < 0)
 		goto out;
 	adm = xcalloc(1, sizeof(*adm));
-	adm->c = c;
+	adm->c = c != NULL ? c : ec.c;
+	adm->tls = ec.tls;
 	adm->timeout_ms = timeout_ms;
 	*out = adm;
 out:
@@ -70,8 +73,11 @@ admin_free(struct admin *adm)
 {
 	if (adm == NULL)
 		return;
-	if (adm->c != NULL)
-		redisFree(adm->c);
+	if (adm->c != NULL) {
+		struct endpoint_conn ec = { adm->c, adm->tls };
+
+		endpoint_close(&ec); /* redisFree, then the TLS thread */
+	}
 	free(adm);
 }
 

@@ -41,6 +41,7 @@
 #include "events/fields.h"
 #include "events/reply_int.h"
 #include "events/sentinel.h"
+#include "events/tls.h"
 
 /* Reconnect backoff: 100 ms doubling to 10 s, each wait scaled by a
  * random 0.5-1.0 so many workers do not reconnect in lock-step after a
@@ -108,6 +109,7 @@ struct bus_stream {
 struct bus {
 	struct event_base *base;
 	struct endpoint url;
+	struct tls_bridge *tls; /* rediss://: hiredis connects to its socket */
 	char *group;
 	char *consumer;
 	char *output_stream;
@@ -631,8 +633,11 @@ conn_start(struct bus_conn *conn)
 	}
 	/* NB: hiredis resolves host names with a blocking getaddrinfo();
 	 * use an IP address or a unix socket where that matters. */
-	ac = u->path ? redisAsyncConnectUnix(u->path)
-	             : redisAsyncConnect(host, port);
+	if (bus->tls != NULL) /* rediss://: never clear text to Redis */
+		ac = redisAsyncConnectUnix(tls_bridge_path(bus->tls));
+	else
+		ac = u->path ? redisAsyncConnectUnix(u->path)
+		             : redisAsyncConnect(host, port);
 	if (ac == NULL || ac->err) {
 		log_warnx("redis_connect_failed conn=%s err=\"%s\"",
 		    bus_conn_names[conn->kind],
@@ -642,7 +647,7 @@ conn_start(struct bus_conn *conn)
 		conn_schedule(conn);
 		return;
 	}
-	if (!u->path)
+	if (!u->path && bus->tls == NULL) /* TLS: on the bridge's socket */
 		redisEnableKeepAlive(&ac->c);
 	ac->data = conn;
 	conn->ac = ac;
@@ -1298,6 +1303,12 @@ bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
 		free(bus);
 		return rc;
 	}
+	if (bus->url.tls &&
+	    (rc = tls_bridge_new(&bus->tls, base, &bus->url, err)) < 0) {
+		endpoint_dispose(&bus->url);
+		free(bus);
+		return rc;
+	}
 	bus->base = base;
 	bus->group = xstrdup(o->group ? o->group : "artifactd");
 	bus->consumer = xstrdup(o->consumer ? o->consumer : "artifactd");
@@ -1871,6 +1882,8 @@ bus_free(struct bus *bus)
 	free(bus->consumer);
 	free(bus->output_stream);
 	free(bus->output_channel);
+	/* After the contexts: their sockets are the bridge's peers. */
+	tls_bridge_free(bus->tls);
 	endpoint_dispose(&bus->url);
 	free(bus);
 }

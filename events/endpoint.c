@@ -4,12 +4,15 @@
 #include "events/endpoint_int.h"
 
 #include <hiredis/hiredis.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "events/tls.h"
 
 /* Undo %XX escapes in user names and passwords. */
 static char *
@@ -38,6 +41,9 @@ endpoint_unescape(const char *s, size_t n)
 
 static int endpoint_parse_sentinel(struct endpoint *ep, const char *p,
     struct error *err);
+static int endpoint_parse_tls(struct endpoint *ep, const char *url,
+    const struct endpoint_tls *defaults, struct error *err);
+static struct endpoint_tls endpoint_default_tls;
 
 int
 endpoint_parse(struct endpoint *ep, const char *url, struct error *err)
@@ -49,6 +55,8 @@ endpoint_parse(struct endpoint *ep, const char *url, struct error *err)
 	ep->port = 6379;
 	if (strncmp(url, "redis+sentinel://", 17) == 0)
 		return endpoint_parse_sentinel(ep, url + 17, err);
+	if (strncmp(url, "rediss://", 9) == 0)
+		return endpoint_parse_tls(ep, url, &endpoint_default_tls, err);
 	if (strncmp(url, "unix://", 7) == 0) {
 		p = url + 7;
 		q = strchr(p, '?');
@@ -152,7 +160,58 @@ endpoint_dispose(struct endpoint *ep)
 	free(ep->sentinels);
 	free(ep->master_name);
 	free(ep->sentinel_password);
+	free(ep->tls_opt.ca_file);
+	free(ep->tls_opt.ca_dir);
+	free(ep->tls_opt.cert_file);
+	free(ep->tls_opt.key_file);
 	memset(ep, 0, sizeof(*ep));
+}
+
+/* AUTH and SELECT on a fresh connection, and a PING when ping (a TLS
+ * connection: the handshake's outcome is known once something came
+ * back). */
+static int
+endpoint_setup(redisContext *c, const struct endpoint *ep, bool ping,
+    struct error *err)
+{
+	redisReply *r = NULL;
+	int rc = ERR_FAIL;
+
+	if (ep->password != NULL) {
+		if (ep->user != NULL)
+			r = redisCommand(c, "AUTH %s %s", ep->user,
+			    ep->password);
+		else
+			r = redisCommand(c, "AUTH %s", ep->password);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			error_set(err, rc, "AUTH",
+			    "redis refused the credentials");
+			goto out;
+		}
+		freeReplyObject(r);
+		r = NULL;
+	}
+	if (ep->db != 0) {
+		r = redisCommand(c, "SELECT %d", ep->db);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			error_set(err, rc, "REDIS", "cannot select db %d",
+			    ep->db);
+			goto out;
+		}
+		freeReplyObject(r);
+		r = NULL;
+	}
+	if (ping && (r = redisCommand(c, "PING")) == NULL) {
+		error_set(err, ERR_TRANSIENT, "REDIS",
+		    "cannot connect to redis: %s", c->errstr);
+		rc = ERR_TRANSIENT;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	return rc;
 }
 
 int
@@ -161,9 +220,12 @@ endpoint_connect(redisContext **out, const struct endpoint *ep, int timeout_ms,
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	redisContext *c;
-	redisReply *r = NULL;
 	int rc = ERR_TRANSIENT;
 
+	/* Never clear text to a rediss:// endpoint: that is endpoint_open. */
+	if (ep->tls)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "rediss:// is connected through endpoint_open");
 	c = ep->path != NULL ? redisConnectUnixWithTimeout(ep->path, tv)
 	                     : redisConnectWithTimeout(ep->host, ep->port, tv);
 	if (c == NULL || c->err) {
@@ -172,36 +234,11 @@ endpoint_connect(redisContext **out, const struct endpoint *ep, int timeout_ms,
 		goto fail;
 	}
 	redisSetTimeout(c, tv);
-	if (ep->password != NULL) {
-		if (ep->user != NULL)
-			r = redisCommand(c, "AUTH %s %s", ep->user,
-			    ep->password);
-		else
-			r = redisCommand(c, "AUTH %s", ep->password);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			rc = ERR_FAIL;
-			error_set(err, rc, "AUTH",
-			    "redis refused the credentials");
-			goto fail;
-		}
-		freeReplyObject(r);
-		r = NULL;
-	}
-	if (ep->db != 0) {
-		r = redisCommand(c, "SELECT %d", ep->db);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			rc = ERR_FAIL;
-			error_set(err, rc, "REDIS", "cannot select db %d",
-			    ep->db);
-			goto fail;
-		}
-		freeReplyObject(r);
-	}
+	if ((rc = endpoint_setup(c, ep, false, err)) < 0)
+		goto fail;
 	*out = c;
 	return 0;
 fail:
-	if (r != NULL)
-		freeReplyObject(r);
 	if (c != NULL)
 		redisFree(c);
 	return rc;
@@ -389,4 +426,190 @@ endpoint_parse_sentinel(struct endpoint *ep, const char *p, struct error *err)
 		ep->sentinel_password =
 		    xstrdup(endpoint_default_sentinel_password);
 	return 0;
+}
+
+/* ------------------------------------------------------------ rediss */
+
+void
+endpoint_tls_defaults(const struct endpoint_tls *t)
+{
+	struct endpoint_tls *d = &endpoint_default_tls;
+
+	free(d->ca_file);
+	free(d->ca_dir);
+	free(d->cert_file);
+	free(d->key_file);
+	memset(d, 0, sizeof(*d));
+	if (t == NULL)
+		return;
+#define ENDPOINT_DUP(s) ((s) != NULL && *(s) != '\0' ? xstrdup(s) : NULL)
+	d->ca_file = ENDPOINT_DUP(t->ca_file);
+	d->ca_dir = ENDPOINT_DUP(t->ca_dir);
+	d->cert_file = ENDPOINT_DUP(t->cert_file);
+	d->key_file = ENDPOINT_DUP(t->key_file);
+#undef ENDPOINT_DUP
+	d->insecure = t->insecure;
+}
+
+/* One key=value of a rediss:// query, n bytes at s. */
+static int
+endpoint_tls_param(struct endpoint_tls *t, const char *s, size_t n,
+    struct error *err)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} keys[] = {
+		{ "tls-ca-file", offsetof(struct endpoint_tls, ca_file) },
+		{ "tls-ca-dir", offsetof(struct endpoint_tls, ca_dir) },
+		{ "tls-cert-file", offsetof(struct endpoint_tls, cert_file) },
+		{ "tls-key-file", offsetof(struct endpoint_tls, key_file) },
+	};
+	const char *eq = memchr(s, '=', n);
+	size_t klen = eq ? (size_t)(eq - s) : n, i;
+	char *v;
+
+	if (eq == NULL || eq + 1 == s + n)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "rediss URL parameter '%.*s' needs a value",
+		    (int)(klen > 64 ? 64 : klen), s);
+	v = endpoint_unescape(eq + 1, (size_t)(s + n - eq - 1));
+	if (klen == 12 && memcmp(s, "tls-insecure", 12) == 0) {
+		bool yes = strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+		           strcmp(v, "1") == 0;
+
+		if (!yes && strcmp(v, "no") != 0 && strcmp(v, "false") != 0 &&
+		    strcmp(v, "0") != 0) {
+			free(v);
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "tls-insecure in a rediss URL is yes or no");
+		}
+		t->insecure = yes;
+		free(v);
+		return 0;
+	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char **field = (char **)((char *)t + keys[i].off);
+
+		if (strlen(keys[i].key) == klen &&
+		    memcmp(keys[i].key, s, klen) == 0) {
+			free(*field);
+			*field = v;
+			return 0;
+		}
+	}
+	free(v);
+	/* A misspelt tls-ca-file must not be ignored quietly. */
+	return error_set(err, ERR_INVALID, "CONFIG",
+	    "unknown parameter '%.*s' in rediss URL (tls-ca-file, tls-ca-dir, "
+	    "tls-cert-file, tls-key-file, tls-insecure)",
+	    (int)(klen > 64 ? 64 : klen), s);
+}
+
+/* rediss://...: the redis:// form with tls set, then the query (which
+ * wins over defaults). A '?' in a password must be written %3F, as
+ * redis-py and every URL parser read it. */
+static int
+endpoint_parse_tls(struct endpoint *ep, const char *url,
+    const struct endpoint_tls *defaults, struct error *err)
+{
+	const char *q = strchr(url + 9, '?');
+	char *plain = xasprintf("redis://%.*s",
+	    (int)(q ? (size_t)(q - url - 9) : strlen(url + 9)), url + 9);
+	int rc = endpoint_parse(ep, plain, err);
+
+	free(plain);
+	if (rc < 0)
+		return rc;
+	ep->tls = true;
+	ep->tls_opt.ca_file =
+	    defaults->ca_file ? xstrdup(defaults->ca_file) : NULL;
+	ep->tls_opt.ca_dir =
+	    defaults->ca_dir ? xstrdup(defaults->ca_dir) : NULL;
+	ep->tls_opt.cert_file =
+	    defaults->cert_file ? xstrdup(defaults->cert_file) : NULL;
+	ep->tls_opt.key_file =
+	    defaults->key_file ? xstrdup(defaults->key_file) : NULL;
+	ep->tls_opt.insecure = defaults->insecure;
+	while (q != NULL && q[1] != '\0') {
+		const char *s = q + 1, *amp = strchr(s, '&');
+		size_t n = amp ? (size_t)(amp - s) : strlen(s);
+
+		if ((rc = endpoint_tls_param(&ep->tls_opt, s, n, err)) < 0) {
+			endpoint_dispose(ep);
+			return rc;
+		}
+		q = amp;
+	}
+	return 0;
+}
+
+int
+endpoint_check(const char *url, const struct endpoint_tls *t, struct error *err)
+{
+	struct endpoint ep;
+	int rc;
+
+	if (strncmp(url, "rediss://", 9) != 0) {
+		if ((rc = endpoint_parse(&ep, url, err)) == 0)
+			endpoint_dispose(&ep);
+		return rc;
+	}
+	memset(&ep, 0, sizeof(ep));
+	rc = endpoint_parse_tls(&ep, url, t ? t : &endpoint_default_tls, err);
+	if (rc < 0)
+		return rc;
+	rc = tls_check(&ep.tls_opt, err);
+	endpoint_dispose(&ep);
+	return rc;
+}
+
+int
+endpoint_open(struct endpoint_conn *out, const struct endpoint *ep,
+    int timeout_ms, struct error *err)
+{
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct tls_thread *t = NULL;
+	redisContext *c = NULL;
+	int fd, rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!ep->tls)
+		return endpoint_connect(&out->c, ep, timeout_ms, err);
+	/* The handshake gets 3/4 of the time, so that its own cause, not
+	 * hiredis's read timeout, is what a black-holed server reports. */
+	if ((rc = tls_thread_start(&t, ep, timeout_ms - timeout_ms / 4, &fd,
+	         err)) < 0)
+		return rc;
+	c = redisConnectFd(fd);
+	if (c == NULL || c->err) {
+		rc = error_set(err, ERR_TRANSIENT, "REDIS",
+		    "cannot connect to redis: %s",
+		    c ? c->errstr : "out of memory");
+		if (c == NULL)
+			close(fd);
+		goto fail;
+	}
+	redisSetTimeout(c, tv);
+	if ((rc = endpoint_setup(c, ep, true, err)) < 0)
+		goto fail;
+	out->c = c;
+	out->tls = t;
+	return 0;
+fail:
+	if (c != NULL)
+		redisFree(c);
+	/* The TLS failure's cause, when there was one, says more. */
+	if (tls_thread_finish(t, err) < 0)
+		rc = ERR_TRANSIENT;
+	return rc;
+}
+
+void
+endpoint_close(struct endpoint_conn *conn)
+{
+	if (conn->c != NULL)
+		redisFree(conn->c);
+	tls_thread_finish(conn->tls, NULL);
+	memset(conn, 0, sizeof(*conn));
 }

@@ -11,6 +11,11 @@
  * names Redis Sentinels (port 26379 by default) and the master they
  * watch; the credentials and db are the master's. The address of the
  * master is found by sentinel.h, never by this parser.
+ *
+ * rediss://[user:pass@]host:port/db[?tls-ca-file=...&tls-ca-dir=...
+ * &tls-cert-file=...&tls-key-file=...&tls-insecure=yes] is redis:// over
+ * TLS (events/tls.h), port 6379 by default as with redis-py and
+ * redis-cli. It never falls back to clear text.
  */
 #ifndef EVENTS_ENDPOINT_H
 #define EVENTS_ENDPOINT_H
@@ -31,6 +36,15 @@ struct endpoint {
 	size_t nsentinels;
 	char *master_name;       /* the name the sentinels know it by */
 	char *sentinel_password; /* AUTH to the sentinels, or NULL */
+	/* rediss:// (tls true): TLS through events/tls.h */
+	bool tls;
+	struct endpoint_tls {
+		char *ca_file;   /* PEM bundle, or NULL */
+		char *ca_dir;    /* hashed directory (c_rehash), or NULL */
+		char *cert_file; /* client certificate chain, or NULL */
+		char *key_file;  /* its key, or NULL */
+		bool insecure;   /* no verification at all (logged) */
+	} tls_opt;
 };
 
 struct endpoint_node {
@@ -53,6 +67,23 @@ struct endpoint_node {
  * connection; the strings are copied; NULL or "" clears.
  */
 void endpoint_sentinel_defaults(const char *master, const char *password);
+
+/*
+ * The settings tls-ca-file, tls-ca-dir, tls-cert-file, tls-key-file and
+ * tls-insecure, used by every later endpoint_parse of a rediss:// URL
+ * (the URL's own ?tls-ca-file=... and so on win). Set once at start-up,
+ * before any connection; copied; NULL clears.
+ */
+void endpoint_tls_defaults(const struct endpoint_tls *t);
+
+/*
+ * Parse url as endpoint_parse does, with t as the TLS settings (NULL:
+ * those of endpoint_tls_defaults), and for a rediss:// URL also check the
+ * certificate files (tls.h's tls_check). For check-config. Returns 0 or
+ * ERR_INVALID.
+ */
+int endpoint_check(const char *url, const struct endpoint_tls *t,
+    struct error *err);
 
 /* Parse a URL. Returns 0 or ERR_INVALID (the message never contains the
  * password). */

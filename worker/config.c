@@ -65,7 +65,8 @@ static const struct config_check {
 static const struct config_desc config_descs[] = {
 	{ "redis-url", { "ARTIFACTD_REDIS_URL" }, NULL, CT_STR, F(redis_url), 0,
 	    "redis://127.0.0.1:6379/0", 0, true,
-	    "redis://[user:pass@]host:port/db or unix:///path" },
+	    "redis://[user:pass@]host:port/db, rediss:// (TLS) or "
+	    "unix:///path" },
 	{ "sentinel-master", { "ARTIFACTD_SENTINEL_MASTER" }, NULL, CT_STR,
 	    F(sentinel_master), 0, NULL, 0, false,
 	    "redis+sentinel://: master name, when the URL has none" },
@@ -73,6 +74,23 @@ static const struct config_desc config_descs[] = {
 	    { "ARTIFACTD_SENTINEL_PASSWORD", "REDIS_SENTINEL_PASSWORD" }, NULL,
 	    CT_STR, F(sentinel_password), 0, NULL, 0, true,
 	    "redis+sentinel://: password of the sentinels (AUTH)" },
+	{ "tls-ca-file", { "ARTIFACTD_TLS_CA_FILE" }, NULL, CT_STR,
+	    F(tls_ca_file), 0, NULL, 0, false,
+	    "rediss://: CA certificates (PEM) to verify Redis with "
+	    "(default: the system's)" },
+	{ "tls-ca-dir", { "ARTIFACTD_TLS_CA_DIR" }, NULL, CT_STR, F(tls_ca_dir),
+	    0, NULL, 0, false,
+	    "rediss://: directory of hashed CA certificates" },
+	{ "tls-cert-file", { "ARTIFACTD_TLS_CERT_FILE" }, NULL, CT_STR,
+	    F(tls_cert_file), 0, NULL, 0, false,
+	    "rediss://: client certificate (PEM), for tls-auth-clients" },
+	{ "tls-key-file", { "ARTIFACTD_TLS_KEY_FILE" }, NULL, CT_STR,
+	    F(tls_key_file), 0, NULL, 0, false,
+	    "rediss://: key of the client certificate (PEM)" },
+	{ "tls-insecure", { "ARTIFACTD_TLS_INSECURE" }, NULL, CT_BOOL,
+	    F(tls_insecure), 0, "false", 0, false,
+	    "rediss://: do not verify Redis's certificate (warned on every "
+	    "connect)" },
 	{ "test-stream", { "ARTIFACTD_TEST_STREAM" }, NULL, CT_STR,
 	    F(test_stream), 0, "test_results", 0, false,
 	    "input stream of test results" },
@@ -929,6 +947,38 @@ config_check_base_branch(const char *value, struct error *err)
 	return config_check_ref("base-branch", "refs/heads/%s", value, err);
 }
 
+void
+config_apply_tls(const struct config *cfg)
+{
+	struct endpoint_tls t = { cfg->tls_ca_file, cfg->tls_ca_dir,
+		cfg->tls_cert_file, cfg->tls_key_file, cfg->tls_insecure };
+
+	endpoint_tls_defaults(&t);
+}
+
+/* rediss://: what can be checked before connecting (the CA file loads,
+ * the client certificate and key match); TLS settings with another
+ * scheme are refused rather than quietly talking clear text. */
+static int
+config_check_tls(const struct config *cfg, struct error *err)
+{
+#define CONFIG_SET(s) ((s) != NULL && *(s) != '\0')
+	bool set = CONFIG_SET(cfg->tls_ca_file) ||
+	           CONFIG_SET(cfg->tls_ca_dir) ||
+	           CONFIG_SET(cfg->tls_cert_file) ||
+	           CONFIG_SET(cfg->tls_key_file) || cfg->tls_insecure;
+#undef CONFIG_SET
+
+	config_apply_tls(cfg);
+	if (strncmp(cfg->redis_url, "rediss://", 9) == 0)
+		return endpoint_check(cfg->redis_url, NULL, err);
+	if (set)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "tls-* settings are set but redis-url is not rediss:// "
+		    "(it would be clear text)");
+	return 0;
+}
+
 int
 config_validate(const struct config *cfg, struct error *err)
 {
@@ -936,10 +986,13 @@ config_validate(const struct config *cfg, struct error *err)
 
 	if (strncmp(cfg->redis_url, "redis://", 8) != 0 &&
 	    strncmp(cfg->redis_url, "unix://", 7) != 0 &&
-	    strncmp(cfg->redis_url, "redis+sentinel://", 17) != 0)
+	    strncmp(cfg->redis_url, "redis+sentinel://", 17) != 0 &&
+	    strncmp(cfg->redis_url, "rediss://", 9) != 0)
 		return error_set(err, ERR_INVALID, "CONFIG",
-		    "redis-url must start with redis://, redis+sentinel:// "
-		    "or unix://");
+		    "redis-url must start with redis://, rediss://, "
+		    "redis+sentinel:// or unix://");
+	if (config_check_tls(cfg, err) < 0)
+		return ERR_INVALID;
 	/* Parsed as the bus will (with sentinel-master, see
 	 * config_set_desc): a missing or conflicting master name is caught
 	 * here, by check-config too. */

@@ -47,6 +47,11 @@ struct config {
 	char *redis_url;
 	char *sentinel_master;   /* redis+sentinel://: the master's name */
 	char *sentinel_password; /* redis+sentinel://: AUTH to sentinels */
+	char *tls_ca_file;       /* rediss:// (events/tls.h) */
+	char *tls_ca_dir;
+	char *tls_cert_file;
+	char *tls_key_file;
+	bool tls_insecure;
 	char *test_stream;
 	char *release_stream;
 	char *output_stream;
@@ -133,6 +138,11 @@ bool config_is_secret(const char *name);
 
 /* Check cross-field constraints after all layers. Returns 0/ERR_INVALID. */
 int config_validate(const struct config *cfg, struct error *err);
+
+/* Hand the tls-* settings to events/ (endpoint_tls_defaults), for every
+ * rediss:// connection made afterwards; config_validate does it too. Every
+ * command runs it once the flags are applied (main.c). */
+void config_apply_tls(const struct config *cfg);
 
 /* Print the effective settings, secrets masked, as text or JSON. */
 void config_print(const struct config *cfg, bool json);

@@ -227,6 +227,7 @@ main(int argc, char **argv)
 		    strcmp(cfg.log_format, "json") == 0);
 		main_raise_nofile(main_cmds[c].fn == cmd_run ||
 		                  main_cmds[c].fn == cmd_bridge);
+		config_apply_tls(&cfg); /* rediss:// for every command */
 		rc = main_cmds[c].fn(argc - i, argv + i, &cfg);
 		config_dispose(&cfg);
 		return rc;
