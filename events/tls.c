@@ -270,8 +270,11 @@ tls_pipe_cause(struct tls_pipe *p, short what)
 	unsigned long e, first = 0;
 	int sockerr = EVUTIL_SOCKET_ERROR();
 
+	/* libevent also queues SSL_get_error() codes (SSL_ERROR_SYSCALL for
+	 * a refused connect, say) which are no library errors: skip them,
+	 * the socket error says more. */
 	while ((e = bufferevent_get_openssl_error(p->tls)) != 0)
-		if (first == 0)
+		if (first == 0 && ERR_GET_LIB(e) != 0)
 			first = e;
 	if (first != 0 &&
 	    ERR_GET_REASON(first) == SSL_R_CERTIFICATE_VERIFY_FAILED &&
