@@ -3,9 +3,11 @@
  * sees: the struct store itself, the pool of per-thread libgit2 handles,
  * commit-message trailers, ref-name helpers and the push helper process.
  *
- * store.c owns opening, the commit path and idempotency; store_query.c
- * owns list/show/revert; store_push.c owns the push helper process, the
- * push/fetch/rebuild loop and store_push_pending().
+ * Which file owns what, and who may call whom, is the file map in
+ * docs/internals/store.md: repo.c (handles, libgit2 errors, names) at
+ * the bottom; open.c; commit.c and store_query.c; push.c over
+ * push_child.c (the helper and its children) and push_rebuild.c;
+ * commit_write.c the one writer of commit and tag objects.
  */
 #ifndef STORE_STORE_INT_H
 #define STORE_STORE_INT_H
@@ -49,6 +51,17 @@ struct sign_key;
 
 /* Limits on what we read back from git (metadata.json, messages). */
 #define STORE_METADATA_MAX (1024 * 1024)
+
+/* A repository path or a file name of one artifact longer than this is
+ * refused: git handles more, but no sane artifact needs it and every ref
+ * and path we build stays well under PATH_MAX. */
+#define STORE_NAME_MAX 512
+
+/* The push protocol between push.c and the child (push_child.c): the
+ * request is a few ref names; the reply lists only problem refs, at most
+ * every ref of a 100k-ref repository (about 8 MB). */
+#define PUSH_REQUEST_MAX (1024 * 1024)
+#define PUSH_REPLY_MAX (16 * 1024 * 1024)
 
 struct store {
 	/* Copies of the options; the strings below are owned. */
@@ -147,7 +160,7 @@ int store_ref_commit(git_oid *out, git_repository *repo, const char *ref,
 int store_read_metadata(cJSON **out, git_repository *repo, const git_oid *cid,
     const char *path, struct error *err);
 
-/* Helper process lifecycle (store_push.c). */
+/* Helper process lifecycle (push_child.c). */
 int store_helper_start(struct store *st, struct error *err);
 void store_helper_stop(struct store *st);
 
@@ -165,6 +178,15 @@ int store_clone_fetch(struct store *st, struct error *err);
 int store_push_branch(struct store *st, git_repository *repo,
     const char *branch_ref, char **tags, size_t ntags, git_oid *new_tip,
     struct error *err);
+
+/*
+ * The remote's tip of branch_ref is `remote` (fetched by the push
+ * child): make the local branch a descendant of it, replaying our
+ * commits on top (push_rebuild.c). Returns 0 (also when the branch moved
+ * under us meanwhile: the next push attempt starts over) or ERR_FAIL.
+ */
+int store_push_rebuild(git_repository *repo, const struct store *st,
+    const char *branch_ref, const git_oid *remote, struct error *err);
 
 /*
  * Every commit the store writes goes through this (commit_write.c): with
