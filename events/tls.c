@@ -52,6 +52,7 @@ struct tls_target {
 	int port;
 	bool insecure;
 	bool is_ip;
+	bool has_cert; /* a client certificate is configured */
 };
 
 struct tls_pipe;
@@ -63,6 +64,7 @@ struct tls_pipe {
 	struct bufferevent *tls;
 	struct event *timer;
 	bool up;      /* TLS handshake done */
+	bool heard;   /* some bytes came from Redis after it */
 	bool closing; /* Redis side gone; flushing what is left to hiredis */
 	tls_pipe_done_cb *done;
 	void *arg;
@@ -184,6 +186,7 @@ tls_target_init(struct tls_target *tgt, const struct endpoint *ep,
 	tgt->host = xstrdup(ep->host);
 	tgt->port = ep->port;
 	tgt->insecure = ep->tls_opt.insecure;
+	tgt->has_cert = ep->tls_opt.cert_file != NULL;
 	tgt->is_ip = inet_pton(AF_INET, ep->host, addr) == 1 ||
 	             inet_pton(AF_INET6, ep->host, addr) == 1;
 	return 0;
@@ -281,6 +284,16 @@ tls_pipe_cause(struct tls_pipe *p, short what)
 	    vr != X509_V_OK) {
 		tls_pipe_fail(p, "certificate verify failed: %s",
 		    X509_verify_cert_error_string(vr));
+	} else if (first == 0 && p->up && !p->heard) {
+		/* TLS 1.3: the server checks the client certificate after our
+		 * side of the handshake is done; its alert is often lost to a
+		 * reset when hiredis has written meanwhile. */
+		tls_pipe_fail(p,
+		    "closed by the server right after the TLS handshake (%s)",
+		    p->tgt->has_cert
+		        ? "was the client certificate refused?"
+		        : "does it require a client certificate? tls-cert-file "
+		          "is not set");
 	} else if (first != 0) {
 		const char *r = ERR_reason_error_string(first);
 
@@ -307,6 +320,8 @@ tls_pipe_read_cb(struct bufferevent *bev, void *arg)
 
 	if (to == NULL)
 		return;
+	if (bev == p->tls)
+		p->heard = true;
 	evbuffer_add_buffer(bufferevent_get_output(to),
 	    bufferevent_get_input(bev));
 	if (evbuffer_get_length(bufferevent_get_output(to)) >= TLS_PIPE_HIGH) {
