@@ -34,13 +34,15 @@ struct push_reply {
 };
 
 /*
- * Run one operation in a child with a deadline. Returns 0 when the child
- * reported "done 0", ERR_TRANSIENT on a network error, a timeout or a
- * dead child (err says which). reply->text holds the lines.
+ * Hand the helper one end of a fresh socket pair (SCM_RIGHTS), then
+ * write the request on the other: op, repository, url, prefix, then ref
+ * names, one per line. On success *fd is our end, its writing side shut,
+ * and *deadline (monotonic ms) push_timeout_s after the helper took the
+ * socket: writing the request counts against it.
  */
 static int
-push_run(struct store *st, const char *op, char *const *refs, size_t nrefs,
-    struct push_reply *reply, struct error *err)
+push_send_request(struct store *st, const char *op, char *const *refs,
+    size_t nrefs, int *fd, int64_t *deadline, struct error *err)
 {
 	struct msghdr mh;
 	struct cmsghdr *cm;
@@ -50,15 +52,11 @@ push_run(struct store *st, const char *op, char *const *refs, size_t nrefs,
 		struct cmsghdr align;
 	} u;
 	struct buf req;
-	struct pollfd pfd;
-	char chunk[8192], byte = 'x', *url, *done, *line;
-	int sv[2] = { -1, -1 }, rc = ERR_TRANSIENT, left;
-	int64_t deadline;
+	char byte = 'x';
+	int sv[2] = { -1, -1 }, rc = ERR_TRANSIENT;
 	size_t i, off;
 	ssize_t r;
 
-	memset(reply, 0, sizeof(*reply));
-	buf_init(&reply->text, PUSH_REPLY_MAX);
 	buf_init(&req, PUSH_REQUEST_MAX);
 	(void)buf_printf(&req, "%s\n%s\n%s\n%s\n", op, st->opts.repo_path,
 	    st->push_url, st->opts.branch_prefix);
@@ -95,7 +93,7 @@ push_run(struct store *st, const char *op, char *const *refs, size_t nrefs,
 		    "the push helper is gone");
 		goto out;
 	}
-	deadline = util_mono_ms() + (int64_t)st->opts.push_timeout_s * 1000;
+	*deadline = util_mono_ms() + (int64_t)st->opts.push_timeout_s * 1000;
 	for (off = 0; off < req.len;) {
 		r = send(sv[0], req.data + off, req.len - off, MSG_NOSIGNAL);
 		if (r < 0 && errno == EINTR)
@@ -105,6 +103,30 @@ push_run(struct store *st, const char *op, char *const *refs, size_t nrefs,
 		off += (size_t)r;
 	}
 	shutdown(sv[0], SHUT_WR);
+	*fd = sv[0];
+	sv[0] = -1;
+	rc = 0;
+out:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	buf_dispose(&req);
+	return rc;
+}
+
+/*
+ * Read the child's lines from fd into reply->text until it closes, or
+ * until deadline (monotonic ms): then the child is killed and
+ * ERR_TRANSIENT returned. The "pid" line is noted as soon as it is in.
+ */
+static int
+push_read_reply(struct store *st, const char *op, int fd, int64_t deadline,
+    struct push_reply *reply, struct error *err)
+{
+	struct pollfd pfd;
+	char chunk[8192], *url;
+	int left, rc;
+	ssize_t r;
+
 	for (;;) {
 		left = (int)(deadline - util_mono_ms());
 		if (left <= 0) {
@@ -115,15 +137,15 @@ push_run(struct store *st, const char *op, char *const *refs, size_t nrefs,
 			    "%s to %s timed out after %d s", op, url,
 			    st->opts.push_timeout_s);
 			free(url);
-			goto out;
+			return rc;
 		}
-		pfd.fd = sv[0];
+		pfd.fd = fd;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
 			break;
 		if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		r = read(sv[0], chunk, sizeof(chunk));
+		r = read(fd, chunk, sizeof(chunk));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -135,8 +157,18 @@ push_run(struct store *st, const char *op, char *const *refs, size_t nrefs,
 		    strchr(reply->text.data, '\n'))
 			reply->pid = strtol(reply->text.data + 4, NULL, 10);
 	}
-	/* The last line says how it ended. */
-	done = NULL;
+	return 0;
+}
+
+/* The last "done <rc> <message>" line says how the child ended: into
+ * reply->rc and reply->msg. Returns 0 for "done 0", else as push_run. */
+static int
+push_reply_end(struct store *st, const char *op, struct push_reply *reply,
+    struct error *err)
+{
+	char *done = NULL, *line, *url;
+	int rc;
+
 	for (line = reply->text.data; line && *line;) {
 		if (strncmp(line, "done ", 5) == 0)
 			done = line;
@@ -144,11 +176,9 @@ push_run(struct store *st, const char *op, char *const *refs, size_t nrefs,
 		if (line)
 			line++;
 	}
-	if (done == NULL) {
-		rc = error_set(err, ERR_TRANSIENT, "PUSH",
+	if (done == NULL)
+		return error_set(err, ERR_TRANSIENT, "PUSH",
 		    "the push process died");
-		goto out;
-	}
 	reply->rc = (int)strtol(done + 5, &line, 10);
 	snprintf(reply->msg, sizeof(reply->msg), "%.*s",
 	    (int)strcspn(line + 1, "\n"), line + 1);
@@ -159,15 +189,31 @@ push_run(struct store *st, const char *op, char *const *refs, size_t nrefs,
 		    reply->rc == GIT_EAUTH ? "AUTH" : "PUSH", "%s %s: %s", op,
 		    url, reply->msg);
 		free(url);
-		goto out;
+		return rc;
 	}
-	rc = 0;
-out:
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	buf_dispose(&req);
+	return 0;
+}
+
+/*
+ * Run one operation in a child with a deadline. Returns 0 when the child
+ * reported "done 0", ERR_TRANSIENT on a network error, a timeout or a
+ * dead child (err says which). reply->text holds the lines.
+ */
+static int
+push_run(struct store *st, const char *op, char *const *refs, size_t nrefs,
+    struct push_reply *reply, struct error *err)
+{
+	int64_t deadline = 0;
+	int fd = -1, rc;
+
+	memset(reply, 0, sizeof(*reply));
+	buf_init(&reply->text, PUSH_REPLY_MAX);
+	if ((rc = push_send_request(st, op, refs, nrefs, &fd, &deadline, err)) <
+	    0)
+		return rc;
+	if ((rc = push_read_reply(st, op, fd, deadline, reply, err)) == 0)
+		rc = push_reply_end(st, op, reply, err);
+	close(fd);
 	return rc;
 }
 

@@ -430,27 +430,24 @@ child_pending_refs(git_repository *repo, const char *prefix, char ***names,
 	free(glob);
 }
 
-/* One operation, in the child. Never returns. */
-static void
-child_run(int fd, const struct store_creds *creds)
-{
-	struct child_ctx c = { .fd = fd, .creds = creds };
-	git_remote_callbacks cb;
-	git_repository *repo = NULL;
-	git_remote *remote = NULL;
-	const git_remote_head **heads = NULL, **sorted = NULL;
-	const git_remote_head *h;
-	struct child_ref *refs = NULL;
-	struct buf req;
-	char chunk[4096], *p, *nl, *op, *path, *url, *prefix;
-	char **names = NULL;
-	size_t nheads = 0, nnames = 0, i;
-	bool any_nonff = false;
-	ssize_t r;
-	int grc = 0;
-	char msg[ERROR_MSG_MAX];
+/* The request of one operation: op, repository, url, prefix, then ref
+ * names, one per line. */
+struct child_req {
+	char *op, *path, *url, *prefix;
+	char **names;
+	size_t nnames;
+};
 
-	child_say(&c, "pid %ld", (long)getpid());
+/* Read the whole request from fd (the caller shuts its side down after
+ * writing) and split it into rq. Exits the child on a bad request. */
+static void
+child_read_request(int fd, struct child_ctx *c, struct child_req *rq)
+{
+	struct buf req;
+	char chunk[4096], *p, *nl;
+	ssize_t r;
+	size_t i;
+
 	buf_init(&req, PUSH_REQUEST_MAX);
 	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (r < 0 && errno == EINTR)
@@ -460,36 +457,105 @@ child_run(int fd, const struct store_creds *creds)
 	}
 	/* op, repository, url, prefix, then ref names, one per line. */
 	p = req.data ? req.data : xstrdup("");
-	op = p;
-	path = url = prefix = NULL;
+	rq->op = p;
+	rq->path = rq->url = rq->prefix = NULL;
 	for (i = 0; (nl = strchr(p, '\n')) != NULL; i++) {
 		*nl = '\0';
 		if (i == 0)
-			op = p;
+			rq->op = p;
 		else if (i == 1)
-			path = p;
+			rq->path = p;
 		else if (i == 2)
-			url = p;
+			rq->url = p;
 		else if (i == 3)
-			prefix = p;
+			rq->prefix = p;
 		else if (*p != '\0') {
-			names = xrealloc(names, (nnames + 1) * sizeof(char *));
-			names[nnames++] = xstrdup(p);
+			rq->names = xrealloc(rq->names,
+			    (rq->nnames + 1) * sizeof(char *));
+			rq->names[rq->nnames++] = xstrdup(p);
 		}
 		p = nl + 1;
 	}
-	if (path == NULL || url == NULL || prefix == NULL) {
-		child_say(&c, "done -1 bad request");
+	if (rq->path == NULL || rq->url == NULL || rq->prefix == NULL) {
+		child_say(c, "done -1 bad request");
 		_exit(2);
 	}
+}
+
+/* Compare each ref with the remote's advertisement (heads, nheads): mark
+ * the refs already there done, and the missing, conflicting and
+ * non-fast-forward ones failed, saying so. Returns whether a branch
+ * needs a fetch and a rebuild. */
+static bool
+child_compare_refs(struct child_ctx *c, git_repository *repo,
+    const git_remote_head **heads, size_t nheads, struct child_ref *refs,
+    size_t nrefs)
+{
+	const git_remote_head **sorted, *h;
+	bool any_nonff = false;
+	size_t i;
+
+	sorted = xcalloc(nheads ? nheads : 1, sizeof(*sorted));
+	if (nheads > 0) /* an empty remote lists nothing (NULL) */
+		memcpy(sorted, heads, nheads * sizeof(*sorted));
+	qsort(sorted, nheads, sizeof(*sorted), child_cmp_head);
+	for (i = 0; i < nrefs; i++) {
+		struct child_ref *rf = &refs[i];
+
+		if ((h = child_find_head(sorted, nheads, rf->name)) != NULL) {
+			git_oid_cpy(&rf->remote, &h->oid);
+			rf->have_remote = true;
+		}
+		if (!rf->have_local) {
+			rf->state = 2;
+			child_say(c, "ref %s missing", rf->name);
+		} else if (rf->have_remote &&
+		           git_oid_equal(&rf->remote, &rf->local)) {
+			rf->state = 1;
+		} else if (rf->is_tag && rf->have_remote) {
+			/* Tags are never moved: the remote's wins. */
+			rf->state = 2;
+			child_say(c, "ref %s conflict", rf->name);
+		} else if (!rf->is_tag && rf->have_remote &&
+		           git_graph_descendant_of(repo, &rf->local,
+		               &rf->remote) != 1) {
+			/* Unknown or diverged remote tip: fetch, rebuild. */
+			rf->state = 2;
+			any_nonff = true;
+			child_say(c, "ref %s nonff", rf->name);
+		}
+	}
+	git_error_clear();
+	free(sorted);
+	return any_nonff;
+}
+
+/* One operation, in the child. Never returns. */
+static void
+child_run(int fd, const struct store_creds *creds)
+{
+	struct child_ctx c = { .fd = fd, .creds = creds };
+	struct child_req rq = { 0 };
+	git_remote_callbacks cb;
+	git_repository *repo = NULL;
+	git_remote *remote = NULL;
+	const git_remote_head **heads = NULL;
+	struct child_ref *refs = NULL;
+	size_t nheads = 0, i;
+	bool any_nonff = false;
+	int grc = 0;
+	char msg[ERROR_MSG_MAX];
+
+	child_say(&c, "pid %ld", (long)getpid());
+	child_read_request(fd, &c, &rq);
 	child_callbacks(&cb, &c);
-	if ((grc = STORE_GIT(git_repository_open_ext(&repo, path,
+	if ((grc = STORE_GIT(git_repository_open_ext(&repo, rq.path,
 	         GIT_REPOSITORY_OPEN_NO_SEARCH, NULL))) < 0 ||
-	    (grc = STORE_GIT(git_remote_create_anonymous(&remote, repo, url))) <
-	        0)
+	    (grc = STORE_GIT(
+	         git_remote_create_anonymous(&remote, repo, rq.url))) < 0)
 		goto done;
 
-	if (strcmp(op, "fetch") == 0) {
+	if (strcmp(rq.op, "fetch") == 0) {
 		git_fetch_options fo;
 		static char heads_spec[] = "+refs/heads/*:refs/heads/*";
 		static char tags_spec[] = "+refs/tags/*:refs/tags/*";
@@ -502,15 +568,15 @@ child_run(int fd, const struct store_creds *creds)
 		    git_remote_fetch(remote, &specs, &fo, "artifactd: clone"));
 		goto done;
 	}
-	if (strcmp(op, "pending") == 0)
-		child_pending_refs(repo, prefix, &names, &nnames);
+	if (strcmp(rq.op, "pending") == 0)
+		child_pending_refs(repo, rq.prefix, &rq.names, &rq.nnames);
 
-	refs = xcalloc(nnames ? nnames : 1, sizeof(*refs));
-	for (i = 0; i < nnames; i++) {
-		refs[i].name = names[i];
-		refs[i].is_tag = strncmp(names[i], "refs/tags/", 10) == 0;
+	refs = xcalloc(rq.nnames ? rq.nnames : 1, sizeof(*refs));
+	for (i = 0; i < rq.nnames; i++) {
+		refs[i].name = rq.names[i];
+		refs[i].is_tag = strncmp(rq.names[i], "refs/tags/", 10) == 0;
 		refs[i].have_local = git_reference_name_to_id(&refs[i].local,
-		                         repo, names[i]) == 0;
+		                         repo, rq.names[i]) == 0;
 	}
 	git_error_clear();
 
@@ -519,58 +585,28 @@ child_run(int fd, const struct store_creds *creds)
 	         NULL, NULL))) < 0 ||
 	    (grc = STORE_GIT(git_remote_ls(&heads, &nheads, remote))) < 0)
 		goto done;
-	sorted = xcalloc(nheads ? nheads : 1, sizeof(*sorted));
-	if (nheads > 0) /* an empty remote lists nothing (NULL) */
-		memcpy(sorted, heads, nheads * sizeof(*sorted));
-	qsort(sorted, nheads, sizeof(*sorted), child_cmp_head);
-	for (i = 0; i < nnames; i++) {
-		struct child_ref *rf = &refs[i];
-
-		if ((h = child_find_head(sorted, nheads, rf->name)) != NULL) {
-			git_oid_cpy(&rf->remote, &h->oid);
-			rf->have_remote = true;
-		}
-		if (!rf->have_local) {
-			rf->state = 2;
-			child_say(&c, "ref %s missing", rf->name);
-		} else if (rf->have_remote &&
-		           git_oid_equal(&rf->remote, &rf->local)) {
-			rf->state = 1;
-		} else if (rf->is_tag && rf->have_remote) {
-			/* Tags are never moved: the remote's wins. */
-			rf->state = 2;
-			child_say(&c, "ref %s conflict", rf->name);
-		} else if (!rf->is_tag && rf->have_remote &&
-		           git_graph_descendant_of(repo, &rf->local,
-		               &rf->remote) != 1) {
-			/* Unknown or diverged remote tip: fetch, rebuild. */
-			rf->state = 2;
-			any_nonff = true;
-			child_say(&c, "ref %s nonff", rf->name);
-		}
-	}
-	git_error_clear();
-	free(sorted);
-	sorted = NULL;
+	any_nonff =
+	    child_compare_refs(&c, repo, heads, nheads, refs, rq.nnames);
 
 	/* Branches first, then the tags whose commits are now there. */
-	if ((grc = child_push_set(remote, &c, &cb, refs, nnames, false,
+	if ((grc = child_push_set(remote, &c, &cb, refs, rq.nnames, false,
 	         &any_nonff)) < 0)
 		goto done;
 	git_remote_disconnect(remote);
-	for (i = 0; i < nnames; i++) {
+	for (i = 0; i < rq.nnames; i++) {
 		if (!refs[i].is_tag || refs[i].state != 0)
 			continue;
-		if (!child_tag_ready(repo, &refs[i], refs, nnames, prefix)) {
+		if (!child_tag_ready(repo, &refs[i], refs, rq.nnames,
+		        rq.prefix)) {
 			refs[i].state = 2;
 			child_say(&c, "ref %s waiting", refs[i].name);
 		}
 	}
-	if ((grc = child_push_set(remote, &c, &cb, refs, nnames, true,
+	if ((grc = child_push_set(remote, &c, &cb, refs, rq.nnames, true,
 	         &any_nonff)) < 0)
 		goto done;
 	if (any_nonff)
-		grc = child_fetch_nonff(remote, &c, &cb, repo, refs, nnames);
+		grc = child_fetch_nonff(remote, &c, &cb, repo, refs, rq.nnames);
 done:
 	if (grc < 0) {
 		store_git_message(msg, sizeof(msg), grc);

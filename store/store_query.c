@@ -239,40 +239,127 @@ revert_find_event(git_oid *found, git_repository *repo, const git_oid *tip,
 	return hit;
 }
 
+/* Check store_revert's arguments; *bref gets the branch's ref name
+ * (caller frees) and *branch the base branch when none is given. */
+static int
+revert_args(const struct store *st, const char *tag, const char **branch,
+    const char *event_id, char **bref, struct error *err)
+{
+	int valid = 0;
+
+	if (tag == NULL || !util_id_valid(tag))
+		return error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
+		    "tag must be 1-128 characters of [A-Za-z0-9._-]");
+	if (*branch == NULL || **branch == '\0')
+		*branch = st->opts.base_branch;
+	*bref = xasprintf("refs/heads/%s", *branch);
+	if (git_reference_name_is_valid(&valid, *bref) < 0 || !valid) {
+		free(*bref);
+		*bref = NULL;
+		return error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
+		    "\"%.200s\" is not a valid branch name", *branch);
+	}
+	if (event_id != NULL && (*event_id == '\0' || strlen(event_id) > 128 ||
+	                            strpbrk(event_id, " \t\r\n") != NULL)) {
+		free(*bref);
+		*bref = NULL;
+		return error_set(err, ERR_INVALID, "INVALID_EVENT",
+		    "event_id must be 1-128 printable characters");
+	}
+	return 0;
+}
+
+/*
+ * Write the revert commit (tree, msg) on bref by compare-and-swap of the
+ * branch, again on the new tip while the branch moves. *dup when the
+ * event is on the branch already or the tip shows that tree: *cid is
+ * then that commit. Returns 0 (*cid set) or an error.
+ */
+static int
+revert_cas(struct store *st, git_repository *repo, const char *bref,
+    const char *branch, const char *event_id, const git_tree *tree,
+    const git_signature *sig, const char *msg, git_oid *cid, bool *dup,
+    struct error *err)
+{
+	git_commit *tipc = NULL;
+	git_reference *r = NULL;
+	const git_commit *parents[1];
+	git_oid tip;
+	int attempt, grc, rc;
+
+	for (attempt = 0; attempt < STORE_CAS_ATTEMPTS; attempt++) {
+		if ((rc = store_ref_commit(&tip, repo, bref, err)) < 0) {
+			if (rc == ERR_NOTFOUND)
+				error_set(err, ERR_NOTFOUND, "NOT_FOUND",
+				    "no branch %s", branch);
+			goto out;
+		}
+		if (event_id != NULL &&
+		    revert_find_event(cid, repo, &tip, event_id)) {
+			*dup = true;
+			break;
+		}
+		git_commit_free(tipc);
+		tipc = NULL;
+		if ((grc = STORE_GIT(git_commit_lookup(&tipc, repo, &tip))) <
+		    0) {
+			rc = store_git_error(err, grc, "read branch tip");
+			goto out;
+		}
+		/* Already showing that tree: nothing to write. */
+		if (git_oid_equal(git_commit_tree_id(tipc),
+		        git_tree_id(tree))) {
+			git_oid_cpy(cid, &tip);
+			*dup = true;
+			break;
+		}
+		parents[0] = tipc;
+		if ((rc = store_commit_write(cid, repo, st, sig, sig, NULL, msg,
+		         tree, 1, parents, err)) < 0)
+			goto out;
+		grc = STORE_GIT(git_reference_create_matching(&r, repo, bref,
+		    cid, 1, &tip, "artifactd: revert"));
+		git_reference_free(r);
+		r = NULL;
+		if (grc == 0)
+			break;
+		if (grc != GIT_EMODIFIED && grc != GIT_ELOCKED) {
+			rc = store_git_error(err, grc, "update branch");
+			goto out;
+		}
+		git_error_clear();
+		if (grc == GIT_ELOCKED)
+			store_lock_check(repo, bref, attempt);
+		store_backoff(attempt);
+	}
+	if (attempt == STORE_CAS_ATTEMPTS) {
+		rc = error_set(err, ERR_TRANSIENT, "GIT",
+		    "branch %s kept moving", branch);
+		goto out;
+	}
+	rc = 0;
+out:
+	git_commit_free(tipc);
+	return rc;
+}
+
 int
 store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
     const char *event_id, struct error *err)
 {
 	git_repository *repo = NULL;
-	git_commit *tagc = NULL, *tipc = NULL;
+	git_commit *tagc = NULL;
 	git_tree *tree = NULL;
 	git_signature *sig = NULL;
-	git_reference *r = NULL;
-	git_oid tagid, tip, cid, newtip;
-	const git_commit *parents[1];
+	git_oid tagid, cid, newtip;
 	char *tagref = NULL, *bref = NULL, *msg = NULL;
 	char tagsha[GIT_OID_HEXSZ + 1];
 	bool dup = false, pushed = false;
-	int attempt, grc, rc, valid = 0;
+	int grc, rc;
 	cJSON *o;
 
-	if (tag == NULL || !util_id_valid(tag))
-		return error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
-		    "tag must be 1-128 characters of [A-Za-z0-9._-]");
-	if (branch == NULL || *branch == '\0')
-		branch = st->opts.base_branch;
-	bref = xasprintf("refs/heads/%s", branch);
-	if (git_reference_name_is_valid(&valid, bref) < 0 || !valid) {
-		free(bref);
-		return error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
-		    "\"%.200s\" is not a valid branch name", branch);
-	}
-	if (event_id != NULL && (*event_id == '\0' || strlen(event_id) > 128 ||
-	                            strpbrk(event_id, " \t\r\n") != NULL)) {
-		free(bref);
-		return error_set(err, ERR_INVALID, "INVALID_EVENT",
-		    "event_id must be 1-128 printable characters");
-	}
+	if ((rc = revert_args(st, tag, &branch, event_id, &bref, err)) < 0)
+		return rc;
 	if ((rc = store_repo_acquire(st, &repo, err)) < 0) {
 		free(bref);
 		return rc;
@@ -299,56 +386,9 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 		rc = store_git_error(err, grc, "author signature");
 		goto out;
 	}
-	for (attempt = 0; attempt < STORE_CAS_ATTEMPTS; attempt++) {
-		if ((rc = store_ref_commit(&tip, repo, bref, err)) < 0) {
-			if (rc == ERR_NOTFOUND)
-				error_set(err, ERR_NOTFOUND, "NOT_FOUND",
-				    "no branch %s", branch);
-			goto out;
-		}
-		if (event_id != NULL &&
-		    revert_find_event(&cid, repo, &tip, event_id)) {
-			dup = true;
-			break;
-		}
-		git_commit_free(tipc);
-		tipc = NULL;
-		if ((grc = STORE_GIT(git_commit_lookup(&tipc, repo, &tip))) <
-		    0) {
-			rc = store_git_error(err, grc, "read branch tip");
-			goto out;
-		}
-		/* Already showing that tree: nothing to write. */
-		if (git_oid_equal(git_commit_tree_id(tipc),
-		        git_tree_id(tree))) {
-			git_oid_cpy(&cid, &tip);
-			dup = true;
-			break;
-		}
-		parents[0] = tipc;
-		if ((rc = store_commit_write(&cid, repo, st, sig, sig, NULL,
-		         msg, tree, 1, parents, err)) < 0)
-			goto out;
-		grc = STORE_GIT(git_reference_create_matching(&r, repo, bref,
-		    &cid, 1, &tip, "artifactd: revert"));
-		git_reference_free(r);
-		r = NULL;
-		if (grc == 0)
-			break;
-		if (grc != GIT_EMODIFIED && grc != GIT_ELOCKED) {
-			rc = store_git_error(err, grc, "update branch");
-			goto out;
-		}
-		git_error_clear();
-		if (grc == GIT_ELOCKED)
-			store_lock_check(repo, bref, attempt);
-		store_backoff(attempt);
-	}
-	if (attempt == STORE_CAS_ATTEMPTS) {
-		rc = error_set(err, ERR_TRANSIENT, "GIT",
-		    "branch %s kept moving", branch);
+	if ((rc = revert_cas(st, repo, bref, branch, event_id, tree, sig, msg,
+	         &cid, &dup, err)) < 0)
 		goto out;
-	}
 	if (st->opts.auto_push && st->push_url != NULL) {
 		struct error perr;
 
@@ -380,7 +420,6 @@ out:
 	git_signature_free(sig);
 	git_tree_free(tree);
 	git_commit_free(tagc);
-	git_commit_free(tipc);
 	free(tagref);
 	free(bref);
 	free(msg);
