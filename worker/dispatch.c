@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "events/envelope.h"
+#include "store/scan.h"
 
 /*
  * The event types. Adding one is one row here and one handle_<what>.c
@@ -128,36 +129,94 @@ dispatch_failure_type(const struct config *cfg, const char *stream,
  * envelope_parse would derive from the same bytes, so every refusal of
  * one entry carries one id, whoever writes it.
  */
+/* "sha256-" and 32 hex digits (the id envelope_parse derives), NUL. */
+#define DISPATCH_ENTRY_ID_MAX 64
+
+/* The id derived from an entry's bytes, as envelope_parse derives it. */
+static void
+dispatch_entry_id(char id[DISPATCH_ENTRY_ID_MAX], const char *json, size_t len)
+{
+	char hex[UTIL_SHA256_HEX];
+
+	util_sha256_hex(hex, json != NULL ? json : "", json != NULL ? len : 0);
+	snprintf(id, DISPATCH_ENTRY_ID_MAX, "sha256-%.32s", hex);
+}
+
 static struct envelope *
 dispatch_stand_in(const char *json, size_t len, const char *field_event_id,
     const char *field_type)
 {
 	struct envelope *env =
 	    envelope_new(field_type != NULL ? field_type : "UNPARSEABLE");
-	char hex[UTIL_SHA256_HEX], id[64];
+	char id[DISPATCH_ENTRY_ID_MAX];
 
 	if (field_event_id != NULL &&
 	    envelope_id_ok(field_event_id, strlen(field_event_id))) {
 		envelope_set_event_id(env, field_event_id);
 	} else {
-		util_sha256_hex(hex, json != NULL ? json : "",
-		    json != NULL ? len : 0);
-		snprintf(id, sizeof(id), "sha256-%.32s", hex);
+		dispatch_entry_id(id, json, len);
 		envelope_set_event_id(env, id);
 	}
 	return env;
 }
 
+/*
+ * The ids are logged (handled, dead_letter) and echoed in the answer
+ * before any handler runs, and the commit's own scan refuses a secret
+ * only later: so each id is scanned first, and one the scanner flags
+ * (or cannot clear: SCAN_FAILED) is replaced by the entry's derived id.
+ * Returns 0, or ERR_INVALID with SECRET_DETECTED naming the first such
+ * field, never its value. sc NULL (scanning off): nothing is checked.
+ */
+static int
+dispatch_ids_clean(struct scanner *sc, struct envelope *env, const char *json,
+    size_t len, struct error *err)
+{
+	static const char *const names[] = { "event_id", "correlation_id",
+		"causation_id", "workflow_id", "task_id" };
+	char **ids[] = { &env->event_id, &env->correlation_id,
+		&env->causation_id, &env->workflow_id, &env->task_id };
+	char stand_in[DISPATCH_ENTRY_ID_MAX];
+	const char *first = NULL;
+	struct scan_hit hit;
+	struct error serr;
+	size_t i;
+
+	if (sc == NULL)
+		return 0;
+	dispatch_entry_id(stand_in, json, len);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (*ids[i] == NULL || scanner_scan(sc, names[i], *ids[i],
+		                           strlen(*ids[i]), &hit, &serr) == 0)
+			continue;
+		free(*ids[i]);
+		*ids[i] = xstrdup(stand_in);
+		if (first == NULL)
+			first = names[i];
+	}
+	if (first == NULL)
+		return 0;
+	return error_set(err, ERR_INVALID, "SECRET_DETECTED",
+	    "%s looks like a secret; the answer and the logs carry the "
+	    "entry's id %s instead",
+	    first, stand_in);
+}
+
 /* Answer an entry's failure before any handler ran; env is what parsed
  * (NULL: nothing), taken over. */
 static void
-dispatch_refuse_env(const struct config *cfg, const char *stream,
+dispatch_refuse_env(const struct handler_ctx *ctx, const char *stream,
     struct envelope *env, const char *json, size_t len,
     const char *field_event_id, const char *field_type, const struct error *err,
     char *reason, struct handler_result *res)
 {
+	const struct config *cfg = ctx->cfg;
+	struct error serr;
+
 	if (env == NULL)
 		env = dispatch_stand_in(json, len, field_event_id, field_type);
+	/* Refused for another reason: the ids are cleaned all the same. */
+	(void)dispatch_ids_clean(ctx->scanner, env, json, len, &serr);
 	free(res->event_id);
 	free(res->event_type);
 	res->event_id = xstrdup(env->event_id);
@@ -168,9 +227,10 @@ dispatch_refuse_env(const struct config *cfg, const char *stream,
 }
 
 void
-handler_refuse(const struct config *cfg, const char *stream, const char *json,
-    size_t len, const char *field_event_id, const char *field_type,
-    const struct error *err, char *reason, struct handler_result *res)
+handler_refuse(const struct handler_ctx *ctx, const char *stream,
+    const char *json, size_t len, const char *field_event_id,
+    const char *field_type, const struct error *err, char *reason,
+    struct handler_result *res)
 {
 	struct envelope *env = NULL;
 
@@ -179,7 +239,7 @@ handler_refuse(const struct config *cfg, const char *stream, const char *json,
 		env = NULL;
 	else if (field_event_id != NULL && env->event_id_derived)
 		envelope_set_event_id(env, field_event_id);
-	dispatch_refuse_env(cfg, stream, env, json, len, field_event_id,
+	dispatch_refuse_env(ctx, stream, env, json, len, field_event_id,
 	    field_type, err, reason, res);
 }
 
@@ -209,6 +269,8 @@ handler_prepare(const struct handler_ctx *ctx, struct handler_job **job,
 	if (field_event_id != NULL && env->event_id_derived &&
 	    envelope_id_ok(field_event_id, strlen(field_event_id)))
 		envelope_set_event_id(env, field_event_id);
+	if ((rc = dispatch_ids_clean(ctx->scanner, env, json, len, &err)) < 0)
+		goto bad;
 	res->event_id = xstrdup(env->event_id);
 	res->event_type = xstrdup(env->event_type);
 	if ((t = dispatch_find(cfg, stream, env->event_type)) == NULL) {
@@ -231,7 +293,7 @@ bad:
 	/* What fails before a handler runs is the input's own fault: never
 	 * retried, whatever code the check chose. */
 	err.rc = ERR_INVALID;
-	dispatch_refuse_env(cfg, stream, env, json, len, field_event_id, NULL,
+	dispatch_refuse_env(ctx, stream, env, json, len, field_event_id, NULL,
 	    &err, NULL, res);
 	return rc < 0 ? rc : ERR_INVALID;
 }

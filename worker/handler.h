@@ -98,9 +98,10 @@ void handler_run(const struct handler_ctx *ctx, const struct handler_job *job,
  * the stand-in's is derived from the bytes, as envelope_parse derives
  * it). The action is handler_policy(err->rc). reason (taken over) is
  * the dead letter's reason; NULL: "<code>: <message>". res is filled
- * from scratch.
+ * from scratch. An id that ctx's scanner flags is answered and logged
+ * as the entry's derived id (sha256-...), never as given.
  */
-void handler_refuse(const struct config *cfg, const char *stream,
+void handler_refuse(const struct handler_ctx *ctx, const char *stream,
     const char *json, size_t len, const char *field_event_id,
     const char *field_type, const struct error *err, char *reason,
     struct handler_result *res);

@@ -481,7 +481,7 @@ loop_refuse(struct item *it, const char *json, size_t len,
     char *reason)
 {
 	handler_result_dispose(&it->res);
-	handler_refuse(it->loop->cfg, it->msg->stream, json, len,
+	handler_refuse(it->loop->ctx, it->msg->stream, json, len,
 	    field_event_id, field_type, err, reason, &it->res);
 	loop_complete(it);
 }

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
+#include "store/scan.h"
 #include "worker/dispatch.h"
 #include "worker/handler.h"
 
@@ -298,7 +299,7 @@ test_refuse(void **state)
 	                     sizeof(junk) - 1, NULL, &a),
 	    ERR_INVALID);
 	error_set(&err, ERR_INVALID, "CRASH", "delivered 5 times");
-	handler_refuse(cfg, cfg->release_stream, junk, sizeof(junk) - 1, NULL,
+	handler_refuse(&ctx, cfg->release_stream, junk, sizeof(junk) - 1, NULL,
 	    NULL, &err, strdup("max deliveries reached (5)"), &b);
 	assert_string_equal(a.event_id, id);
 	assert_string_equal(b.event_id, id);
@@ -317,13 +318,13 @@ test_refuse(void **state)
 
 	/* The plain fields stand in when nothing parses; a parsed envelope
 	 * gives its own type. */
-	handler_refuse(cfg, cfg->test_stream, junk, sizeof(junk) - 1, "p-1",
+	handler_refuse(&ctx, cfg->test_stream, junk, sizeof(junk) - 1, "p-1",
 	    "ROLLBACK_REQUESTED", &err, NULL, &a);
 	assert_string_equal(a.event_id, "p-1");
 	assert_string_equal(a.events[0].type, "ARTIFACT_REVERT_FAILED");
 	assert_string_equal(a.reason, "CRASH: delivered 5 times");
 	handler_result_dispose(&a);
-	handler_refuse(cfg, cfg->release_stream, good_commit,
+	handler_refuse(&ctx, cfg->release_stream, good_commit,
 	    strlen(good_commit), "p-1", "RELEASE_TAGGED", &err, NULL, &a);
 	assert_string_equal(a.event_id, "e-1");
 	assert_string_equal(a.events[0].type, "ARTIFACT_COMMIT_FAILED");
@@ -333,7 +334,7 @@ test_refuse(void **state)
 	/* Every code: the action is the policy's, retryable agrees. */
 	for (i = 1; i < NCODES; i++) {
 		error_set(&err, all_codes[i], NULL, "refused");
-		handler_refuse(cfg, cfg->test_stream, good_commit,
+		handler_refuse(&ctx, cfg->test_stream, good_commit,
 		    strlen(good_commit), NULL, NULL, &err, NULL, &a);
 		assert_int_equal(a.action, handler_policy(all_codes[i]).action);
 		assert_int_equal(answer_retryable(&a.events[0]),
@@ -371,6 +372,76 @@ test_prepare_invalid(void **state)
 	free(json);
 }
 
+/* A secret in an id is neither logged nor echoed: with the daemon's
+ * scanner, the entry is answered SECRET_DETECTED and dead-lettered under
+ * its derived id, on the handler's path and on the loop's refusals. */
+static void
+test_secret_ids(void **state)
+{
+	struct config *cfg = *state;
+	struct handler_ctx ctx = { cfg, NULL, NULL };
+	struct handler_result res;
+	struct handler_job *job = NULL;
+	struct scanner *sc = NULL;
+	struct error err;
+	/* An AWS access key id, built here so that no file holds one. */
+	char key[32], quoted[40], hex[UTIL_SHA256_HEX], id[64], *json, *json2;
+
+	snprintf(key, sizeof(key), "%s%s", "AKIA", "QZ7XJ3K5M2N4P6R2");
+	snprintf(quoted, sizeof(quoted), "\"%s\"", key);
+	assert_int_equal(scanner_new(&sc, NULL, 0, NULL, 0, &err), 0);
+	ctx.scanner = sc;
+	json = replace(good_commit, "\"e-1\"", quoted);
+	util_sha256_hex(hex, json, strlen(json));
+	snprintf(id, sizeof(id), "sha256-%.32s", hex);
+	assert_int_equal(handler_prepare(&ctx, &job, cfg->test_stream, json,
+	                     strlen(json), key, &res),
+	    ERR_INVALID);
+	assert_null(job);
+	assert_string_equal(res.event_id, id);
+	assert_int_equal(res.action, HANDLER_DEAD_LETTER);
+	assert_int_equal(res.nevents, 1);
+	assert_string_equal(res.events[0].error_code, "SECRET_DETECTED");
+	assert_null(strstr(res.events[0].json, key));
+	assert_non_null(strstr(res.events[0].json, id));
+	assert_null(strstr(res.reason, key));
+	assert_false(answer_retryable(&res.events[0]));
+	handler_result_dispose(&res);
+
+	/* In another id (echoed as correlation_id), and on the loop's
+	 * refusal path where the plain field stands in. */
+	json2 = replace(good_commit, "\"c-1\"", quoted);
+	util_sha256_hex(hex, json2, strlen(json2));
+	snprintf(id, sizeof(id), "sha256-%.32s", hex);
+	assert_int_equal(handler_prepare(&ctx, &job, cfg->test_stream, json2,
+	                     strlen(json2), NULL, &res),
+	    ERR_INVALID);
+	assert_string_equal(res.event_id, "e-1");
+	assert_string_equal(res.events[0].correlation_id, id);
+	assert_string_equal(res.events[0].error_code, "SECRET_DETECTED");
+	handler_result_dispose(&res);
+	error_set(&err, ERR_INVALID, "CRASH", "delivered 5 times");
+	handler_refuse(&ctx, cfg->test_stream, "{x", 2, key, NULL, &err, NULL,
+	    &res);
+	util_sha256_hex(hex, "{x", 2);
+	snprintf(id, sizeof(id), "sha256-%.32s", hex);
+	assert_string_equal(res.event_id, id);
+	assert_null(strstr(res.events[0].json, key));
+	assert_non_null(strstr(res.events[0].json, id));
+	handler_result_dispose(&res);
+
+	/* Clean ids go through untouched. */
+	assert_int_equal(handler_prepare(&ctx, &job, cfg->test_stream,
+	                     good_commit, strlen(good_commit), NULL, &res),
+	    0);
+	assert_string_equal(res.event_id, "e-1");
+	handler_result_dispose(&res);
+	handler_job_free(job);
+	scanner_free(sc);
+	free(json);
+	free(json2);
+}
+
 int
 main(void)
 {
@@ -382,6 +453,7 @@ main(void)
 		cmocka_unit_test(test_fail_consistent),
 		cmocka_unit_test(test_refuse),
 		cmocka_unit_test(test_prepare_invalid),
+		cmocka_unit_test(test_secret_ids),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
