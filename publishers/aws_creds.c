@@ -40,27 +40,15 @@ aws_blank(const char *s)
 	return s == NULL || *s == '\0';
 }
 
-char *
-aws_env_get(const char *name, bool secret)
-{
-	struct error err;
-	char *text = NULL;
-	int rc;
+/* A copy of an environment setting of the settings table (struct
+ * publish_env; env may be NULL), NULL when it is not set or empty. The
+ * caller releases it with secret_free. */
+#define AWS_ENV(env, field) aws_env_dup((env) != NULL ? (env)->field : NULL)
 
-	rc = secret ? secret_get(&text, name, &err)
-	            : secret_get_plain(&text, name, &err);
-	if (rc < 0) {
-		if (rc != ERR_NOTFOUND)
-			log_warnx("aws_secret_file_unreadable variable=%s_FILE "
-			          "error=\"%s\"",
-			    name, err.msg);
-		return NULL;
-	}
-	if (text[0] == '\0') {
-		free(text);
-		return NULL;
-	}
-	return text;
+static char *
+aws_env_dup(const char *v)
+{
+	return aws_blank(v) ? NULL : xstrdup(v);
 }
 
 void
@@ -69,6 +57,7 @@ aws_settings_load(struct aws_settings *s, const struct publish_target *t)
 	memset(s, 0, sizeof(*s));
 	if (t == NULL)
 		return;
+	s->env = t->env;
 	s->access_key_id = publish_target_get(t, "access_key_id");
 	s->secret_access_key = publish_target_get(t, "secret_access_key");
 	s->session_token = publish_target_get(t, "session_token");
@@ -138,14 +127,15 @@ aws_region_valid(const char *r)
 }
 
 int
-aws_region_resolve(char **out, const char *configured, struct error *err)
+aws_region_resolve(char **out, const char *configured,
+    const struct publish_env *env, struct error *err)
 {
 	const char *r = configured;
 
-	if (aws_blank(r))
-		r = getenv("AWS_REGION");
-	if (aws_blank(r))
-		r = getenv("AWS_DEFAULT_REGION");
+	if (aws_blank(r) && env != NULL)
+		r = env->aws_region;
+	if (aws_blank(r) && env != NULL)
+		r = env->aws_default_region;
 	if (aws_blank(r))
 		return error_set(err, ERR_INVALID, "CONFIG",
 		    "no AWS region: set region on the target, AWS_REGION or "
@@ -158,8 +148,23 @@ aws_region_resolve(char **out, const char *configured, struct error *err)
 	return 0;
 }
 
+const char *
+aws_env_endpoint(const struct publish_env *env, const char *service_id)
+{
+	if (env == NULL)
+		return NULL;
+	if (strcmp(service_id, "S3") == 0)
+		return env->aws_endpoint_url_s3;
+	if (strcmp(service_id, "STS") == 0)
+		return env->aws_endpoint_url_sts;
+	if (strcmp(service_id, "CODEARTIFACT") == 0)
+		return env->aws_endpoint_url_codeartifact;
+	return NULL;
+}
+
 int
-aws_endpoint_resolve(char **out, const char *configured, const char *service_id,
+aws_endpoint_resolve(char **out, const char *configured,
+    const struct publish_env *env, const char *service_id,
     const char *host_prefix, const char *region, struct error *err)
 {
 	char *name = xasprintf("AWS_ENDPOINT_URL_%s", service_id);
@@ -169,11 +174,11 @@ aws_endpoint_resolve(char **out, const char *configured, const char *service_id,
 	int rc;
 
 	if (aws_blank(v)) {
-		v = getenv(name);
+		v = aws_env_endpoint(env, service_id);
 		from = name;
 	}
 	if (aws_blank(v)) {
-		v = getenv("AWS_ENDPOINT_URL");
+		v = env != NULL ? env->aws_endpoint_url : NULL;
 		from = "AWS_ENDPOINT_URL";
 	}
 	if (aws_blank(v))
@@ -278,11 +283,13 @@ aws_static_keys(struct aws_credentials *out, const struct aws_settings *s,
 		aws_set(&token, s->session_token);
 	} else {
 		where = "env";
-		id = aws_env_get("AWS_ACCESS_KEY_ID", true);
-		secret = aws_env_get("AWS_SECRET_ACCESS_KEY", true);
-		token = aws_env_get("AWS_SESSION_TOKEN", true);
+		const struct publish_env *env = s != NULL ? s->env : NULL;
+
+		id = AWS_ENV(env, aws_access_key_id);
+		secret = AWS_ENV(env, aws_secret_access_key);
+		token = AWS_ENV(env, aws_session_token);
 		if (token == NULL)
-			token = aws_env_get("AWS_SECURITY_TOKEN", true);
+			token = AWS_ENV(env, aws_security_token);
 	}
 	if (id == NULL && secret == NULL)
 		goto out;
@@ -355,10 +362,12 @@ aws_sts_url(char **out, const struct aws_settings *s, struct error *err)
 	char *region = NULL, *endpoint = NULL;
 	int rc;
 
-	if (aws_region_resolve(&region, s != NULL ? s->region : NULL, NULL) <
-	    0) {
+	const struct publish_env *env = s != NULL ? s->env : NULL;
+
+	if (aws_region_resolve(&region, s != NULL ? s->region : NULL, env,
+	        NULL) < 0) {
 		if ((rc = aws_endpoint_resolve(&endpoint,
-		         s != NULL ? s->sts_endpoint : NULL, "STS", "sts",
+		         s != NULL ? s->sts_endpoint : NULL, env, "STS", "sts",
 		         "us-east-1", err)) < 0)
 			goto out;
 		if (strcmp(endpoint, "https://sts.us-east-1.amazonaws.com") ==
@@ -367,7 +376,7 @@ aws_sts_url(char **out, const struct aws_settings *s, struct error *err)
 			endpoint = xstrdup("https://sts.amazonaws.com");
 		}
 	} else if ((rc = aws_endpoint_resolve(&endpoint,
-	                s != NULL ? s->sts_endpoint : NULL, "STS", "sts",
+	                s != NULL ? s->sts_endpoint : NULL, env, "STS", "sts",
 	                region, err)) < 0) {
 		goto out;
 	}
@@ -405,18 +414,19 @@ aws_web_identity(struct aws_credentials *out, const struct aws_settings *s,
 	if (s != NULL && !aws_blank(s->role_arn))
 		role = xstrdup(s->role_arn);
 	else
-		role = aws_env_get("AWS_ROLE_ARN", false);
+		role = AWS_ENV(s != NULL ? s->env : NULL, aws_role_arn);
 	if (s != NULL && !aws_blank(s->web_identity_token_file))
 		tokfile = xstrdup(s->web_identity_token_file);
 	else
-		tokfile = aws_env_get("AWS_WEB_IDENTITY_TOKEN_FILE", false);
+		tokfile = AWS_ENV(s != NULL ? s->env : NULL,
+		    aws_web_identity_token_file);
 	if (role == NULL || tokfile == NULL)
 		goto out; /* not configured: next provider */
 	*found = true;
 	if (s != NULL && !aws_blank(s->role_session_name))
 		session = xstrdup(s->role_session_name);
-	else if ((session = aws_env_get("AWS_ROLE_SESSION_NAME", false)) ==
-	         NULL)
+	else if ((session = AWS_ENV(s != NULL ? s->env : NULL,
+	              aws_role_session_name)) == NULL)
 		session = xasprintf("artifactd-%lld", (long long)util_now_ms());
 	if (!aws_session_name_valid(session)) {
 		rc = error_set(err, ERR_INVALID, "CONFIG",
@@ -578,11 +588,11 @@ aws_link_local_get(struct http_response *resp, const char *url,
 }
 
 static int
-aws_container(struct aws_credentials *out, bool *found, struct error *err)
+aws_container(struct aws_credentials *out, const struct publish_env *env,
+    bool *found, struct error *err)
 {
-	char *full = aws_env_get("AWS_CONTAINER_CREDENTIALS_FULL_URI", false);
-	char *rel =
-	    aws_env_get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", false);
+	char *full = AWS_ENV(env, aws_container_credentials_full_uri);
+	char *rel = AWS_ENV(env, aws_container_credentials_relative_uri);
 	char *auth = NULL, *url = NULL, *safe = NULL, *line = NULL;
 	const char *h[3] = { "Accept: application/json", NULL, NULL };
 	struct http_response resp;
@@ -603,7 +613,7 @@ aws_container(struct aws_credentials *out, bool *found, struct error *err)
 		goto out;
 	*found = true;
 	safe = util_redact_url(url);
-	auth = aws_env_get("AWS_CONTAINER_AUTHORIZATION_TOKEN", true);
+	auth = AWS_ENV(env, aws_container_authorization_token);
 	if (auth != NULL && strpbrk(auth, "\r\n") != NULL) {
 		rc = error_set(err, ERR_INVALID, "CONFIG",
 		    "AWS_CONTAINER_AUTHORIZATION_TOKEN has a line break");
@@ -701,7 +711,8 @@ aws_credentials_resolve(struct aws_credentials *out,
 		goto out;
 	if (!found && (rc = aws_web_identity(&c, s, &found, err)) < 0)
 		goto out;
-	if (!found && (rc = aws_container(&c, &found, err)) < 0)
+	if (!found && (rc = aws_container(&c, s != NULL ? s->env : NULL, &found,
+	                   err)) < 0)
 		goto out;
 	if (!found) {
 		rc = error_set(err, ERR_FAIL, "AUTH",
@@ -738,8 +749,8 @@ aws_credentials_source(const struct publish_target *t, char *src, size_t n,
 	} else {
 		where = "environment AWS_ACCESS_KEY_ID / "
 		        "AWS_SECRET_ACCESS_KEY";
-		id = aws_env_get("AWS_ACCESS_KEY_ID", true);
-		secret = aws_env_get("AWS_SECRET_ACCESS_KEY", true);
+		id = AWS_ENV(t->env, aws_access_key_id);
+		secret = AWS_ENV(t->env, aws_secret_access_key);
 	}
 	if (id != NULL || secret != NULL) {
 		if (id == NULL || secret == NULL)
@@ -752,17 +763,17 @@ aws_credentials_source(const struct publish_target *t, char *src, size_t n,
 		goto out;
 	}
 	role = !aws_blank(s.role_arn) ? xstrdup(s.role_arn)
-	                              : aws_env_get("AWS_ROLE_ARN", false);
+	                              : AWS_ENV(t->env, aws_role_arn);
 	tokfile = !aws_blank(s.web_identity_token_file)
 	              ? xstrdup(s.web_identity_token_file)
-	              : aws_env_get("AWS_WEB_IDENTITY_TOKEN_FILE", false);
+	              : AWS_ENV(t->env, aws_web_identity_token_file);
 	if (role != NULL && tokfile != NULL) {
 		snprintf(src, n, "web identity (role %s, token file %s)", role,
 		    tokfile);
 		goto out;
 	}
-	rel = aws_env_get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", false);
-	full = aws_env_get("AWS_CONTAINER_CREDENTIALS_FULL_URI", false);
+	rel = AWS_ENV(t->env, aws_container_credentials_relative_uri);
+	full = AWS_ENV(t->env, aws_container_credentials_full_uri);
 	if (rel != NULL || full != NULL) {
 		snprintf(src, n, "container credentials endpoint (%s)",
 		    rel != NULL ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"

@@ -53,6 +53,9 @@ struct aws_settings {
 	char *role_session_name;
 	char *region;
 	char *sts_endpoint;
+	/* The environment settings (borrowed from the target), consulted
+	 * after the target's own keys, in botocore's order. */
+	const struct publish_env *env;
 };
 
 /* Read the AWS keys of target t (access_key_id, secret_access_key,
@@ -99,28 +102,29 @@ void aws_credentials_view(struct sigv4_credentials *out,
 
 /*
  * The region: configured when not NULL, else AWS_REGION, else
- * AWS_DEFAULT_REGION. *out is the caller's. Returns 0, or ERR_INVALID
- * (code CONFIG) when none is set or it is not a region name.
+ * AWS_DEFAULT_REGION (both from env, which may be NULL). *out is the
+ * caller's. Returns 0, or ERR_INVALID (code CONFIG) when none is set or
+ * it is not a region name.
  */
-int aws_region_resolve(char **out, const char *configured, struct error *err);
+int aws_region_resolve(char **out, const char *configured,
+    const struct publish_env *env, struct error *err);
 
 /*
  * The endpoint of a service: configured when not NULL, else
  * AWS_ENDPOINT_URL_<service_id> (service_id upper-case: "S3", "STS",
- * "CODEARTIFACT"), else AWS_ENDPOINT_URL, else
+ * "CODEARTIFACT"), else AWS_ENDPOINT_URL (both from env, may be NULL), else
  * https://<host_prefix>.<region>.amazonaws.com. A trailing '/' is removed.
  * Returns 0, or ERR_INVALID (code CONFIG) for a URL with a path, or plain
  * http:// to a host that is not loopback.
  */
 int aws_endpoint_resolve(char **out, const char *configured,
-    const char *service_id, const char *host_prefix, const char *region,
-    struct error *err);
+    const struct publish_env *env, const char *service_id,
+    const char *host_prefix, const char *region, struct error *err);
 
-/* The value of environment variable name, else the content of the file
- * named by name_FILE (secret_get, or secret_get_plain when !secret: not
- * registered with the redactor), else NULL (an unreadable file is logged
- * by name). The caller releases it with secret_free. */
-char *aws_env_get(const char *name, bool secret);
+/* AWS_ENDPOINT_URL_<service_id> from env ("S3", "STS", "CODEARTIFACT"),
+ * or NULL (borrowed). */
+const char *aws_env_endpoint(const struct publish_env *env,
+    const char *service_id);
 
 /*
  * The text of the first <tag>...</tag> element in an XML document (STS

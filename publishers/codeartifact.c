@@ -266,11 +266,11 @@ ca_begin(void **state, const struct publish_target *t,
 		    "codeartifact token_duration must be 0 or 900..43200");
 		goto out;
 	}
-	if ((rc = aws_region_resolve(&st->region, st->settings.region, err)) <
-	    0)
+	if ((rc = aws_region_resolve(&st->region, st->settings.region, t->env,
+	         err)) < 0)
 		goto out;
 	ep = publish_target_get(t, "endpoint");
-	if ((rc = aws_endpoint_resolve(&st->api, ep, "CODEARTIFACT",
+	if ((rc = aws_endpoint_resolve(&st->api, ep, t->env, "CODEARTIFACT",
 	         "codeartifact", st->region, err)) < 0)
 		goto out;
 	if ((rc = aws_credentials_resolve(&st->creds, &st->settings, err)) < 0)

@@ -479,15 +479,23 @@ http_user_agent(void)
 	return "artifactd/" ARTIFACTD_VERSION;
 }
 
-static long
-env_long(const char *name, long def, long max)
-{
-	long long v;
-	const char *s = getenv(name);
+/* The retry defaults (http_retry_defaults); read by every handler thread. */
+static _Atomic long http_attempts = HTTP_DEFAULT_ATTEMPTS;
+static _Atomic long http_backoff_ms = HTTP_DEFAULT_BACKOFF_MS;
 
-	if (s == NULL || util_parse_uint(&v, s, max) < 0)
-		return def;
-	return (long)v;
+void
+http_retry_defaults(long long attempts, long long backoff_ms)
+{
+	if (attempts < 1)
+		attempts = 1;
+	if (attempts > HTTP_MAX_ATTEMPTS)
+		attempts = HTTP_MAX_ATTEMPTS;
+	if (backoff_ms < 0)
+		backoff_ms = 0;
+	if (backoff_ms > HTTP_MAX_BACKOFF_MS)
+		backoff_ms = HTTP_MAX_BACKOFF_MS;
+	http_attempts = (long)attempts;
+	http_backoff_ms = (long)backoff_ms;
 }
 
 /* Retry-After is seconds or an HTTP date; -1 when absent or unreadable. */
@@ -730,13 +738,10 @@ http_request(struct http_response *resp, const struct http_request *req,
 
 	pthread_once(&http_once, http_global_init);
 	rd.b = req->body ? req->body : &empty;
-	attempts = req->max_attempts > 0 ? req->max_attempts
-	                                 : env_long("ARTIFACTD_HTTP_ATTEMPTS",
-	                                       HTTP_DEFAULT_ATTEMPTS, 100);
+	attempts = req->max_attempts > 0 ? req->max_attempts : http_attempts;
 	if (attempts < 1)
 		attempts = 1;
-	backoff = env_long("ARTIFACTD_HTTP_BACKOFF_MS", HTTP_DEFAULT_BACKOFF_MS,
-	    HTTP_MAX_BACKOFF_MS);
+	backoff = http_backoff_ms;
 	if (!http_url_allowed(req->url)) {
 		rc = error_set(err, ERR_INVALID, "INVALID_TARGET",
 		    "%s: URL %s refused: https is required (plain http only "

@@ -28,13 +28,16 @@
 #define HTTP_BODY_MAX (4u * 1024 * 1024)
 /* All response header lines of one response together. */
 #define HTTP_HEADERS_MAX (64u * 1024)
-/* Attempts per request when HTTP_RETRY_* is not overridden: twine tries 5
+/* Attempts per request when http-attempts is not set: twine tries 5
  * times; JFrog CLI 3. Five with backoff rides out a short outage. */
 #define HTTP_DEFAULT_ATTEMPTS 5
 /* First backoff step and the ceiling of any single wait (also of a
  * Retry-After the server asks for), in milliseconds. */
 #define HTTP_DEFAULT_BACKOFF_MS 1000
 #define HTTP_MAX_BACKOFF_MS 60000
+/* The most attempts the http-attempts setting may ask for (the limit the
+ * environment variable always had). */
+#define HTTP_MAX_ATTEMPTS 100
 
 /*
  * A request body made of segments: bytes in memory (copied) and ranges of
@@ -94,6 +97,17 @@ int http_form_body(struct http_body *out, char *content_type, size_t ctlen,
     const char *filename, const char *file_type, int fd, uint64_t size,
     struct error *err);
 
+/*
+ * The retry defaults of every request made afterwards, from the settings
+ * table (http-attempts, http-backoff-ms: struct publish_env): attempts
+ * when a request leaves max_attempts 0 (at least 1, at most
+ * HTTP_MAX_ATTEMPTS), and the first backoff step in ms (at most
+ * HTTP_MAX_BACKOFF_MS). Until called: HTTP_DEFAULT_ATTEMPTS and
+ * HTTP_DEFAULT_BACKOFF_MS. Thread-safe (the release runs set it before
+ * each run, from the same configuration).
+ */
+void http_retry_defaults(long long attempts, long long backoff_ms);
+
 /* A request. Unset fields are zero/NULL. */
 struct http_request {
 	const char *method; /* GET HEAD PUT POST PATCH DELETE */
@@ -101,8 +115,8 @@ struct http_request {
 	/* "Name: value" lines; NULL-terminated array, may be NULL. */
 	const char *const *headers;
 	const struct http_body *body; /* NULL: no body */
-	/* 0: HTTP_DEFAULT_ATTEMPTS, or ARTIFACTD_HTTP_ATTEMPTS from the
-	 * environment; 1: no retry. */
+	/* 0: the process's default (http_retry_defaults: the
+	 * http-attempts setting, ARTIFACTD_HTTP_ATTEMPTS); 1: no retry. */
 	int max_attempts;
 	/* Do not retry 5xx/429 (e.g. a POST that is not idempotent). Connect
 	 * errors (nothing was sent) are still retried. */

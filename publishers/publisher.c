@@ -1,6 +1,7 @@
 /*
  * publisher.c - the table of publishers and how a target's settings are
- * resolved (setting, <key>_file, <key>_env, the type's environment name).
+ * resolved (setting, <key>_file, <key>_env, the type's environment
+ * setting from struct publish_env).
  *
  * s3_publisher and codeartifact_publisher live in s3.c and codeartifact.c
  * (the AWS part of the module). They are plain references on purpose: a
@@ -9,6 +10,7 @@
  */
 #include "publishers/publisher.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,31 +56,52 @@ publisher_find(const char *type)
 }
 
 /* A type's environment names for a key, first set wins (GH_TOKEN before
- * GITHUB_TOKEN, as the gh CLI reads them). */
+ * GITHUB_TOKEN, as the gh CLI reads them), and where the settings table
+ * put each one's value in struct publish_env. */
 struct env_default {
-	const char *type, *key, *env[2];
+	const char *type, *key;
+	struct {
+		const char *name;
+		size_t off;
+	} env[2];
 };
 
+#define E(field) offsetof(struct publish_env, field)
+
 static const struct env_default env_defaults[] = {
-	{ "pypi", "url", { "TWINE_REPOSITORY_URL" } },
-	{ "pypi", "token", { "PYPI_API_TOKEN" } },
-	{ "pypi", "username", { "TWINE_USERNAME" } },
-	{ "pypi", "password", { "TWINE_PASSWORD" } },
-	{ "pypi", "repository", { "TWINE_REPOSITORY" } },
-	{ "artifactory", "url", { "ARTIFACTORY_URL" } },
-	{ "artifactory", "username", { "ARTIFACTORY_USERNAME" } },
-	{ "artifactory", "password", { "ARTIFACTORY_PASSWORD" } },
-	{ "artifactory", "token", { "ARTIFACTORY_ACCESS_TOKEN" } },
-	{ "artifactory", "repository", { "ARTIFACTORY_REPOSITORY" } },
-	{ "github", "token", { "GH_TOKEN", "GITHUB_TOKEN" } },
-	{ "github", "repository", { "GITHUB_REPOSITORY" } },
-	{ "github", "api_url", { "GITHUB_API_URL" } },
-	{ "s3", "bucket", { "S3_WHEELS_BUCKET" } },
-	{ "codeartifact", "domain", { "CODEARTIFACT_DOMAIN" } },
-	{ "codeartifact", "domain_owner", { "CODEARTIFACT_ACCOUNT_ID" } },
-	{ "codeartifact", "repository", { "CODEARTIFACT_REPOSITORY" } },
-	{ NULL, NULL, { NULL } },
+	{ "pypi", "url",
+	    { { "TWINE_REPOSITORY_URL", E(twine_repository_url) } } },
+	{ "pypi", "token", { { "PYPI_API_TOKEN", E(pypi_api_token) } } },
+	{ "pypi", "username", { { "TWINE_USERNAME", E(twine_username) } } },
+	{ "pypi", "password", { { "TWINE_PASSWORD", E(twine_password) } } },
+	{ "pypi", "repository",
+	    { { "TWINE_REPOSITORY", E(twine_repository) } } },
+	{ "artifactory", "url", { { "ARTIFACTORY_URL", E(artifactory_url) } } },
+	{ "artifactory", "username",
+	    { { "ARTIFACTORY_USERNAME", E(artifactory_username) } } },
+	{ "artifactory", "password",
+	    { { "ARTIFACTORY_PASSWORD", E(artifactory_password) } } },
+	{ "artifactory", "token",
+	    { { "ARTIFACTORY_ACCESS_TOKEN", E(artifactory_access_token) } } },
+	{ "artifactory", "repository",
+	    { { "ARTIFACTORY_REPOSITORY", E(artifactory_repository) } } },
+	{ "github", "token",
+	    { { "GH_TOKEN", E(gh_token) },
+	        { "GITHUB_TOKEN", E(github_token) } } },
+	{ "github", "repository",
+	    { { "GITHUB_REPOSITORY", E(github_repository) } } },
+	{ "github", "api_url", { { "GITHUB_API_URL", E(github_api_url) } } },
+	{ "s3", "bucket", { { "S3_WHEELS_BUCKET", E(s3_wheels_bucket) } } },
+	{ "codeartifact", "domain",
+	    { { "CODEARTIFACT_DOMAIN", E(codeartifact_domain) } } },
+	{ "codeartifact", "domain_owner",
+	    { { "CODEARTIFACT_ACCOUNT_ID", E(codeartifact_account_id) } } },
+	{ "codeartifact", "repository",
+	    { { "CODEARTIFACT_REPOSITORY", E(codeartifact_repository) } } },
+	{ NULL, NULL, { { NULL, 0 } } },
 };
+
+#undef E
 
 static const struct env_default *
 env_default_find(const char *type, const char *key)
@@ -98,7 +121,7 @@ publish_target_env_name(const char *type, const char *key)
 {
 	const struct env_default *d = env_default_find(type, key);
 
-	return d != NULL ? d->env[0] : NULL;
+	return d != NULL ? d->env[0].name : NULL;
 }
 
 bool
@@ -146,8 +169,10 @@ target_file(const char *key, const char *path, const char *what)
 	return s;
 }
 
-/* NAME, else the file named by NAME_FILE (common/secret.h); *from says
- * which ("NAME" or "NAME_FILE"). */
+/* A target's <key>_env: the variable the operator named in the config
+ * file, so no row of the settings table can hold it; read at run time,
+ * NAME, else the file named by NAME_FILE (common/secret.h); *from says
+ * which ("" or "_FILE"). */
 static char *
 env_or_file(const char *key, const char *name, const char **from)
 {
@@ -212,12 +237,18 @@ publish_target_get_src(const struct publish_target *t, const char *key,
 			    "%s%s", v, from);
 		goto out;
 	}
-	if ((d = env_default_find(t->type, key)) == NULL)
+	if ((d = env_default_find(t->type, key)) == NULL || t->env == NULL)
 		goto out;
-	for (i = 0; i < 2 && d->env[i] != NULL && s == NULL; i++)
-		if ((s = env_or_file(key, d->env[i], &from)) != NULL)
-			src_set(src, srclen, "environment %s%s", d->env[i],
-			    from);
+	for (i = 0; i < 2 && d->env[i].name != NULL && s == NULL; i++) {
+		const char *ev =
+		    *(const char *const *)(const void *)((const char *)t->env +
+		                                         d->env[i].off);
+
+		if (ev == NULL || ev[0] == '\0')
+			continue;
+		s = xstrdup(ev);
+		src_set(src, srclen, "environment %s%s", d->env[i].name, "");
+	}
 out:
 	free(k2);
 	if (s == NULL)

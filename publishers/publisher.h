@@ -18,6 +18,59 @@
 
 struct dist_meta; /* dist.h: wheel METADATA / sdist PKG-INFO */
 
+/*
+ * The environment settings of the publishers: one row each of the
+ * settings table (worker/config.c), which reads the environment (and
+ * NAME_FILE) once at start, so check-config shows them (secrets masked).
+ * Borrowed by struct release_config and each struct publish_target; the
+ * publishers never call getenv for these. NULL or "": not set. One field
+ * per name, so that an order between names (GH_TOKEN before
+ * GITHUB_TOKEN, botocore's AWS chain) stays the reader's. The strings
+ * belong to the table (struct config) and outlive every release run.
+ */
+struct publish_env {
+	/* the types' defaults (publish_target_get, step 4) */
+	const char *twine_repository_url;
+	const char *pypi_api_token;
+	const char *twine_username;
+	const char *twine_password;
+	const char *twine_repository;
+	const char *artifactory_url;
+	const char *artifactory_username;
+	const char *artifactory_password;
+	const char *artifactory_access_token;
+	const char *artifactory_repository;
+	const char *gh_token;
+	const char *github_token;
+	const char *github_repository;
+	const char *github_api_url;
+	const char *s3_wheels_bucket;
+	const char *codeartifact_domain;
+	const char *codeartifact_account_id;
+	const char *codeartifact_repository;
+	/* the AWS chain (aws_creds.h), in botocore's order */
+	const char *aws_access_key_id;
+	const char *aws_secret_access_key;
+	const char *aws_session_token;
+	const char
+	    *aws_security_token; /* the older name of the session token */
+	const char *aws_role_arn;
+	const char *aws_web_identity_token_file;
+	const char *aws_role_session_name;
+	const char *aws_container_credentials_full_uri;
+	const char *aws_container_credentials_relative_uri;
+	const char *aws_container_authorization_token;
+	const char *aws_region;
+	const char *aws_default_region;
+	const char *aws_endpoint_url;
+	const char *aws_endpoint_url_s3;
+	const char *aws_endpoint_url_sts;
+	const char *aws_endpoint_url_codeartifact;
+	/* HTTP retries (http.h) */
+	long long http_attempts;
+	long long http_backoff_ms;
+};
+
 /* A target as configured: its name, its type and its own settings.
  * Settings are looked up with publish_target_get(), which also resolves
  * "<key>_file" indirections and environment defaults of the type. */
@@ -28,6 +81,7 @@ struct publish_target {
 	const char *const *keys;
 	const char *const *values;
 	size_t n;
+	const struct publish_env *env; /* borrowed; NULL: no environment */
 };
 
 /* One file of a release, checked before any upload. */
@@ -126,7 +180,8 @@ int publish_target_credential(const struct publish_target *t, char *src,
  *      that cannot be read ends the search: NULL, with a warning);
  *   3. `key_env`: the environment variable it names (or its _FILE); when
  *      neither is set the search goes on;
- *   4. the type's environment default (or the variable with _FILE):
+ *   4. the type's environment default, from t->env (the settings table
+ *      read the variable or its _FILE):
  *      pypi:         url TWINE_REPOSITORY_URL, token PYPI_API_TOKEN,
  *                    username TWINE_USERNAME, password TWINE_PASSWORD,
  *                    repository (the ~/.pypirc section) TWINE_REPOSITORY
@@ -145,7 +200,7 @@ int publish_target_credential(const struct publish_target *t, char *src,
  * content). Secrets are never logged.
  */
 
-/* The environment default of a type's key ("GITHUB_TOKEN"), or NULL. */
+/* The environment name of a type's key ("GH_TOKEN"), or NULL. */
 const char *publish_target_env_name(const char *type, const char *key);
 
 /* True when key names a secret (token, password, secret...), so that

@@ -28,6 +28,7 @@
 #include "common/xalloc.h"
 #include "publishers/digest.h"
 #include "publishers/dist.h"
+#include "publishers/http.h"
 
 void
 release_config_init(struct release_config *c)
@@ -127,39 +128,31 @@ release_package_add_target(struct release_package *p, const char *target)
 }
 
 static bool
-env_set(const char *name)
+env_set(const char *v)
 {
-	const char *v = getenv(name);
-	char *f;
-	bool ok;
-
-	if (v != NULL && v[0] != '\0')
-		return true;
-	f = xasprintf("%s_FILE", name);
-	v = getenv(f);
-	ok = v != NULL && v[0] != '\0';
-	free(f);
-	return ok;
+	return v != NULL && v[0] != '\0';
 }
 
 void
 release_config_env_defaults(struct release_config *c)
 {
-	if (c->ntargets > 0)
+	const struct publish_env *e = c->env;
+
+	if (c->ntargets > 0 || e == NULL)
 		return;
 	/* TWINE_REPOSITORY: a twine user's ~/.pypirc section, which holds
 	 * the password (pypirc.h). */
-	if (env_set("PYPI_API_TOKEN") || env_set("TWINE_PASSWORD") ||
-	    env_set("TWINE_REPOSITORY"))
+	if (env_set(e->pypi_api_token) || env_set(e->twine_password) ||
+	    env_set(e->twine_repository))
 		release_config_add_target(c, "pypi", "pypi");
-	if (env_set("ARTIFACTORY_URL"))
+	if (env_set(e->artifactory_url))
 		release_config_add_target(c, "artifactory", "artifactory");
-	if (env_set("S3_WHEELS_BUCKET"))
+	if (env_set(e->s3_wheels_bucket))
 		release_config_add_target(c, "s3", "s3");
-	if (env_set("CODEARTIFACT_DOMAIN"))
+	if (env_set(e->codeartifact_domain))
 		release_config_add_target(c, "codeartifact", "codeartifact");
-	if ((env_set("GH_TOKEN") || env_set("GITHUB_TOKEN")) &&
-	    env_set("GITHUB_REPOSITORY"))
+	if ((env_set(e->gh_token) || env_set(e->github_token)) &&
+	    env_set(e->github_repository))
 		release_config_add_target(c, "github", "github");
 }
 
@@ -452,7 +445,7 @@ pypi_rules(struct dist_rules *rules, const struct release_config *c,
 		const struct release_target *t = &c->targets[tidx[i]];
 		struct publish_target pt = { t->name, t->type,
 			(const char *const *)t->keys,
-			(const char *const *)t->values, t->n };
+			(const char *const *)t->values, t->n, c->env };
 		char *v;
 		bool allow = false, strict = true;
 
@@ -532,12 +525,13 @@ worse(int a, int b)
 /* Run one target over the files. Returns the worst code of its items. */
 static int
 run_target(struct release_result *out, const struct release_target *t,
-    const struct publish_release *rel, struct rfile **sorted, size_t nf)
+    const struct publish_env *env, const struct publish_release *rel,
+    struct rfile **sorted, size_t nf)
 {
 	const struct publisher_ops *ops = publisher_find(t->type);
 	struct publish_target pt = { t->name, t->type,
 		(const char *const *)t->keys, (const char *const *)t->values,
-		t->n };
+		t->n, env };
 	void *state = NULL;
 	struct error err;
 	int64_t t0;
@@ -860,13 +854,16 @@ release_run_targets(struct run_state *run, struct release_result *out,
 	size_t i;
 	int rc = 0;
 
+	if (c->env != NULL)
+		http_retry_defaults(c->env->http_attempts,
+		    c->env->http_backoff_ms);
 	log_info("release_start tag=%s package=%s version=%s files=%zu "
 	         "targets=%zu dry_run=%s",
 	    out->tag, out->package, out->version, run->nf, run->nt,
 	    log_bool(out->dry_run));
 	for (i = 0; i < run->nt; i++)
-		rc = worse(rc, run_target(out, &c->targets[run->tidx[i]], &rel,
-		                   run->sorted, run->nf));
+		rc = worse(rc, run_target(out, &c->targets[run->tidx[i]],
+		                   c->env, &rel, run->sorted, run->nf));
 	return rc;
 }
 

@@ -66,6 +66,9 @@ struct release_config {
 	bool dry_run;                     /* every release is a dry run */
 	release_file_check_fn file_check; /* NULL: none */
 	void *file_check_arg;             /* borrowed */
+	/* The environment settings (publisher.h), borrowed; every target
+	 * of a run sees them. NULL: none. */
+	const struct publish_env *env;
 };
 
 void release_config_init(struct release_config *c);
@@ -89,8 +92,9 @@ void release_package_add_target(struct release_package *p, const char *target);
  * (ARTIFACTORY_URL), "s3" (S3_WHEELS_BUCKET), "codeartifact"
  * (CODEARTIFACT_DOMAIN), "github" (GH_TOKEN or GITHUB_TOKEN, and
  * GITHUB_REPOSITORY).
- * Settings themselves are read later through publish_target_get's
- * environment defaults. Does nothing when c already has targets.
+ * Read from c->env (set it first). Settings themselves are read later
+ * through publish_target_get's environment defaults. Does nothing when c
+ * already has targets.
  */
 void release_config_env_defaults(struct release_config *c);
 

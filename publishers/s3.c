@@ -246,10 +246,11 @@ s3_begin(void **state, const struct publish_target *t,
 	st->prefix = s3_expand_prefix(v, rel);
 	free(v);
 	v = NULL;
-	if (aws_region_resolve(&st->region, st->settings.region, NULL) < 0) {
+	if (aws_region_resolve(&st->region, st->settings.region, t->env, NULL) <
+	    0) {
 		if (st->settings.region != NULL) {
 			rc = aws_region_resolve(&st->region,
-			    st->settings.region, err);
+			    st->settings.region, t->env, err);
 			goto out;
 		}
 		/* Most S3-compatible servers and S3's global endpoint sign
@@ -257,10 +258,10 @@ s3_begin(void **state, const struct publish_target *t,
 		st->region = xstrdup("us-east-1");
 	}
 	ep_setting = publish_target_get(t, "endpoint");
-	custom = ep_setting != NULL || getenv("AWS_ENDPOINT_URL_S3") != NULL ||
-	         getenv("AWS_ENDPOINT_URL") != NULL;
-	if ((rc = aws_endpoint_resolve(&endpoint, ep_setting, "S3", "s3",
-	         st->region, err)) < 0)
+	custom = ep_setting != NULL || aws_env_endpoint(t->env, "S3") != NULL ||
+	         (t->env != NULL && t->env->aws_endpoint_url != NULL);
+	if ((rc = aws_endpoint_resolve(&endpoint, ep_setting, t->env, "S3",
+	         "s3", st->region, err)) < 0)
 		goto out;
 	/* Path style by default for custom endpoints (MinIO, s3rver,
 	 * GoReleaser does the same), and whenever the bucket cannot be a
@@ -439,7 +440,7 @@ s3_send(struct s3_state *st, const struct s3_call *c,
 		    (hint = http_response_header(resp,
 		         "x-amz-bucket-region")) != NULL &&
 		    strcmp(hint, st->region) != 0 &&
-		    aws_region_resolve(&region, hint, NULL) == 0) {
+		    aws_region_resolve(&region, hint, NULL, NULL) == 0) {
 			log_info("s3_region_redirect bucket=%s from=%s to=%s",
 			    st->bucket, st->region, region);
 			free(st->region);

@@ -36,7 +36,7 @@ static bool
 cmd_credential_line(const struct release_config *rc, const char *package,
     const char *name, bool print)
 {
-	struct publish_target pt = { name, NULL, NULL, NULL, 0 };
+	struct publish_target pt = { name, NULL, NULL, NULL, 0, rc->env };
 	struct error err = { 0 };
 	char src[2048];
 	size_t i;

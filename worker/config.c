@@ -230,6 +230,122 @@ static const struct config_desc config_descs[] = {
 	    "info", 0, false, "debug, info or warn" },
 	{ "dry-run", { "ARTIFACTD_DRY_RUN" }, NULL, CT_BOOL, F(dry_run), 0,
 	    "false", 0, false, "build and check uploads, send nothing" },
+	/* The publishers' environment names (struct publish_env), one row
+	 * each: a target's setting wins over them (publisher.h). */
+	{ "twine-repository-url", { "TWINE_REPOSITORY_URL" }, NULL, CT_STR,
+	    F(publish_env.twine_repository_url), 0, NULL, 0, false,
+	    "pypi targets: upload URL (default "
+	    "https://upload.pypi.org/legacy/)" },
+	{ "pypi-api-token", { "PYPI_API_TOKEN" }, NULL, CT_STR,
+	    F(publish_env.pypi_api_token), 0, NULL, 0, true,
+	    "pypi targets: API token" },
+	{ "twine-username", { "TWINE_USERNAME" }, NULL, CT_STR,
+	    F(publish_env.twine_username), 0, NULL, 0, false,
+	    "pypi targets: user name (with twine-password)" },
+	{ "twine-password", { "TWINE_PASSWORD" }, NULL, CT_STR,
+	    F(publish_env.twine_password), 0, NULL, 0, true,
+	    "pypi targets: password, or a token with user __token__" },
+	{ "twine-repository", { "TWINE_REPOSITORY" }, NULL, CT_STR,
+	    F(publish_env.twine_repository), 0, NULL, 0, false,
+	    "pypi targets: section of ~/.pypirc" },
+	{ "artifactory-url", { "ARTIFACTORY_URL" }, NULL, CT_STR,
+	    F(publish_env.artifactory_url), 0, NULL, 0, false,
+	    "artifactory targets: base URL" },
+	{ "artifactory-username", { "ARTIFACTORY_USERNAME" }, NULL, CT_STR,
+	    F(publish_env.artifactory_username), 0, NULL, 0, false,
+	    "artifactory targets: user name" },
+	{ "artifactory-password", { "ARTIFACTORY_PASSWORD" }, NULL, CT_STR,
+	    F(publish_env.artifactory_password), 0, NULL, 0, true,
+	    "artifactory targets: password" },
+	{ "artifactory-access-token", { "ARTIFACTORY_ACCESS_TOKEN" }, NULL,
+	    CT_STR, F(publish_env.artifactory_access_token), 0, NULL, 0, true,
+	    "artifactory targets: bearer token" },
+	{ "artifactory-repository", { "ARTIFACTORY_REPOSITORY" }, NULL, CT_STR,
+	    F(publish_env.artifactory_repository), 0, NULL, 0, false,
+	    "artifactory targets: repository" },
+	{ "gh-token", { "GH_TOKEN" }, NULL, CT_STR, F(publish_env.gh_token), 0,
+	    NULL, 0, true,
+	    "github targets: token (before github-token, as gh reads them)" },
+	{ "github-token", { "GITHUB_TOKEN" }, NULL, CT_STR,
+	    F(publish_env.github_token), 0, NULL, 0, true,
+	    "github targets: token" },
+	{ "github-repository", { "GITHUB_REPOSITORY" }, NULL, CT_STR,
+	    F(publish_env.github_repository), 0, NULL, 0, false,
+	    "github targets: owner/name" },
+	{ "github-api-url", { "GITHUB_API_URL" }, NULL, CT_STR,
+	    F(publish_env.github_api_url), 0, NULL, 0, false,
+	    "github targets: API URL (GitHub Enterprise)" },
+	{ "s3-wheels-bucket", { "S3_WHEELS_BUCKET" }, NULL, CT_STR,
+	    F(publish_env.s3_wheels_bucket), 0, NULL, 0, false,
+	    "s3 targets: bucket" },
+	{ "codeartifact-domain", { "CODEARTIFACT_DOMAIN" }, NULL, CT_STR,
+	    F(publish_env.codeartifact_domain), 0, NULL, 0, false,
+	    "codeartifact targets: domain" },
+	{ "codeartifact-account-id", { "CODEARTIFACT_ACCOUNT_ID" }, NULL,
+	    CT_STR, F(publish_env.codeartifact_account_id), 0, NULL, 0, false,
+	    "codeartifact targets: domain owner (account id)" },
+	{ "codeartifact-repository", { "CODEARTIFACT_REPOSITORY" }, NULL,
+	    CT_STR, F(publish_env.codeartifact_repository), 0, NULL, 0, false,
+	    "codeartifact targets: repository" },
+	{ "aws-access-key-id", { "AWS_ACCESS_KEY_ID" }, NULL, CT_STR,
+	    F(publish_env.aws_access_key_id), 0, NULL, 0, true,
+	    "AWS targets: access key id (with aws-secret-access-key)" },
+	{ "aws-secret-access-key", { "AWS_SECRET_ACCESS_KEY" }, NULL, CT_STR,
+	    F(publish_env.aws_secret_access_key), 0, NULL, 0, true,
+	    "AWS targets: secret access key" },
+	{ "aws-session-token", { "AWS_SESSION_TOKEN" }, NULL, CT_STR,
+	    F(publish_env.aws_session_token), 0, NULL, 0, true,
+	    "AWS targets: session token of temporary keys" },
+	{ "aws-security-token", { "AWS_SECURITY_TOKEN" }, NULL, CT_STR,
+	    F(publish_env.aws_security_token), 0, NULL, 0, true,
+	    "AWS targets: older name of aws-session-token" },
+	{ "aws-role-arn", { "AWS_ROLE_ARN" }, NULL, CT_STR,
+	    F(publish_env.aws_role_arn), 0, NULL, 0, false,
+	    "AWS targets: role to assume with a web identity token" },
+	{ "aws-web-identity-token-file", { "AWS_WEB_IDENTITY_TOKEN_FILE" },
+	    NULL, CT_STR, F(publish_env.aws_web_identity_token_file), 0, NULL,
+	    0, false,
+	    "AWS targets: path of the web identity token (read on each use)" },
+	{ "aws-role-session-name", { "AWS_ROLE_SESSION_NAME" }, NULL, CT_STR,
+	    F(publish_env.aws_role_session_name), 0, NULL, 0, false,
+	    "AWS targets: session name of the assumed role" },
+	{ "aws-container-credentials-full-uri",
+	    { "AWS_CONTAINER_CREDENTIALS_FULL_URI" }, NULL, CT_STR,
+	    F(publish_env.aws_container_credentials_full_uri), 0, NULL, 0,
+	    false, "AWS targets: container credentials endpoint" },
+	{ "aws-container-credentials-relative-uri",
+	    { "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" }, NULL, CT_STR,
+	    F(publish_env.aws_container_credentials_relative_uri), 0, NULL, 0,
+	    false, "AWS targets: ECS task credentials path" },
+	{ "aws-container-authorization-token",
+	    { "AWS_CONTAINER_AUTHORIZATION_TOKEN" }, NULL, CT_STR,
+	    F(publish_env.aws_container_authorization_token), 0, NULL, 0, true,
+	    "AWS targets: Authorization of the container endpoint" },
+	{ "aws-region", { "AWS_REGION" }, NULL, CT_STR,
+	    F(publish_env.aws_region), 0, NULL, 0, false,
+	    "AWS targets: region" },
+	{ "aws-default-region", { "AWS_DEFAULT_REGION" }, NULL, CT_STR,
+	    F(publish_env.aws_default_region), 0, NULL, 0, false,
+	    "AWS targets: region when aws-region is not set" },
+	{ "aws-endpoint-url", { "AWS_ENDPOINT_URL" }, NULL, CT_STR,
+	    F(publish_env.aws_endpoint_url), 0, NULL, 0, false,
+	    "AWS targets: endpoint of every service (S3-compatible servers)" },
+	{ "aws-endpoint-url-s3", { "AWS_ENDPOINT_URL_S3" }, NULL, CT_STR,
+	    F(publish_env.aws_endpoint_url_s3), 0, NULL, 0, false,
+	    "AWS targets: S3 endpoint" },
+	{ "aws-endpoint-url-sts", { "AWS_ENDPOINT_URL_STS" }, NULL, CT_STR,
+	    F(publish_env.aws_endpoint_url_sts), 0, NULL, 0, false,
+	    "AWS targets: STS endpoint" },
+	{ "aws-endpoint-url-codeartifact", { "AWS_ENDPOINT_URL_CODEARTIFACT" },
+	    NULL, CT_STR, F(publish_env.aws_endpoint_url_codeartifact), 0, NULL,
+	    0, false, "AWS targets: CodeArtifact endpoint" },
+	{ "http-attempts", { "ARTIFACTD_HTTP_ATTEMPTS" }, NULL, CT_INT,
+	    F(publish_env.http_attempts), 0, "5", 100, false,
+	    "attempts of one publishing request (retries of 5xx, 429, "
+	    "connection errors)" },
+	{ "http-backoff-ms", { "ARTIFACTD_HTTP_BACKOFF_MS" }, NULL, CT_INT,
+	    F(publish_env.http_backoff_ms), 0, "1000", 60000, false,
+	    "first wait between publishing attempts, doubled each time" },
 };
 
 #define CONFIG_NDESCS (sizeof(config_descs) / sizeof(config_descs[0]))
@@ -855,6 +971,15 @@ out:
 	return rc;
 }
 
+/* The publishers' rows (struct publish_env) honour NAME_FILE though most
+ * are not secret, as the publishers always did. */
+static bool
+config_env_file(const struct config_desc *d)
+{
+	return d->type == CT_STR && d->off >= F(publish_env) &&
+	       d->off < F(publish_env) + sizeof(struct publish_env);
+}
+
 /* Value of an environment setting, honouring NAME_FILE for secrets
  * (secret_get: NAME wins when both are set; an empty NAME then counts
  * as unset, but still sets the value "" when there is no file).
@@ -868,6 +993,17 @@ config_env(const struct config_desc *d, struct error *err, int *rc)
 		const char *v = getenv(d->env[i]);
 		char *text = NULL;
 
+		if (!d->secret && config_env_file(d)) {
+			if ((*rc = secret_get_plain(&text, d->env[i], err)) ==
+			    0)
+				return text;
+			if (*rc != ERR_NOTFOUND)
+				return NULL;
+			*rc = 0;
+			if (v != NULL)
+				return xstrdup(v);
+			continue;
+		}
 		if (!d->secret) {
 			if (v != NULL)
 				return xstrdup(v);
@@ -1313,7 +1449,9 @@ config_print_markdown(void)
 		printf(" |");
 		for (j = 0; j < 3 && d->env[j] != NULL; j++)
 			printf("%s`%s`", j ? ", " : " ", d->env[j]);
-		printf("%s |", d->secret ? " (each also `_FILE`)" : "");
+		printf("%s |", d->secret || config_env_file(d)
+		                   ? " (each also `_FILE`)"
+		                   : "");
 		if (d->def != NULL && d->def[0] != '\0')
 			printf(" `%s` |", d->def);
 		else

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "publishers/publisher.h"
 
 /* One key/value setting of a publishing target ("url", "token", ...). */
 struct config_kv {
@@ -110,6 +111,9 @@ struct config {
 	struct config_package *packages;
 	size_t npackages;
 	bool dry_run;
+	/* the publishers' environment names (publisher.h), borrowed by
+	 * struct release_config */
+	struct publish_env publish_env;
 	/* where it came from */
 	char *config_file;
 };

@@ -70,6 +70,7 @@ handler_release_config(struct release_config *out, const struct config *cfg)
 		for (j = 0; j < cp->ntargets; j++)
 			release_package_add_target(p, cp->targets[j]);
 	}
+	out->env = &cfg->publish_env; /* borrowed: cfg outlives the run */
 	release_config_env_defaults(out);
 	out->artifacts_root = xstrdup(cfg->artifacts_root);
 	out->dry_run = cfg->dry_run;

@@ -20,6 +20,9 @@
 #include "publishers/publisher.h"
 #include "publishers/pypirc.h"
 
+/* The environment settings the settings table would hand over. */
+static struct publish_env E;
+
 static char home[] = "/tmp/test_credentials_XXXXXX";
 
 static void
@@ -37,6 +40,7 @@ clear_env(void)
 
 	for (i = 0; names[i] != NULL; i++)
 		unsetenv(names[i]);
+	memset(&E, 0, sizeof(E));
 	setenv("HOME", home, 1);
 }
 
@@ -88,14 +92,14 @@ test_token_env_unset_falls_back(void **state)
 	const char *keys[] = { "url", "token_env" };
 	const char *values[] = { "http://127.0.0.1:1/legacy/",
 		"PYPI_API_TOKEN_HF_LOCAL" };
-	struct publish_target t = { "pypi-hf", "pypi", keys, values, 2 };
+	struct publish_target t = { "pypi-hf", "pypi", keys, values, 2, &E };
 	struct error err;
 	char src[1024], *s;
 
 	(void)state;
 	clear_env();
 	unsetenv("PYPI_API_TOKEN_HF_LOCAL");
-	setenv("PYPI_API_TOKEN", "pypi-global", 1);
+	E.pypi_api_token = "pypi-global";
 	s = publish_target_get_src(&t, "token", src, sizeof(src));
 	assert_non_null(s);
 	assert_string_equal(s, "pypi-global");
@@ -113,7 +117,7 @@ test_token_env_unset_falls_back(void **state)
 	free(s);
 	unsetenv("PYPI_API_TOKEN_HF_LOCAL");
 	/* nothing anywhere: AUTH, and the message names the sources */
-	unsetenv("PYPI_API_TOKEN");
+	E.pypi_api_token = NULL;
 	assert_int_equal(cred(src, sizeof(src), &t, &err), ERR_FAIL);
 	assert_string_equal(err.code, "AUTH");
 	assert_non_null(strstr(err.msg, "PYPI_API_TOKEN"));
@@ -128,29 +132,29 @@ test_pypi_order(void **state)
 	const char *keys[] = { "url", "username", "password_env" };
 	const char *values[] = { "http://127.0.0.1:1/legacy/", "alice",
 		"MY_TOKEN" };
-	struct publish_target own = { "priv", "pypi", keys, values, 3 };
-	struct publish_target bare = { "pypi", "pypi", keys, values, 1 };
+	struct publish_target own = { "priv", "pypi", keys, values, 3, &E };
+	struct publish_target bare = { "pypi", "pypi", keys, values, 1, &E };
 	struct error err;
 	char src[1024];
 
 	(void)state;
 	clear_env();
-	setenv("PYPI_API_TOKEN", "pypi-global", 1);
+	E.pypi_api_token = "pypi-global";
 	setenv("MY_TOKEN", "alice-pass", 1);
 	assert_int_equal(cred(src, sizeof(src), &own, &err), 0);
 	assert_non_null(strstr(src, "username from setting username"));
 	assert_non_null(strstr(src, "password from password_env: "
 	                            "environment MY_TOKEN"));
 	/* environment only: the token before TWINE_USERNAME/PASSWORD */
-	setenv("TWINE_USERNAME", "bob", 1);
-	setenv("TWINE_PASSWORD", "bob-pass", 1);
+	E.twine_username = "bob";
+	E.twine_password = "bob-pass";
 	assert_int_equal(cred(src, sizeof(src), &bare, &err), 0);
 	assert_non_null(strstr(src, "token from environment PYPI_API_TOKEN"));
-	unsetenv("PYPI_API_TOKEN");
+	E.pypi_api_token = NULL;
 	assert_int_equal(cred(src, sizeof(src), &bare, &err), 0);
 	assert_non_null(strstr(src, "username from environment "
 	                            "TWINE_USERNAME"));
-	unsetenv("TWINE_USERNAME");
+	E.twine_username = NULL;
 	assert_int_equal(cred(src, sizeof(src), &bare, &err), 0);
 	assert_non_null(strstr(src, "token from environment TWINE_PASSWORD"));
 	clear_env();
@@ -261,7 +265,7 @@ test_pypirc_file_limits(void **state)
 static void
 test_pypirc_source(void **state)
 {
-	struct publish_target bare = { "pypi", "pypi", NULL, NULL, 0 };
+	struct publish_target bare = { "pypi", "pypi", NULL, NULL, 0, &E };
 	char path[256], src[1024];
 	struct error err;
 
@@ -275,23 +279,23 @@ test_pypirc_source(void **state)
 	    0600);
 	/* pypi is listed but has no password: none */
 	assert_int_equal(cred(src, sizeof(src), &bare, &err), ERR_FAIL);
-	setenv("TWINE_REPOSITORY", "local", 1);
+	E.twine_repository = "local";
 	assert_int_equal(cred(src, sizeof(src), &bare, &err), 0);
 	assert_non_null(strstr(src, "username from pypirc "));
 	assert_non_null(strstr(src, "[local] password"));
 	assert_non_null(strstr(src, "upload URL from pypirc"));
 	assert_null(strstr(src, "carol-pass"));
 	/* the environment's token is more specific than the file */
-	setenv("PYPI_API_TOKEN", "pypi-env", 1);
+	E.pypi_api_token = "pypi-env";
 	assert_int_equal(cred(src, sizeof(src), &bare, &err), 0);
 	assert_non_null(strstr(src, "token from environment PYPI_API_TOKEN"));
-	unsetenv("PYPI_API_TOKEN");
+	E.pypi_api_token = NULL;
 	/* TWINE_REPOSITORY_URL: the file's password is not sent there */
-	setenv("TWINE_REPOSITORY_URL", "http://127.0.0.1:10/legacy/", 1);
+	E.twine_repository_url = "http://127.0.0.1:10/legacy/";
 	assert_int_equal(cred(src, sizeof(src), &bare, &err), ERR_FAIL);
-	unsetenv("TWINE_REPOSITORY_URL");
+	E.twine_repository_url = NULL;
 	/* a repository the file does not have, named on purpose */
-	setenv("TWINE_REPOSITORY", "nope", 1);
+	E.twine_repository = "nope";
 	assert_int_equal(cred(src, sizeof(src), &bare, &err), ERR_NOTFOUND);
 	assert_non_null(strstr(err.msg, "[nope]"));
 	unlink(path);
@@ -303,10 +307,10 @@ test_github_and_aws(void **state)
 {
 	const char *keys[] = { "access_key_id" };
 	const char *values[] = { "AKIDTARGET" };
-	struct publish_target gh = { "gh", "github", NULL, NULL, 0 };
-	struct publish_target s3 = { "s3", "s3", NULL, NULL, 0 };
-	struct publish_target half = { "s3h", "s3", keys, values, 1 };
-	struct publish_target art = { "art", "artifactory", NULL, NULL, 0 };
+	struct publish_target gh = { "gh", "github", NULL, NULL, 0, &E };
+	struct publish_target s3 = { "s3", "s3", NULL, NULL, 0, &E };
+	struct publish_target half = { "s3h", "s3", keys, values, 1, &E };
+	struct publish_target art = { "art", "artifactory", NULL, NULL, 0, &E };
 	char src[1024], *s;
 	struct error err;
 
@@ -314,14 +318,14 @@ test_github_and_aws(void **state)
 	clear_env();
 	assert_int_equal(cred(src, sizeof(src), &gh, &err), ERR_FAIL);
 	assert_non_null(strstr(err.msg, "GH_TOKEN"));
-	setenv("GITHUB_TOKEN", "ghs_github", 1);
-	setenv("GH_TOKEN", "ghp_gh", 1);
+	E.github_token = "ghs_github";
+	E.gh_token = "ghp_gh";
 	s = publish_target_get(&gh, "token");
 	assert_string_equal(s, "ghp_gh"); /* GH_TOKEN first, as gh */
 	free(s);
 	assert_int_equal(cred(src, sizeof(src), &gh, &err), 0);
 	assert_string_equal(src, "token from environment GH_TOKEN");
-	unsetenv("GH_TOKEN");
+	E.gh_token = NULL;
 	assert_int_equal(cred(src, sizeof(src), &gh, &err), 0);
 	assert_string_equal(src, "token from environment GITHUB_TOKEN");
 
@@ -329,11 +333,11 @@ test_github_and_aws(void **state)
 	assert_string_equal(err.code, "AUTH");
 	assert_int_equal(cred(src, sizeof(src), &half, &err), ERR_FAIL);
 	assert_non_null(strstr(err.msg, "only one"));
-	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/c", 1);
+	E.aws_container_credentials_full_uri = "http://127.0.0.1:1/c";
 	assert_int_equal(cred(src, sizeof(src), &s3, &err), 0);
 	assert_non_null(strstr(src, "container"));
-	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+	E.aws_access_key_id = "AKIDENV";
+	E.aws_secret_access_key = "secret";
 	assert_int_equal(cred(src, sizeof(src), &s3, &err), 0);
 	assert_non_null(strstr(src, "environment AWS_ACCESS_KEY_ID"));
 	assert_null(strstr(src, "AKIDENV"));

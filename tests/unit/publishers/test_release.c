@@ -20,6 +20,9 @@
 #include "publishers/publisher.h"
 #include "publishers/release.h"
 
+/* The environment settings the settings table would hand over. */
+static struct publish_env E;
+
 static void
 seed_packages(struct release_config *c)
 {
@@ -124,6 +127,7 @@ clear_env(void)
 
 	for (i = 0; names[i] != NULL; i++)
 		unsetenv(names[i]);
+	memset(&E, 0, sizeof(E));
 	/* no ~/.pypirc of the person running the tests */
 	setenv("HOME", "/nonexistent", 1);
 }
@@ -136,10 +140,11 @@ test_env_defaults(void **state)
 	(void)state;
 	clear_env();
 	release_config_init(&c);
+	c.env = &E;
 	release_config_env_defaults(&c);
 	assert_int_equal(c.ntargets, 0);
-	setenv("TWINE_PASSWORD", "x", 1);
-	setenv("GITHUB_TOKEN", "x", 1);
+	E.twine_password = "x";
+	E.github_token = "x";
 	release_config_env_defaults(&c);
 	/* GitHub needs the repository too */
 	assert_int_equal(c.ntargets, 1);
@@ -147,8 +152,9 @@ test_env_defaults(void **state)
 	release_config_dispose(&c);
 
 	release_config_init(&c);
-	setenv("GITHUB_REPOSITORY", "o/r", 1);
-	setenv("S3_WHEELS_BUCKET", "b", 1);
+	c.env = &E;
+	E.github_repository = "o/r";
+	E.s3_wheels_bucket = "b";
 	release_config_env_defaults(&c);
 	assert_int_equal(c.ntargets, 3);
 	assert_string_equal(c.targets[1].name, "s3");
@@ -265,8 +271,8 @@ test_target_settings(void **state)
 	const char *keys[] = { "url", "token_file", "password_env" };
 	const char *values[] = { "https://x.example/legacy/", path,
 		"MY_TOKEN" };
-	struct publish_target t = { "pypi", "pypi", keys, values, 3 };
-	struct publish_target none = { "pypi", "pypi", NULL, NULL, 0 };
+	struct publish_target t = { "pypi", "pypi", keys, values, 3, &E };
+	struct publish_target none = { "pypi", "pypi", NULL, NULL, 0, &E };
 	char *s;
 	int fd;
 
@@ -287,22 +293,19 @@ test_target_settings(void **state)
 	free(s);
 	assert_null(publish_target_get(&t, "username"));
 
-	/* the type's environment names, and NAME_FILE */
-	setenv("TWINE_REPOSITORY_URL", "https://test.pypi.org/legacy/", 1);
+	/* the type's environment names (the settings table reads NAME_FILE) */
+	E.twine_repository_url = "https://test.pypi.org/legacy/";
 	s = publish_target_get(&none, "url");
 	assert_string_equal(s, "https://test.pypi.org/legacy/");
 	free(s);
-	setenv("PYPI_API_TOKEN_FILE", path, 1);
-	s = publish_target_get(&none, "token");
-	assert_string_equal(s, "pypi-FROM-FILE");
-	free(s);
-	setenv("PYPI_API_TOKEN", "direct", 1);
+	E.pypi_api_token = "direct";
 	s = publish_target_get(&none, "token");
 	assert_string_equal(s, "direct");
 	free(s);
-	/* an unreadable file yields nothing (and no content in the log) */
-	setenv("PYPI_API_TOKEN_FILE", "/nonexistent/token", 1);
-	unsetenv("PYPI_API_TOKEN");
+	/* unset, or empty: nothing */
+	E.pypi_api_token = "";
+	assert_null(publish_target_get(&none, "token"));
+	E.pypi_api_token = NULL;
 	assert_null(publish_target_get(&none, "token"));
 	assert_string_equal(publish_target_env_name("github", "token"),
 	    "GH_TOKEN"); /* then GITHUB_TOKEN, as the gh CLI */

@@ -24,12 +24,19 @@
 #include <cmocka.h>
 
 #include "common/log.h"
+#include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "publishers/aws_creds.h"
 #include "publishers/digest.h"
 #include "publishers/dist.h"
+#include "publishers/http.h"
 #include "publishers/publisher.h"
+
+/* The environment settings the settings table would hand over. */
+static struct publish_env E;
+/* A target without AWS keys of its own: only the environment's. */
+static struct aws_settings S = { .env = &E };
 
 extern const struct publisher_ops s3_publisher;
 extern const struct publisher_ops codeartifact_publisher;
@@ -53,6 +60,7 @@ clean_env(void **state)
 	(void)state;
 	for (i = 0; aws_vars[i] != NULL; i++)
 		unsetenv(aws_vars[i]);
+	memset(&E, 0, sizeof(E));
 	return 0;
 }
 
@@ -81,19 +89,20 @@ test_region(void **state)
 	char *r = NULL;
 
 	(void)state;
-	assert_int_equal(aws_region_resolve(&r, NULL, &err), ERR_INVALID);
-	setenv("AWS_DEFAULT_REGION", "eu-west-1", 1);
-	assert_int_equal(aws_region_resolve(&r, NULL, &err), 0);
+	assert_int_equal(aws_region_resolve(&r, NULL, &E, &err), ERR_INVALID);
+	E.aws_default_region = "eu-west-1";
+	assert_int_equal(aws_region_resolve(&r, NULL, &E, &err), 0);
 	assert_string_equal(r, "eu-west-1");
 	free(r);
-	setenv("AWS_REGION", "us-west-2", 1);
-	assert_int_equal(aws_region_resolve(&r, NULL, &err), 0);
+	E.aws_region = "us-west-2";
+	assert_int_equal(aws_region_resolve(&r, NULL, &E, &err), 0);
 	assert_string_equal(r, "us-west-2"); /* AWS_REGION wins */
 	free(r);
-	assert_int_equal(aws_region_resolve(&r, "ap-south-1", &err), 0);
+	assert_int_equal(aws_region_resolve(&r, "ap-south-1", &E, &err), 0);
 	assert_string_equal(r, "ap-south-1"); /* the target wins */
 	free(r);
-	assert_int_equal(aws_region_resolve(&r, "US East", &err), ERR_INVALID);
+	assert_int_equal(aws_region_resolve(&r, "US East", &E, &err),
+	    ERR_INVALID);
 }
 
 static void
@@ -103,29 +112,29 @@ test_endpoint(void **state)
 	char *e = NULL;
 
 	(void)state;
-	assert_int_equal(aws_endpoint_resolve(&e, NULL, "S3", "s3", "eu-west-1",
-	                     &err),
+	assert_int_equal(aws_endpoint_resolve(&e, NULL, &E, "S3", "s3",
+	                     "eu-west-1", &err),
 	    0);
 	assert_string_equal(e, "https://s3.eu-west-1.amazonaws.com");
 	free(e);
-	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4000/", 1);
-	assert_int_equal(aws_endpoint_resolve(&e, NULL, "S3", "s3", "eu-west-1",
-	                     &err),
+	E.aws_endpoint_url = "http://127.0.0.1:4000/";
+	assert_int_equal(aws_endpoint_resolve(&e, NULL, &E, "S3", "s3",
+	                     "eu-west-1", &err),
 	    0);
 	assert_string_equal(e, "http://127.0.0.1:4000");
 	free(e);
-	setenv("AWS_ENDPOINT_URL_S3", "http://localhost:5000", 1);
-	assert_int_equal(aws_endpoint_resolve(&e, NULL, "S3", "s3", "eu-west-1",
-	                     &err),
+	E.aws_endpoint_url_s3 = "http://localhost:5000";
+	assert_int_equal(aws_endpoint_resolve(&e, NULL, &E, "S3", "s3",
+	                     "eu-west-1", &err),
 	    0);
 	assert_string_equal(e, "http://localhost:5000");
 	free(e);
 	/* Plain http only to loopback, no path. */
-	assert_int_equal(aws_endpoint_resolve(&e, "http://s3.example.com", "S3",
-	                     "s3", "eu-west-1", &err),
+	assert_int_equal(aws_endpoint_resolve(&e, "http://s3.example.com", &E,
+	                     "S3", "s3", "eu-west-1", &err),
 	    ERR_INVALID);
 	assert_string_equal(err.code, "CONFIG");
-	assert_int_equal(aws_endpoint_resolve(&e, "https://h/x", "S3", "s3",
+	assert_int_equal(aws_endpoint_resolve(&e, "https://h/x", &E, "S3", "s3",
 	                     "eu-west-1", &err),
 	    ERR_INVALID);
 }
@@ -133,36 +142,28 @@ test_endpoint(void **state)
 static void
 test_env_and_file(void **state)
 {
-	char path[] = "/tmp/aws-secret-XXXXXX";
 	struct aws_credentials c;
 	struct error err;
-	FILE *f;
-	int fd;
 
 	(void)state;
 	/* Nothing configured: AUTH, and the message names the variables. */
-	assert_int_equal(aws_credentials_resolve(&c, NULL, &err), ERR_FAIL);
+	assert_int_equal(aws_credentials_resolve(&c, &S, &err), ERR_FAIL);
 	assert_string_equal(err.code, "AUTH");
 	/* Half a pair is an error, not a fall-through. */
-	setenv("AWS_ACCESS_KEY_ID", "AKIDONLY", 1);
-	assert_int_equal(aws_credentials_resolve(&c, NULL, &err), ERR_FAIL);
+	E.aws_access_key_id = "AKIDONLY";
+	assert_int_equal(aws_credentials_resolve(&c, &S, &err), ERR_FAIL);
 	assert_null(strstr(err.msg, "AKIDONLY"));
-	/* The secret from a _FILE, newline stripped. */
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	f = fdopen(fd, "w");
-	fputs("s3cr3t/Key+\n", f);
-	fclose(f);
-	setenv("AWS_SECRET_ACCESS_KEY_FILE", path, 1);
-	setenv("AWS_SESSION_TOKEN", "tok", 1);
-	assert_int_equal(aws_credentials_resolve(&c, NULL, &err), 0);
+	/* Completed by the other half (the settings table read it, from
+	 * AWS_SECRET_ACCESS_KEY or its _FILE: test_config). */
+	E.aws_secret_access_key = "s3cr3t/Key+";
+	E.aws_session_token = "tok";
+	assert_int_equal(aws_credentials_resolve(&c, &S, &err), 0);
 	assert_string_equal(c.access_key_id, "AKIDONLY");
 	assert_string_equal(c.secret_access_key, "s3cr3t/Key+");
 	assert_string_equal(c.session_token, "tok");
 	assert_string_equal(c.source, "env");
 	assert_false(aws_credentials_stale(&c, util_now_ms()));
 	aws_credentials_dispose(&c);
-	unlink(path);
 }
 
 static void
@@ -170,14 +171,14 @@ test_target_keys_win(void **state)
 {
 	const char *keys[] = { "access_key_id", "secret_access_key" };
 	const char *vals[] = { "AKIDTARGET", "targetsecret" };
-	struct publish_target t = { "t", "s3", keys, vals, 2 };
+	struct publish_target t = { "t", "s3", keys, vals, 2, &E };
 	struct aws_settings s;
 	struct aws_credentials c;
 	struct error err;
 
 	(void)state;
-	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
+	E.aws_access_key_id = "AKIDENV";
+	E.aws_secret_access_key = "envsecret";
 	aws_settings_load(&s, &t);
 	assert_int_equal(aws_credentials_resolve(&c, &s, &err), 0);
 	assert_string_equal(c.access_key_id, "AKIDTARGET");
@@ -208,9 +209,9 @@ test_web_identity_bad_settings(void **state)
 	(void)state;
 	/* A token file that does not exist fails as AUTH before any call,
 	 * and an STS endpoint on plain http off loopback is refused. */
-	setenv("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/r", 1);
-	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", 1);
-	assert_int_equal(aws_credentials_resolve(&c, NULL, &err), ERR_FAIL);
+	E.aws_role_arn = "arn:aws:iam::111122223333:role/r";
+	E.aws_web_identity_token_file = "/nonexistent/token";
+	assert_int_equal(aws_credentials_resolve(&c, &S, &err), ERR_FAIL);
 	assert_string_equal(err.code, "AUTH");
 	assert_non_null(strstr(err.msg, "/nonexistent/token"));
 }
@@ -222,7 +223,7 @@ test_s3_begin_checks(void **state)
 		"endpoint", "part_size" };
 	const char *vals[] = { "Bad Bucket!", "AKID", "secret",
 		"http://127.0.0.1:1", "1M" };
-	struct publish_target t = { "s3t", "s3", keys, vals, 4 };
+	struct publish_target t = { "s3t", "s3", keys, vals, 4, &E };
 	struct publish_release rel = { "v1.0.0", "pkg", "1.0.0", false };
 	struct error err;
 	void *st = NULL;
@@ -243,7 +244,7 @@ test_s3_begin_checks(void **state)
 	/* The bucket from S3_WHEELS_BUCKET (seed 001) when not set. */
 	keys[0] = "prefix";
 	vals[0] = "wheels";
-	setenv("S3_WHEELS_BUCKET", "seed-bucket", 1);
+	E.s3_wheels_bucket = "seed-bucket";
 	st = NULL;
 	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), 0);
 	s3_publisher.state_free(st);
@@ -257,7 +258,7 @@ test_s3_dry_run_urls(void **state)
 		"region", "path_style" };
 	const char *vals[] = { "my-bucket", "AKID", "secret", "eu-west-1",
 		"false" };
-	struct publish_target t = { "s3t", "s3", keys, vals, 4 };
+	struct publish_target t = { "s3t", "s3", keys, vals, 4, &E };
 	struct publish_release rel = { "v1.0.0", "pkg", "1.0.0", true };
 	struct publish_file f = { .fd = -1,
 		.filename = "a b+c-1.0.0.tar.gz",
@@ -289,7 +290,7 @@ test_s3_dry_run_urls(void **state)
 	vals[0] = "my-bucket";
 	t.n = 5;
 	vals[4] = "true";
-	setenv("AWS_ENDPOINT_URL_S3", "https://minio.example.com:9000", 1);
+	E.aws_endpoint_url_s3 = "https://minio.example.com:9000";
 	assert_int_equal(s3_publisher.begin(&st, &t, &rel, &err), 0);
 	assert_int_equal(s3_publisher.upload(st, &t, &rel, &f, &out, &err), 0);
 	assert_string_equal(out.url, "https://minio.example.com:9000/my-bucket/"
@@ -313,7 +314,7 @@ test_codeartifact_begin_checks(void **state)
 		"access_key_id", "secret_access_key", "endpoint" };
 	const char *vals[] = { "my-domain", "1234", "repo", "us-east-1", "AKID",
 		"secret", "http://127.0.0.1:1" };
-	struct publish_target t = { "ca", "codeartifact", keys, vals, 7 };
+	struct publish_target t = { "ca", "codeartifact", keys, vals, 7, &E };
 	struct publish_release rel = { "v1.0.0", "pkg", "1.0.0", true };
 	struct error err;
 	void *st = NULL;
@@ -335,19 +336,91 @@ test_codeartifact_begin_checks(void **state)
 
 /* ---- the --publish driver ---- */
 
+/* The strings env_from_environ read, freed at exit. */
+static char *env_strings[32];
+
+static void
+env_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(env_strings) / sizeof(env_strings[0]); i++)
+		free(env_strings[i]);
+}
+
+/* What the settings table (worker/config.c) hands the publishers, read
+ * here from the environment the integration tests set. */
+static void
+env_from_environ(void)
+{
+#define ENV(name, field)                                  \
+	{                                                 \
+		name, offsetof(struct publish_env, field) \
+	}
+	static const struct {
+		const char *name;
+		size_t off;
+	} names[] = {
+		ENV("S3_WHEELS_BUCKET", s3_wheels_bucket),
+		ENV("CODEARTIFACT_DOMAIN", codeartifact_domain),
+		ENV("CODEARTIFACT_ACCOUNT_ID", codeartifact_account_id),
+		ENV("CODEARTIFACT_REPOSITORY", codeartifact_repository),
+		ENV("AWS_ACCESS_KEY_ID", aws_access_key_id),
+		ENV("AWS_SECRET_ACCESS_KEY", aws_secret_access_key),
+		ENV("AWS_SESSION_TOKEN", aws_session_token),
+		ENV("AWS_SECURITY_TOKEN", aws_security_token),
+		ENV("AWS_ROLE_ARN", aws_role_arn),
+		ENV("AWS_WEB_IDENTITY_TOKEN_FILE", aws_web_identity_token_file),
+		ENV("AWS_ROLE_SESSION_NAME", aws_role_session_name),
+		ENV("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		    aws_container_credentials_full_uri),
+		ENV("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+		    aws_container_credentials_relative_uri),
+		ENV("AWS_CONTAINER_AUTHORIZATION_TOKEN",
+		    aws_container_authorization_token),
+		ENV("AWS_REGION", aws_region),
+		ENV("AWS_DEFAULT_REGION", aws_default_region),
+		ENV("AWS_ENDPOINT_URL", aws_endpoint_url),
+		ENV("AWS_ENDPOINT_URL_S3", aws_endpoint_url_s3),
+		ENV("AWS_ENDPOINT_URL_STS", aws_endpoint_url_sts),
+		ENV("AWS_ENDPOINT_URL_CODEARTIFACT",
+		    aws_endpoint_url_codeartifact),
+	};
+#undef ENV
+	const char *a = getenv("ARTIFACTD_HTTP_ATTEMPTS");
+	const char *b = getenv("ARTIFACTD_HTTP_BACKOFF_MS");
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct error err;
+		char *v = NULL;
+
+		/* NAME, else the file NAME_FILE names, as the table reads */
+		if (secret_get_plain(&v, names[i].name, &err) < 0)
+			continue;
+		env_strings[i] = v;
+		memcpy((char *)&E + names[i].off, &(const char *){ v },
+		    sizeof(const char *));
+	}
+	atexit(env_free);
+	http_retry_defaults(a != NULL ? atoll(a) : HTTP_DEFAULT_ATTEMPTS,
+	    b != NULL ? atoll(b) : HTTP_DEFAULT_BACKOFF_MS);
+}
+
 static int
 drive(int argc, char **argv)
 {
 	const struct publisher_ops *ops = NULL;
 	const char **keys = xcalloc((size_t)argc, sizeof(*keys));
 	const char **vals = xcalloc((size_t)argc, sizeof(*vals));
-	struct publish_target t = { "test", NULL, keys, vals, 0 };
+	struct publish_target t = { "test", NULL, keys, vals, 0, &E };
 	struct publish_release rel = { "v0", NULL, NULL, false };
 	void *st = NULL;
 	struct error err;
 	int i, rc, worst = 0;
 
 	log_init(LOG_LEVEL_INFO, false);
+	env_from_environ();
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--dry-run") == 0) {
 			rel.dry_run = true;

@@ -250,6 +250,62 @@ test_git_credentials_are_settings(void **state)
 	unlink(path);
 }
 
+/* The publishers' environment names are rows of the table (issue 11):
+ * check-config lists them, secrets masked, NAME_FILE honoured, and the
+ * values reach the publishers through cfg.publish_env, where before they
+ * were read with getenv and check-config never showed them. */
+static void
+test_publisher_names_are_settings(void **state)
+{
+	struct config cfg;
+	struct error err = { 0 };
+	char *path = write_tmp("aws-secret-from-a-file\n"), *out;
+
+	(void)state;
+	setenv("GH_TOKEN", "ghp_distinctive_token", 1);
+	setenv("GITHUB_REPOSITORY", "owner/repo", 1);
+	setenv("AWS_ACCESS_KEY_ID", "AKIDDISTINCTIVE", 1);
+	setenv("AWS_SECRET_ACCESS_KEY_FILE", path, 1);
+	setenv("AWS_REGION", "eu-central-1", 1);
+	setenv("ARTIFACTD_HTTP_ATTEMPTS", "2", 1);
+	config_defaults(&cfg);
+	assert_int_equal(cfg.publish_env.http_attempts, 5);
+	assert_int_equal(cfg.publish_env.http_backoff_ms, 1000);
+	assert_int_equal(config_load(&cfg, NULL, &err), 0);
+	assert_string_equal(cfg.publish_env.gh_token, "ghp_distinctive_token");
+	assert_string_equal(cfg.publish_env.github_repository, "owner/repo");
+	assert_string_equal(cfg.publish_env.aws_access_key_id,
+	    "AKIDDISTINCTIVE");
+	assert_string_equal(cfg.publish_env.aws_secret_access_key,
+	    "aws-secret-from-a-file");
+	assert_string_equal(cfg.publish_env.aws_region, "eu-central-1");
+	assert_int_equal(cfg.publish_env.http_attempts, 2);
+	assert_true(config_is_secret("gh-token"));
+	assert_true(config_is_secret("aws-secret-access-key"));
+	assert_false(config_is_secret("aws-region"));
+	out = printed(&cfg);
+	assert_non_null(strstr(out, "gh-token"));
+	assert_non_null(strstr(out, "aws-secret-access-key"));
+	assert_non_null(strstr(out, "github-repository"));
+	assert_non_null(strstr(out, "owner/repo"));
+	assert_non_null(strstr(out, "eu-central-1"));
+	assert_null(strstr(out, "ghp_distinctive_token"));
+	assert_null(strstr(out, "AKIDDISTINCTIVE"));
+	assert_null(strstr(out, "aws-secret-from-a-file"));
+	free(out);
+	/* a bad retry count is refused where it enters */
+	setenv("ARTIFACTD_HTTP_ATTEMPTS", "many", 1);
+	assert_int_equal(config_load(&cfg, NULL, &err), ERR_INVALID);
+	unsetenv("GH_TOKEN");
+	unsetenv("GITHUB_REPOSITORY");
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY_FILE");
+	unsetenv("AWS_REGION");
+	unsetenv("ARTIFACTD_HTTP_ATTEMPTS");
+	config_dispose(&cfg);
+	unlink(path);
+}
+
 /* A FIFO named by NAME_FILE is refused at once: the old reader opened it
  * blocking and waited for a writer forever (the alarm turns that hang
  * into a failure). */
@@ -370,6 +426,7 @@ main(void)
 		cmocka_unit_test(test_targets_and_packages),
 		cmocka_unit_test(test_secret_from_file),
 		cmocka_unit_test(test_git_credentials_are_settings),
+		cmocka_unit_test(test_publisher_names_are_settings),
 		cmocka_unit_test(test_secret_file_fifo_refused),
 		cmocka_unit_test(test_refused_before_the_daemon_runs),
 		cmocka_unit_test(test_known_keys_accepted),
