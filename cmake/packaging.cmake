@@ -105,7 +105,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # One package per library the binary links (readelf NEEDED, libc6 aside);
 # names as Debian 12 ships them. adduser is for the postinst.
 set(ARTIFACTD_DEB_RUNTIME
-  libarchive13 libcjson1 libcurl4 libevent-2.1-7 libevent-pthreads-2.1-7
+  libarchive13 libcjson1 libcurl4 libevent-2.1-7 libevent-openssl-2.1-7
+  libevent-pthreads-2.1-7
   libgit2-1.5 libhiredis0.14 libhttp-parser2.9 libpcre2-8-0 libssl3
   libyaml-0-2)
 list(JOIN ARTIFACTD_DEB_RUNTIME ", " ARTIFACTD_DEB_DEPENDS)
