@@ -88,8 +88,10 @@ cmd_bundle(int argc, char **argv, struct config *cfg)
 		rc = 0;
 		goto out;
 	}
-	if (rc != 0 || a.too_many || a.tag == NULL || a.outdir == NULL) {
-		rc = cli_usage_error(&spec, "%s",
+	if (rc != 0) /* the parser has said why */
+		goto out;
+	if (a.too_many || a.tag == NULL || a.outdir == NULL) {
+		rc = cli_fail(&spec, a.json, CLI_EXIT_USAGE, "USAGE", "%s",
 		    a.too_many ? "too many --path (limit 64)"
 		               : "--tag and -o OUTDIR are required");
 		goto out;
@@ -100,9 +102,8 @@ cmd_bundle(int argc, char **argv, struct config *cfg)
 	    app_open_store(&st, cfg, &err) < 0 ||
 	    store_bundle(st, a.tag, a.paths, a.npaths, a.outdir, zip, &r,
 	        &err) < 0) {
-		fprintf(stderr, "artifactd bundle: %s: %s\n", err.code,
+		rc = cli_fail(&spec, a.json, 1, err.code, "%s: %s", err.code,
 		    err.msg);
-		rc = 1;
 		goto out;
 	}
 	if (a.json) {

@@ -198,31 +198,56 @@ dlq_show(struct admin *adm, const char *dead, const char *id,
 	return 0;
 }
 
-/* Redrive or purge one dead letter. Returns 0 or 1. */
+/* Redrive or purge one dead letter. Returns 0 or 1. With out (JSON), the
+ * outcome is added to it instead of printed. */
 static int
 dlq_one(struct admin *adm, const char *dead, const char *input,
-    const struct bus_msg *e, bool redrive)
+    const struct bus_msg *e, bool redrive, cJSON *out)
 {
 	struct error err = { 0 };
 	char id[ADMIN_ID_MAX];
+	cJSON *o = out ? cJSON_CreateObject() : NULL;
+	int rc = 0;
 
-	if (!redrive)
-		return admin_delete(adm, dead, e->id, &err) < 0 ? 1 : 0;
-	if (admin_redrive(id, adm, dead, e, input, &err) < 0) {
-		fprintf(stderr, "artifactd dlq: redrive of %s failed: %s\n",
-		    e->id, err.msg);
-		return 1;
+	if (o != NULL)
+		cJSON_AddStringToObject(o, "id", e->id);
+	if (!redrive) {
+		rc = admin_delete(adm, dead, e->id, &err) < 0 ? 1 : 0;
+		if (rc != 0 && o == NULL)
+			fprintf(stderr,
+			    "artifactd dlq: purge of %s failed: %s\n", e->id,
+			    err.msg);
+	} else if (admin_redrive(id, adm, dead, e, input, &err) < 0) {
+		if (o == NULL)
+			fprintf(stderr,
+			    "artifactd dlq: redrive of %s failed: %s\n", e->id,
+			    err.msg);
+		rc = 1;
+	} else if (o == NULL) {
+		printf("redriven %s -> %s %s\n", e->id,
+		    admin_redrive_target(e, input), id);
+	} else {
+		cJSON_AddStringToObject(o, "stream",
+		    admin_redrive_target(e, input));
+		cJSON_AddStringToObject(o, "new_id", id);
 	}
-	printf("redriven %s -> %s %s\n", e->id, admin_redrive_target(e, input),
-	    id);
-	return 0;
+	if (o != NULL) {
+		cJSON_AddStringToObject(o, "result",
+		    rc != 0   ? "failed"
+		    : redrive ? "redriven"
+		              : "purged");
+		if (rc != 0)
+			cJSON_AddStringToObject(o, "error", err.msg);
+		cJSON_AddItemToArray(out, o);
+	}
+	return rc;
 }
 
 /* Every dead letter, page by page; entries we delete do not shift the
  * pages since we continue after the last id. */
 static int
 dlq_apply_all(struct admin *adm, const char *dead, const char *input,
-    bool redrive, size_t *done)
+    bool redrive, size_t *done, cJSON *out)
 {
 	struct admin_page page = { 0 };
 	struct error err = { 0 };
@@ -239,8 +264,8 @@ dlq_apply_all(struct admin *adm, const char *dead, const char *input,
 		if (page.n == 0)
 			break;
 		for (i = 0; i < page.n; i++) {
-			if (dlq_one(adm, dead, input, page.entries[i],
-			        redrive) != 0)
+			if (dlq_one(adm, dead, input, page.entries[i], redrive,
+			        out) != 0)
 				rc = 1;
 			else
 				(*done)++;
@@ -258,11 +283,12 @@ dlq_apply(struct admin *adm, const char *dead, const char *input,
     const struct dlq_args *a, char **ids, size_t nids, bool redrive)
 {
 	struct error err = { 0 };
+	cJSON *out = a->json ? cJSON_CreateArray() : NULL, *o;
 	size_t i, done = 0;
 	int rc = 0;
 
 	if (a->all) {
-		rc = dlq_apply_all(adm, dead, input, redrive, &done);
+		rc = dlq_apply_all(adm, dead, input, redrive, &done, out);
 	} else {
 		for (i = 0; i < nids; i++) {
 			struct bus_msg *e = NULL;
@@ -271,8 +297,17 @@ dlq_apply(struct admin *adm, const char *dead, const char *input,
 				fprintf(stderr,
 				    "artifactd dlq: no dead letter %s\n",
 				    ids[i]);
+				if (out != NULL) {
+					o = cJSON_CreateObject();
+					cJSON_AddStringToObject(o, "id",
+					    ids[i]);
+					cJSON_AddStringToObject(o, "result",
+					    "not_found");
+					cJSON_AddItemToArray(out, o);
+				}
 				rc = 1;
-			} else if (dlq_one(adm, dead, input, e, redrive) != 0) {
+			} else if (dlq_one(adm, dead, input, e, redrive, out) !=
+			           0) {
 				rc = 1;
 			} else {
 				done++;
@@ -280,8 +315,17 @@ dlq_apply(struct admin *adm, const char *dead, const char *input,
 			bus_msg_free(e);
 		}
 	}
-	printf("%s %zu dead letter(s) of %s\n", redrive ? "redrove" : "purged",
-	    done, dead);
+	if (out == NULL) {
+		printf("%s %zu dead letter(s) of %s\n",
+		    redrive ? "redrove" : "purged", done, dead);
+		return rc;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "dead", dead);
+	cJSON_AddStringToObject(o, "action", redrive ? "redrive" : "purge");
+	cJSON_AddNumberToObject(o, "done", (double)done);
+	cJSON_AddItemToObject(o, "entries", out);
+	dlq_print_json(o);
 	return rc;
 }
 

@@ -154,29 +154,28 @@ cmd_release(int argc, char **argv, struct config *cfg)
 		goto out;
 	app_log_init(cfg);
 	if (a.repository != NULL && strstr(a.repository, "://") != NULL) {
-		rc = cli_usage_error(&spec,
+		rc = cli_fail(&spec, a.json, CLI_EXIT_USAGE, "USAGE",
 		    "--repository takes a path; for a remote set --repo and "
 		    "--remote-url (the store clones it)");
 		goto out;
 	}
 	if (a.repository != NULL &&
 	    config_set(cfg, "repo", a.repository, &err) < 0) {
-		rc = cli_usage_error(&spec, "%s", err.msg);
+		rc = cli_fail(&spec, a.json, CLI_EXIT_USAGE, "USAGE", "%s",
+		    err.msg);
 		goto out;
 	}
 	if (release_prefix(prefix, sizeof(prefix), cfg, a.package, &err) < 0) {
-		fprintf(stderr, "artifactd release: %s: %s\n", err.code,
+		rc = cli_fail(&spec, a.json, 1, err.code, "%s: %s", err.code,
 		    err.msg);
-		rc = 1;
 		goto out;
 	}
 	branch = a.branch ? a.branch : cfg->base_branch;
 	if (app_open_store(&st, cfg, &err) < 0 ||
 	    (a.dev ? release_dev(st, &a, branch, prefix, &err)
 	           : release_run(st, &a, branch, prefix, &err)) < 0) {
-		fprintf(stderr, "artifactd release: %s: %s\n", err.code,
+		rc = cli_fail(&spec, a.json, 1, err.code, "%s: %s", err.code,
 		    err.msg);
-		rc = 1;
 		goto out;
 	}
 	rc = 0;
