@@ -39,6 +39,22 @@ endpoint_unescape(const char *s, size_t n)
 	return o;
 }
 
+/* user:password (or a bare password, as redis-py accepts
+ * redis://password@host) between p and the '@' at `at`. */
+static void
+endpoint_userinfo(struct endpoint *ep, const char *p, const char *at)
+{
+	const char *colon = memchr(p, ':', (size_t)(at - p));
+
+	if (colon == NULL) {
+		ep->password = endpoint_unescape(p, (size_t)(at - p));
+		return;
+	}
+	if (colon > p)
+		ep->user = endpoint_unescape(p, (size_t)(colon - p));
+	ep->password = endpoint_unescape(colon + 1, (size_t)(at - colon - 1));
+}
+
 static int endpoint_parse_sentinel(struct endpoint *ep, const char *p,
     struct error *err);
 static int endpoint_parse_tls(struct endpoint *ep, const char *url,
@@ -48,7 +64,7 @@ static struct endpoint_tls endpoint_default_tls;
 int
 endpoint_parse(struct endpoint *ep, const char *url, struct error *err)
 {
-	const char *p, *at, *slash, *colon, *q;
+	const char *p, *at, *slash, *q;
 	long long v;
 
 	memset(ep, 0, sizeof(*ep));
@@ -85,17 +101,7 @@ endpoint_parse(struct endpoint *ep, const char *url, struct error *err)
 	if (at != NULL && slash != NULL && at > slash)
 		at = NULL;
 	if (at != NULL) {
-		colon = memchr(p, ':', (size_t)(at - p));
-		if (colon != NULL) {
-			if (colon > p)
-				ep->user =
-				    endpoint_unescape(p, (size_t)(colon - p));
-			ep->password = endpoint_unescape(colon + 1,
-			    (size_t)(at - colon - 1));
-		} else {
-			/* redis://password@host, as redis-py accepts */
-			ep->password = endpoint_unescape(p, (size_t)(at - p));
-		}
+		endpoint_userinfo(ep, p, at);
 		p = at + 1;
 	}
 	if (*p == '[') { /* [::1]:6379 */
@@ -398,23 +404,14 @@ static int
 endpoint_parse_sentinel(struct endpoint *ep, const char *p, struct error *err)
 {
 	const char *slash = p + strcspn(p, "/");
-	const char *at = NULL, *q, *colon;
+	const char *at = NULL, *q;
 	int rc;
 
 	for (q = p; q < slash; q++)
 		if (*q == '@')
 			at = q;
 	if (at != NULL) {
-		colon = memchr(p, ':', (size_t)(at - p));
-		if (colon != NULL) {
-			if (colon > p)
-				ep->user =
-				    endpoint_unescape(p, (size_t)(colon - p));
-			ep->password = endpoint_unescape(colon + 1,
-			    (size_t)(at - colon - 1));
-		} else {
-			ep->password = endpoint_unescape(p, (size_t)(at - p));
-		}
+		endpoint_userinfo(ep, p, at);
 		p = at + 1;
 	}
 	if ((rc = endpoint_parse_nodes(ep, p, (size_t)(slash - p), err)) < 0 ||
