@@ -536,6 +536,7 @@ store_fill_tags(git_repository *repo, const struct store_plan *p,
 			log_info("store_tag_exists tag=%s", p->tags[i]);
 		}
 	}
+	store_group_hook("refs-done"); /* test builds: kill here */
 	return 0;
 }
 
@@ -645,6 +646,9 @@ store_commit_once(git_repository *repo, struct store *st,
 	if ((rc = store_commit_write(cid, repo, st, sig, sig, NULL, p->message,
 	         tree, have_parent ? 1 : 0, parents, err)) < 0)
 		goto out;
+	/* No ref may name an object that is not on disk yet (group.c). */
+	if ((rc = store_group_flush(st, repo, err)) < 0)
+		goto out;
 	grc = STORE_GIT(git_reference_create_matching(&r, repo, p->branch_ref,
 	    cid, 1, have_tip ? tip : &zero, "artifactd: commit"));
 	if (grc == GIT_EMODIFIED || grc == GIT_ELOCKED) {
@@ -737,7 +741,8 @@ store_commit(struct store *st, const struct store_commit_req *req,
 		goto out;
 	if ((rc = store_repo_acquire(st, &repo, err)) < 0)
 		goto out;
-	if ((rc = store_write_files(repo, &p, err)) < 0)
+	if ((rc = store_capture_begin(st, repo, err)) < 0 ||
+	    (rc = store_write_files(repo, &p, err)) < 0)
 		goto out;
 
 	/* Idempotency, from git alone: first the commit behind our corr_
@@ -787,6 +792,7 @@ store_commit(struct store *st, const struct store_commit_req *req,
 			store_lock_check(repo, p.branch_ref, ++locked);
 		store_backoff(attempt);
 	}
+	store_capture_end(st, repo);
 	if (!dup && attempt == STORE_CAS_ATTEMPTS) {
 		rc = error_set(err, ERR_TRANSIENT, "GIT",
 		    "branch %s kept moving: gave up after %d attempts",
@@ -832,6 +838,7 @@ store_commit(struct store *st, const struct store_commit_req *req,
 out:
 	if (rc < 0)
 		store_commit_result_dispose(res);
+	store_capture_end(st, repo);
 	store_repo_release(st, repo);
 	store_plan_dispose(&p);
 	return rc;

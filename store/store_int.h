@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "store/group.h"
 #include "store/store.h"
 
 struct sign_key;
@@ -86,6 +87,9 @@ struct store {
 	 * object goes through commit_write.c, which signs with it. */
 	struct sign_key *signer;
 	char *consumer; /* opts.consumer, owned */
+
+	/* This process's group committer for repo_path (group.c). */
+	struct store_group *group;
 };
 
 /* The trailers of one of our commits; empty strings when absent. */

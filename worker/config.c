@@ -159,8 +159,10 @@ static const struct config_desc config_descs[] = {
 	{ "auto-push", { "ARTIFACTD_AUTO_PUSH" }, NULL, CT_BOOL, F(auto_push),
 	    0, "true", 0, false, "push after each commit (with a remote)" },
 	{ "git-fsync", { "ARTIFACTD_GIT_FSYNC" }, NULL, CT_BOOL, F(git_fsync),
-	    0, "false", 0, false,
-	    "fsync objects and refs (durable across power loss, ~3x slower)" },
+	    0, "true", 0, false,
+	    "fsync each group's pack and every ref before answering (durable "
+	    "across power loss; false: faster, a crash may lose answered "
+	    "commits)" },
 	{ "push-timeout", { "ARTIFACTD_PUSH_TIMEOUT", "GIT_PUSH_TIMEOUT" },
 	    NULL, CT_INT, F(push_timeout_s), 0, "30", 3600, false,
 	    "hard deadline of one push, seconds" },
