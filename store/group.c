@@ -15,11 +15,8 @@
  * itself with the cost of a flush. The group is per process and per
  * repository path; packs of other processes are written beside ours.
  *
- * The pack is written here, undeltified (each object zlib-compressed,
- * pack format v2), and handed to libgit2's indexer through
- * git_odb_write_pack, which checks every object, writes the .idx, and
- * with GIT_OPT_ENABLE_FSYNC_GITDIR fsyncs the .idx, the .pack and the
- * pack directory (libgit2 1.5 indexer.c git_indexer_commit).
+ * The pack itself is written by odb_pack.c, which also folds small
+ * packs together now and then (the leader calls it after a write).
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,9 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <openssl/evp.h>
-#include <zlib.h>
 
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -41,11 +35,10 @@
  * wait adds to every event's latency (target p99 < 25 ms, issue 15). */
 #define GROUP_WINDOW_US 2000
 
-/* Objects in one pack. A group is a few events of ~11 objects; a single
- * event of many files is bounded by ODB_MEM_MAX_BYTES. The indexer
- * holds one entry per object; 4 M objects is far beyond any group and
- * below the pack format's 32-bit count. */
-#define GROUP_PACK_MAX_OBJECTS (4u * 1024 * 1024)
+/* The leader looks for small packs to fold after every this many packs
+ * of this process (a directory listing each time; folding itself waits
+ * for STORE_PACK_FOLD small packs, odb_pack.c). */
+#define GROUP_FOLD_EVERY 16
 
 struct group_ticket {
 	struct group_ticket *next;
@@ -156,50 +149,6 @@ store_capture_end(struct store *st, git_repository *repo)
 	pthread_mutex_unlock(&st->group->mu);
 }
 
-/* Pack bytes, hashed as they go to the indexer. */
-struct group_pack {
-	git_odb_writepack *wp;
-	git_indexer_progress stats;
-	EVP_MD_CTX *sha;
-};
-
-static int
-group_pack_put(struct group_pack *pk, const void *p, size_t n)
-{
-	if (EVP_DigestUpdate(pk->sha, p, n) != 1)
-		return GIT_ERROR;
-	return STORE_GIT(pk->wp->append(pk->wp, p, n, &pk->stats));
-}
-
-/* One undeltified entry: the type and size header (pack format: 3 type
- * bits and 4 size bits, then 7 size bits a byte), then zlib data. */
-static int
-group_pack_entry(struct group_pack *pk, const struct store_odb_obj *o)
-{
-	unsigned char hdr[16], *z;
-	uLongf zlen = compressBound((uLong)o->len);
-	size_t n = 0, size = o->len;
-	int grc;
-
-	hdr[n++] = (unsigned char)(((unsigned)o->type << 4) | (size & 15));
-	size >>= 4;
-	while (size > 0) {
-		hdr[n - 1] |= 0x80;
-		hdr[n++] = (unsigned char)(size & 0x7f);
-		size >>= 7;
-	}
-	z = xmalloc(zlen);
-	if (compress2(z, &zlen, o->data, (uLong)o->len, Z_BEST_SPEED) != Z_OK) {
-		free(z);
-		git_error_set_str(GIT_ERROR_ZLIB, "deflate failed");
-		return GIT_ERROR;
-	}
-	if ((grc = group_pack_put(pk, hdr, n)) >= 0)
-		grc = group_pack_put(pk, z, zlen);
-	free(z);
-	return grc;
-}
-
 static int
 group_oid_cmp(const void *a, const void *b)
 {
@@ -230,65 +179,15 @@ group_collect(struct store_odb_obj ***out, struct group_ticket *batch)
 	return k;
 }
 
-/* Write the batch's objects as one pack through libgit2's indexer. */
+/* Write the batch's objects as one pack (odb_pack.c). */
 static int
 group_pack_write(git_repository *repo, struct group_ticket *batch,
     struct error *err)
 {
-	struct group_pack pk = { 0 };
 	struct store_odb_obj **objs = NULL;
-	unsigned char head[12] = { 'P', 'A', 'C', 'K', 0, 0, 0, 2 };
-	unsigned char sum[EVP_MAX_MD_SIZE];
-	unsigned int sumlen = 0;
-	git_odb *odb = NULL;
-	size_t i, n = group_collect(&objs, batch);
-	int grc = 0, rc = ERR_FAIL;
+	size_t n = group_collect(&objs, batch);
+	int rc = store_pack_write(repo, objs, n, err);
 
-	if (n == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (n > GROUP_PACK_MAX_OBJECTS) {
-		rc = error_set(err, ERR_FAIL, "GIT",
-		    "group of %zu objects, limit %u", n,
-		    GROUP_PACK_MAX_OBJECTS);
-		goto out;
-	}
-	head[8] = (unsigned char)(n >> 24);
-	head[9] = (unsigned char)(n >> 16);
-	head[10] = (unsigned char)(n >> 8);
-	head[11] = (unsigned char)n;
-	if ((pk.sha = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(pk.sha, EVP_sha1(), NULL) != 1) {
-		rc = error_set(err, ERR_FAIL, "GIT", "SHA-1 unavailable");
-		goto out;
-	}
-	store_group_hook("pack-begin");
-	if ((grc = STORE_GIT(git_repository_odb(&odb, repo))) < 0 ||
-	    (grc = STORE_GIT(git_odb_write_pack(&pk.wp, odb, NULL, NULL))) <
-	        0 ||
-	    (grc = group_pack_put(&pk, head, sizeof(head))) < 0)
-		goto fail;
-	for (i = 0; i < n && grc >= 0; i++) {
-		grc = group_pack_entry(&pk, objs[i]);
-		if (i == n / 2)
-			store_group_hook("pack-mid");
-	}
-	if (grc < 0 || EVP_DigestFinal_ex(pk.sha, sum, &sumlen) != 1 ||
-	    (grc = STORE_GIT(pk.wp->append(pk.wp, sum, sumlen, &pk.stats))) <
-	        0 ||
-	    (grc = STORE_GIT(pk.wp->commit(pk.wp, &pk.stats))) < 0)
-		goto fail;
-	store_group_hook("pack-done");
-	rc = 0;
-	goto out;
-fail:
-	rc = store_git_error(err, grc < 0 ? grc : GIT_ERROR, "write pack");
-out:
-	if (pk.wp != NULL)
-		pk.wp->free(pk.wp);
-	EVP_MD_CTX_free(pk.sha);
-	git_odb_free(odb);
 	free(objs);
 	return rc;
 }
@@ -316,12 +215,29 @@ group_take(struct store_group *g)
 	return batch;
 }
 
+/* Fold small packs (leader, g->mu held; dropped meanwhile). A failed
+ * fold loses nothing: the old packs stay. */
+static void
+group_fold(struct store_group *g, git_repository *repo)
+{
+	struct error err;
+
+	pthread_mutex_unlock(&g->mu);
+	error_clear(&err);
+	if (store_pack_fold(repo, &err) < 0)
+		log_warnx("store_pack_fold_failed error=\"%s\"", err.msg);
+	pthread_mutex_lock(&g->mu);
+	g->leading = false;
+	pthread_cond_broadcast(&g->cv);
+}
+
 int
 store_group_flush(struct store *st, git_repository *repo, struct error *err)
 {
 	struct store_group *g = st->group;
 	struct group_ticket me = { 0 }, *batch, *t;
 	size_t nbatch = 0;
+	bool fold;
 	int rc;
 
 	me.nobjs = store_odb_pending(repo, &me.objs);
@@ -349,9 +265,11 @@ store_group_flush(struct store *st, git_repository *repo, struct error *err)
 				t->err = me.err;
 			t->done = true;
 		}
-		g->packs++;
-		g->leading = false;
+		fold = rc == 0 && ++g->packs % GROUP_FOLD_EVERY == 0;
+		g->leading = fold; /* the next group waits for the fold */
 		pthread_cond_broadcast(&g->cv);
+		if (fold)
+			group_fold(g, repo);
 	}
 	g->writers++;
 	pthread_mutex_unlock(&g->mu);

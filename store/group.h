@@ -58,6 +58,15 @@ int store_group_flush(struct store *st, git_repository *repo,
  * and equals ARTIFACTD_TEST_GROUP_KILL. A no-op otherwise. */
 void store_group_hook(const char *stage);
 
+/* odb_pack.c: write objects as one pack through libgit2's indexer
+ * (durable when fsync is on); returns 0 or ERR_FAIL. */
+int store_pack_write(git_repository *repo, struct store_odb_obj **objs,
+    size_t n, struct error *err);
+
+/* odb_pack.c: fold the small packs into one when there are too many
+ * (see STORE_PACK_FOLD); 0 also when there was nothing to do. */
+int store_pack_fold(git_repository *repo, struct error *err);
+
 /* odb_mem.c: the handle's memory backend. store_odb_capture returns 1
  * when the handle was capturing before, 0 when not, or ERR_FAIL. */
 int store_odb_capture(git_repository *repo, bool on, struct error *err);

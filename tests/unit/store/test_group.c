@@ -3,7 +3,7 @@
  * committed concurrently by the threads of one store, and by two
  * processes, leave their objects in fewer packs than events, no loose
  * object, every commit on its branch and a repository `git fsck --full`
- * accepts; objects written outside the commit path still go loose.
+ * accepts; small packs are folded together once there are too many.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -235,6 +235,25 @@ test_duplicate_in_pack(void **state)
 	assert_int_equal(packs(f->repo), PER_THREAD);
 }
 
+/* One event after another: a pack each, until the small packs are
+ * folded into one (odb_pack.c); nothing is lost on the way. */
+static void
+test_fold(void **state)
+{
+	struct fixture *f = *state;
+	struct worker_arg a = { f->st, 7, 0, 0 };
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		a.id = i;
+		thread_main(&a);
+	}
+	assert_int_equal(a.failures, 0);
+	/* 60 packs written; the fold at the 48th left one for 48. */
+	assert_true(packs(f->repo) < 60 - 32);
+	check_repo(f->repo, 60);
+}
+
 int
 main(void)
 {
@@ -245,6 +264,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_in_pack, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_fold, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
