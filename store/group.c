@@ -18,8 +18,6 @@
  * The pack itself is written by odb_pack.c, which also folds small
  * packs together now and then (the leader calls it after a write).
  */
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,24 +103,6 @@ store_group_put(struct store_group *g)
 		free(g);
 	}
 	pthread_mutex_unlock(&group_registry_mu);
-}
-
-void
-store_group_hook(const char *stage)
-{
-#ifdef ARTIFACTD_TEST_HOOKS
-	static atomic_int seen;
-	const char *want = getenv("ARTIFACTD_TEST_GROUP_KILL");
-	const char *after = getenv("ARTIFACTD_TEST_GROUP_KILL_AFTER");
-
-	if (want == NULL || strcmp(want, stage) != 0)
-		return;
-	if (atomic_fetch_add(&seen, 1) + 1 >=
-	    (after ? strtol(after, NULL, 10) : 1))
-		raise(SIGKILL);
-#else
-	(void)stage;
-#endif
 }
 
 int

@@ -22,6 +22,8 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,24 @@
 
 /* Packs folded in one go (so one fold's memory is bounded). */
 #define STORE_PACK_FOLD_MAX 256
+
+void
+store_group_hook(const char *stage)
+{
+#ifdef ARTIFACTD_TEST_HOOKS
+	static atomic_int seen;
+	const char *want = getenv("ARTIFACTD_TEST_GROUP_KILL");
+	const char *after = getenv("ARTIFACTD_TEST_GROUP_KILL_AFTER");
+
+	if (want == NULL || strcmp(want, stage) != 0)
+		return;
+	if (atomic_fetch_add(&seen, 1) + 1 >=
+	    (after ? strtol(after, NULL, 10) : 1))
+		raise(SIGKILL);
+#else
+	(void)stage;
+#endif
+}
 
 /* Pack bytes, hashed as they go to the indexer. */
 struct pack_out {
