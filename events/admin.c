@@ -1,6 +1,8 @@
 /*
  * admin.c - the blocking Redis Streams operations of the command-line
- * tools (emit, replay, dlq), on one synchronous hiredis connection.
+ * tools (emit, replay, dlq), on one synchronous hiredis connection, or
+ * with redis+cluster:// on one per master, each command sent to the
+ * master of its key's slot (cluster.h follows MOVED and ASK).
  *
  * Every reply is checked for its shape and turned into struct bus_msg
  * entries by the bus's own entry parser (reply_int.h), so the tools see the
@@ -22,6 +24,7 @@
 
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "events/cluster.h"
 #include "events/endpoint_int.h"
 #include "events/fields.h"
 #include "events/reply_int.h"
@@ -39,6 +42,10 @@ struct admin {
 	redisContext *c;
 	struct tls_thread *tls; /* rediss:// (endpoint_open), or NULL */
 	int timeout_ms;
+	/* redis+cluster:// (c is NULL then): the client, and the endpoint
+	 * it borrows */
+	struct cluster_client *cluster;
+	struct endpoint cluster_ep;
 };
 
 int
@@ -53,6 +60,20 @@ admin_connect(struct admin **out, const char *url, int timeout_ms,
 
 	if ((rc = endpoint_parse(&ep, url, err)) < 0)
 		goto out;
+	if (ep.nseeds > 0) {
+		adm = xcalloc(1, sizeof(*adm));
+		adm->cluster_ep = ep;
+		memset(&ep, 0, sizeof(ep));
+		adm->timeout_ms = timeout_ms;
+		if ((rc = cluster_client_new(&adm->cluster, &adm->cluster_ep,
+		         timeout_ms, err)) < 0) {
+			endpoint_dispose(&adm->cluster_ep);
+			free(adm);
+			goto out;
+		}
+		*out = adm;
+		goto out;
+	}
 	/* Through Sentinel: discovered once, here (a tool's run is short). */
 	rc = ep.nsentinels > 0 ? sentinel_connect(&c, &ep, timeout_ms, err)
 	                       : endpoint_open(&ec, &ep, timeout_ms, err);
@@ -78,6 +99,8 @@ admin_free(struct admin *adm)
 
 		endpoint_close(&ec); /* redisFree, then the TLS thread */
 	}
+	cluster_client_free(adm->cluster);
+	endpoint_dispose(&adm->cluster_ep);
 	free(adm);
 }
 
@@ -93,6 +116,23 @@ admin_page_dispose(struct admin_page *page)
 	page->n = 0;
 }
 
+/* The key of a command the tools send: after STREAMS for XREAD, the
+ * stream of XGROUP <sub> <stream>, else the first argument. */
+static const char *
+admin_key(size_t argc, const char **argv)
+{
+	size_t i;
+
+	if (strcmp(argv[0], "XREAD") == 0) {
+		for (i = 1; i + 1 < argc; i++)
+			if (strcmp(argv[i], "STREAMS") == 0)
+				return argv[i + 1];
+	}
+	if (strcmp(argv[0], "XGROUP") == 0 && argc > 2)
+		return argv[2];
+	return argc > 1 ? argv[1] : "";
+}
+
 /*
  * Run one command. Returns the reply (caller frees) or NULL with err set:
  * ERR_TRANSIENT when the connection failed, ERR_FAIL for an error reply.
@@ -103,7 +143,14 @@ admin_command(struct admin *adm, const char *what, size_t argc,
 {
 	redisReply *r;
 
-	r = redisCommandArgv(adm->c, (int)argc, argv, lens);
+	if (adm->cluster != NULL) {
+		r = cluster_command(adm->cluster, admin_key(argc, argv),
+		    (int)argc, argv, lens, err);
+		if (r == NULL)
+			return NULL;
+	} else {
+		r = redisCommandArgv(adm->c, (int)argc, argv, lens);
+	}
 	if (r == NULL) {
 		error_set(err, ERR_TRANSIENT, "REDIS", "%s: %s", what,
 		    adm->c->errstr[0] ? adm->c->errstr : "connection lost");
@@ -421,6 +468,34 @@ admin_redrive_replies(char id_out[ADMIN_ID_MAX], struct admin *adm,
 	return rc;
 }
 
+/*
+ * Redrive in a cluster, where the letter and its target usually live on
+ * different slots and MULTI cannot span them: copy first, then delete.
+ * Should the delete fail, the letter stays and a second redrive copies it
+ * again; the copy carries redriven_from and the store's idempotency
+ * answers it as a duplicate. Never the other way round (nothing lost).
+ */
+static int
+admin_redrive_split(char id_out[ADMIN_ID_MAX], struct admin *adm,
+    const struct admin_xadd *x, const char *dead, const char *id,
+    struct error *err)
+{
+	redisReply *r;
+	int rc;
+
+	r = admin_command(adm, "XADD", x->argc, x->argv, x->lens, err);
+	if (r == NULL)
+		return admin_rc(err);
+	rc = admin_added_id(id_out, r, err);
+	freeReplyObject(r);
+	if (rc < 0)
+		return rc;
+	if ((r = admin_commandv(adm, err, 3, "XDEL", dead, id)) == NULL)
+		return admin_rc(err);
+	freeReplyObject(r);
+	return 0;
+}
+
 int
 admin_redrive(char id_out[ADMIN_ID_MAX], struct admin *adm, const char *dead,
     const struct bus_msg *letter, const char *fallback, struct error *err)
@@ -441,6 +516,12 @@ admin_redrive(char id_out[ADMIN_ID_MAX], struct admin *adm, const char *dead,
 	}
 	admin_xadd_field(&x, FIELD_REDRIVEN_FROM, letter->id,
 	    strlen(letter->id));
+	if (adm->cluster != NULL) {
+		rc =
+		    admin_redrive_split(id_out, adm, &x, dead, letter->id, err);
+		admin_xadd_dispose(&x);
+		return rc;
+	}
 	/* MULTI/EXEC: the copy and the delete happen together or not. */
 	redisAppendCommand(adm->c, "MULTI");
 	redisAppendCommandArgv(adm->c, (int)x.argc, x.argv, x.lens);

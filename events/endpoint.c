@@ -59,6 +59,8 @@ static int endpoint_parse_sentinel(struct endpoint *ep, const char *p,
     struct error *err);
 static int endpoint_parse_tls(struct endpoint *ep, const char *url,
     const struct endpoint_tls *defaults, struct error *err);
+static int endpoint_parse_cluster(struct endpoint *ep, const char *p,
+    const struct endpoint_tls *tls, struct error *err);
 static struct endpoint_tls endpoint_default_tls;
 
 int
@@ -73,6 +75,11 @@ endpoint_parse(struct endpoint *ep, const char *url, struct error *err)
 		return endpoint_parse_sentinel(ep, url + 17, err);
 	if (strncmp(url, "rediss://", 9) == 0)
 		return endpoint_parse_tls(ep, url, &endpoint_default_tls, err);
+	if (strncmp(url, "redis+cluster://", 16) == 0)
+		return endpoint_parse_cluster(ep, url + 16, NULL, err);
+	if (strncmp(url, "rediss+cluster://", 17) == 0)
+		return endpoint_parse_cluster(ep, url + 17,
+		    &endpoint_default_tls, err);
 	if (strncmp(url, "unix://", 7) == 0) {
 		p = url + 7;
 		q = strchr(p, '?');
@@ -94,7 +101,9 @@ endpoint_parse(struct endpoint *ep, const char *url, struct error *err)
 	}
 	if (strncmp(url, "redis://", 8) != 0)
 		return error_set(err, ERR_INVALID, "CONFIG",
-		    "redis URL must start with redis:// or unix://");
+		    "redis URL must start with redis://, rediss://, "
+		    "redis+sentinel://, redis+cluster://, rediss+cluster:// "
+		    "or unix://");
 	p = url + 8;
 	slash = strchr(p, '/');
 	at = strrchr(p, '@');
@@ -164,6 +173,9 @@ endpoint_dispose(struct endpoint *ep)
 	for (i = 0; i < ep->nsentinels; i++)
 		free(ep->sentinels[i].host);
 	free(ep->sentinels);
+	for (i = 0; i < ep->nseeds; i++)
+		free(ep->seeds[i].host);
+	free(ep->seeds);
 	free(ep->master_name);
 	free(ep->sentinel_password);
 	free(ep->tls_opt.ca_file);
@@ -267,21 +279,22 @@ endpoint_sentinel_defaults(const char *master, const char *password)
 	    password != NULL && *password != '\0' ? xstrdup(password) : NULL;
 }
 
-/* One host[:port] or [v6]:port of the sentinel list, n bytes at s. */
+/* One host[:port] or [v6]:port of a node list, n bytes at s; what names
+ * the URL's scheme in messages, defport when no port is given. */
 static int
 endpoint_parse_node(struct endpoint_node *node, const char *s, size_t n,
-    struct error *err)
+    const char *what, const char *noun, int defport, struct error *err)
 {
 	const char *end = s + n, *port = NULL;
 	char num[8];
-	long long v = 26379;
+	long long v = defport;
 
 	if (n > 0 && *s == '[') {
 		const char *close = memchr(s, ']', n);
 
 		if (close == NULL || (close + 1 != end && close[1] != ':'))
 			return error_set(err, ERR_INVALID, "CONFIG",
-			    "bad IPv6 sentinel in redis+sentinel URL");
+			    "bad IPv6 %s in %s URL", noun, what);
 		node->host = xstrndup(s + 1, (size_t)(close - s - 1));
 		port = close + 1 != end ? close + 2 : NULL;
 	} else {
@@ -292,26 +305,27 @@ endpoint_parse_node(struct endpoint_node *node, const char *s, size_t n,
 	}
 	if (node->host[0] == '\0')
 		return error_set(err, ERR_INVALID, "CONFIG",
-		    "empty sentinel host in redis+sentinel URL");
+		    "empty %s host in %s URL", noun, what);
 	if (port != NULL) {
 		size_t len = (size_t)(end - port);
 
 		if (len == 0 || len >= sizeof(num))
 			return error_set(err, ERR_INVALID, "CONFIG",
-			    "bad sentinel port in redis+sentinel URL");
+			    "bad %s port in %s URL", noun, what);
 		memcpy(num, port, len);
 		num[len] = '\0';
 		if (util_parse_uint(&v, num, 65535) < 0 || v == 0)
 			return error_set(err, ERR_INVALID, "CONFIG",
-			    "bad sentinel port in redis+sentinel URL");
+			    "bad %s port in %s URL", noun, what);
 	}
 	node->port = (int)v;
 	return 0;
 }
 
-/* The comma-separated sentinel list, n bytes at s. */
+/* The comma-separated node list, n bytes at s, into *nodes (at most max). */
 static int
-endpoint_parse_nodes(struct endpoint *ep, const char *s, size_t n,
+endpoint_parse_nodes(struct endpoint_node **nodes, size_t *count, size_t max,
+    const char *s, size_t n, const char *what, const char *noun, int defport,
     struct error *err)
 {
 	const char *end = s + n;
@@ -319,24 +333,23 @@ endpoint_parse_nodes(struct endpoint *ep, const char *s, size_t n,
 
 	if (n == 0)
 		return error_set(err, ERR_INVALID, "CONFIG",
-		    "redis+sentinel URL names no sentinel");
-	ep->sentinels = xcalloc(ENDPOINT_SENTINELS_MAX, sizeof(*ep->sentinels));
+		    "%s URL names no %s", what, noun);
+	*nodes = xcalloc(max, sizeof(**nodes));
 	while (s < end) {
 		const char *comma = memchr(s, ',', (size_t)(end - s));
 		const char *stop = comma ? comma : end;
 
-		if (ep->nsentinels == ENDPOINT_SENTINELS_MAX)
+		if (*count == max)
 			return error_set(err, ERR_INVALID, "CONFIG",
-			    "at most %d sentinels in a redis+sentinel URL",
-			    ENDPOINT_SENTINELS_MAX);
-		rc = endpoint_parse_node(&ep->sentinels[ep->nsentinels++], s,
-		    (size_t)(stop - s), err);
+			    "at most %zu %ss in a %s URL", max, noun, what);
+		rc = endpoint_parse_node(&(*nodes)[(*count)++], s,
+		    (size_t)(stop - s), what, noun, defport, err);
 		if (rc < 0)
 			return rc;
 		s = comma ? comma + 1 : end;
 		if (comma != NULL && s == end)
 			return error_set(err, ERR_INVALID, "CONFIG",
-			    "empty sentinel in redis+sentinel URL");
+			    "empty %s in %s URL", noun, what);
 	}
 	return 0;
 }
@@ -414,7 +427,9 @@ endpoint_parse_sentinel(struct endpoint *ep, const char *p, struct error *err)
 		endpoint_userinfo(ep, p, at);
 		p = at + 1;
 	}
-	if ((rc = endpoint_parse_nodes(ep, p, (size_t)(slash - p), err)) < 0 ||
+	if ((rc = endpoint_parse_nodes(&ep->sentinels, &ep->nsentinels,
+	         ENDPOINT_SENTINELS_MAX, p, (size_t)(slash - p),
+	         "redis+sentinel", "sentinel", 26379, err)) < 0 ||
 	    (rc = endpoint_parse_master(ep, slash, err)) < 0) {
 		endpoint_dispose(ep);
 		return rc;
@@ -423,6 +438,73 @@ endpoint_parse_sentinel(struct endpoint *ep, const char *p, struct error *err)
 		ep->sentinel_password =
 		    xstrdup(endpoint_default_sentinel_password);
 	return 0;
+}
+
+/* ------------------------------------------------------- redis+cluster */
+
+static int endpoint_tls_param(struct endpoint_tls *t, const char *s, size_t n,
+    struct error *err);
+static void endpoint_tls_copy(struct endpoint_tls *to,
+    const struct endpoint_tls *from);
+
+/* redis+cluster://[user:pass@]host:port[,host:port...][/0] (p is past the
+ * scheme); tls non-NULL for rediss+cluster://, whose ?tls-... parameters
+ * win over those defaults. host/port stay unset: cluster.h routes. */
+static int
+endpoint_parse_cluster(struct endpoint *ep, const char *p,
+    const struct endpoint_tls *tls, struct error *err)
+{
+	const char *what = tls ? "rediss+cluster" : "redis+cluster";
+	const char *stop = p + strcspn(p, "/?"), *at = NULL, *q;
+	int rc = ERR_INVALID;
+
+	for (q = p; q < stop; q++)
+		if (*q == '@')
+			at = q;
+	if (at != NULL) {
+		endpoint_userinfo(ep, p, at);
+		p = at + 1;
+	}
+	if ((rc = endpoint_parse_nodes(&ep->seeds, &ep->nseeds,
+	         ENDPOINT_SEEDS_MAX, p, (size_t)(stop - p), what, "node", 6379,
+	         err)) < 0)
+		goto out;
+	q = stop;
+	if (*q == '/') {
+		/* A cluster serves db 0 only (SELECT is refused there). */
+		if (q[1] != '\0' && q[1] != '?' &&
+		    (q[1] != '0' || (q[2] != '\0' && q[2] != '?'))) {
+			rc = error_set(err, ERR_INVALID, "CONFIG",
+			    "a %s URL has no db number (a cluster has db 0 "
+			    "only)",
+			    what);
+			goto out;
+		}
+		q += strcspn(q, "?");
+	}
+	if (*q == '?' && tls == NULL) {
+		rc = error_set(err, ERR_INVALID, "CONFIG",
+		    "URL parameters are for rediss+cluster:// (TLS) only");
+		goto out;
+	}
+	if (tls != NULL) {
+		ep->tls = true;
+		endpoint_tls_copy(&ep->tls_opt, tls);
+	}
+	while (*q == '?' || *q == '&') {
+		const char *s = q + 1, *amp = strchr(s, '&');
+		size_t n = amp ? (size_t)(amp - s) : strlen(s);
+
+		if (n > 0 &&
+		    (rc = endpoint_tls_param(&ep->tls_opt, s, n, err)) < 0)
+			goto out;
+		q = amp ? amp : s + n;
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		endpoint_dispose(ep);
+	return rc;
 }
 
 /* ------------------------------------------------------------ rediss */
@@ -446,6 +528,16 @@ endpoint_tls_defaults(const struct endpoint_tls *t)
 	d->key_file = ENDPOINT_DUP(t->key_file);
 #undef ENDPOINT_DUP
 	d->insecure = t->insecure;
+}
+
+static void
+endpoint_tls_copy(struct endpoint_tls *to, const struct endpoint_tls *from)
+{
+	to->ca_file = from->ca_file ? xstrdup(from->ca_file) : NULL;
+	to->ca_dir = from->ca_dir ? xstrdup(from->ca_dir) : NULL;
+	to->cert_file = from->cert_file ? xstrdup(from->cert_file) : NULL;
+	to->key_file = from->key_file ? xstrdup(from->key_file) : NULL;
+	to->insecure = from->insecure;
 }
 
 /* One key=value of a rediss:// query, n bytes at s. */
@@ -519,15 +611,7 @@ endpoint_parse_tls(struct endpoint *ep, const char *url,
 	if (rc < 0)
 		return rc;
 	ep->tls = true;
-	ep->tls_opt.ca_file =
-	    defaults->ca_file ? xstrdup(defaults->ca_file) : NULL;
-	ep->tls_opt.ca_dir =
-	    defaults->ca_dir ? xstrdup(defaults->ca_dir) : NULL;
-	ep->tls_opt.cert_file =
-	    defaults->cert_file ? xstrdup(defaults->cert_file) : NULL;
-	ep->tls_opt.key_file =
-	    defaults->key_file ? xstrdup(defaults->key_file) : NULL;
-	ep->tls_opt.insecure = defaults->insecure;
+	endpoint_tls_copy(&ep->tls_opt, defaults);
 	while (q != NULL && q[1] != '\0') {
 		const char *s = q + 1, *amp = strchr(s, '&');
 		size_t n = amp ? (size_t)(amp - s) : strlen(s);
@@ -547,6 +631,15 @@ endpoint_check(const char *url, const struct endpoint_tls *t, struct error *err)
 	struct endpoint ep;
 	int rc;
 
+	if (strncmp(url, "rediss+cluster://", 17) == 0) {
+		memset(&ep, 0, sizeof(ep));
+		rc = endpoint_parse_cluster(&ep, url + 17,
+		    t ? t : &endpoint_default_tls, err);
+		if (rc == 0)
+			rc = tls_check(&ep.tls_opt, err);
+		endpoint_dispose(&ep);
+		return rc;
+	}
 	if (strncmp(url, "rediss://", 9) != 0) {
 		if ((rc = endpoint_parse(&ep, url, err)) == 0)
 			endpoint_dispose(&ep);

@@ -12,6 +12,10 @@
  * watch; the credentials and db are the master's. The address of the
  * master is found by sentinel.h, never by this parser.
  *
+ * redis+cluster://[user:pass@]host:port[,host:port...] names seed nodes
+ * of a Redis Cluster (port 6379 by default; a cluster has db 0 only).
+ * The slot map is asked of them by cluster.h, never by this parser.
+ *
  * rediss://[user:pass@]host:port/db[?tls-ca-file=...&tls-ca-dir=...
  * &tls-cert-file=...&tls-key-file=...&tls-insecure=yes] is redis:// over
  * TLS (events/tls.h), port 6379 by default as with redis-py and
@@ -36,6 +40,10 @@ struct endpoint {
 	size_t nsentinels;
 	char *master_name;       /* the name the sentinels know it by */
 	char *sentinel_password; /* AUTH to the sentinels, or NULL */
+	/* redis+cluster:// only (nseeds 0 otherwise): where the slot map is
+	 * first asked for */
+	struct endpoint_node *seeds;
+	size_t nseeds;
 	/* rediss:// (tls true): TLS through events/tls.h */
 	bool tls;
 	struct endpoint_tls {
@@ -55,6 +63,10 @@ struct endpoint_node {
 /* Sentinels in one URL at most: the Sentinel docs advise three or five;
  * bounds the discovery time (each is asked in turn). */
 #define ENDPOINT_SENTINELS_MAX 16
+/* Seed nodes in one redis+cluster:// URL at most: any one live node
+ * gives the whole map; more only help while some are down. Bounds one
+ * map refresh, which asks them in turn. */
+#define ENDPOINT_SEEDS_MAX 16
 /* A master name is at most this long and printable ASCII without
  * spaces, quotes or '/' (it is logged and goes into the URL path). */
 #define ENDPOINT_NAME_MAX 128
