@@ -498,16 +498,26 @@ http_retry_defaults(long long attempts, long long backoff_ms)
 	http_backoff_ms = (long)backoff_ms;
 }
 
-/* Retry-After is seconds or an HTTP date; -1 when absent or unreadable. */
+/*
+ * Retry-After is seconds or an HTTP date (RFC 9110 10.2.3); -1 when
+ * absent or unreadable. Any number of seconds is read (saturating at a
+ * day: "a day" and "a year" both mean "not within this request"), so a
+ * large one is obeyed by not retrying rather than ignored.
+ */
 static long long
 retry_after_ms(const struct http_response *r)
 {
 	char *v = http_response_header(r, "Retry-After");
 	long long s, ms = -1;
+	size_t k;
 
 	if (v == NULL)
 		return -1;
-	if (util_parse_uint(&s, v, 86400) == 0) {
+	for (k = 0; v[k] >= '0' && v[k] <= '9'; k++)
+		;
+	if (k > 0 && v[k] == '\0') {
+		if (k > 5 || util_parse_uint(&s, v, 86400) < 0)
+			s = 86400;
 		ms = s * 1000;
 	} else {
 		time_t t = curl_getdate(v, NULL);
@@ -814,6 +824,20 @@ http_request(struct http_response *resp, const struct http_request *req,
 		           !req->no_retry_status) {
 			delay = retry_after_ms(resp);
 			rc = 0;
+			/* The server asked for more than any wait we make
+			 * (HTTP_MAX_BACKOFF_MS): retrying sooner would be
+			 * impolite and likely refused again. The caller
+			 * gets the response (ERR_TRANSIENT through
+			 * http_status_error), and the event's own retry
+			 * comes back later. */
+			if (delay > HTTP_MAX_BACKOFF_MS) {
+				log_warnx("http_retry_after_too_long what=%s "
+				          "status=%ld retry_after_ms=%lld "
+				          "max_ms=%d url=\"%s\"",
+				    what, resp->status, delay,
+				    HTTP_MAX_BACKOFF_MS, safe_url);
+				goto out;
+			}
 		} else {
 			rc = 0;
 			goto out;

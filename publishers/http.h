@@ -152,10 +152,13 @@ char *http_response_header(const struct http_response *r, const char *name);
 
 /*
  * Send a request, retrying connection errors, 5xx and 429 with
- * exponential backoff and jitter (Retry-After honoured, capped at
- * HTTP_MAX_BACKOFF_MS). resp must be initialized; it receives the final
- * response. Returns 0 when a response arrived (any status: the caller
- * judges it, see http_status_error), ERR_INVALID for a refused URL
+ * exponential backoff and jitter. A Retry-After (seconds or an HTTP date)
+ * is waited at least; one further off than HTTP_MAX_BACKOFF_MS ends the
+ * retries at once (the 429/503 is the final response: retrying sooner
+ * than asked is what the header forbids). resp must be initialized; it
+ * receives the final response. Returns 0 when a response arrived (any
+ * status: the caller judges it, see http_status_error), ERR_INVALID for a
+ * refused URL
  * (http:// to a non-loopback host, other schemes), ERR_TRANSIENT when no
  * response could be had (err code HTTP). Messages never hold header
  * values; URLs in them are redacted; credentials of the request

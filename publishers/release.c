@@ -29,6 +29,7 @@
 #include "publishers/digest.h"
 #include "publishers/dist.h"
 #include "publishers/http.h"
+#include "publishers/release_pool.h"
 
 void
 release_config_init(struct release_config *c)
@@ -844,14 +845,58 @@ release_checksums(struct run_state *run, struct release_result *out,
 	return 0;
 }
 
-/* Phase 4, run the targets, each over every file; the worst code. */
+/* One target's job in the pool: its own result (items), merged into the
+ * release's in target order once every job has returned, so the answer
+ * does not depend on which target finished first. */
+struct target_job {
+	const struct release_config *c;
+	const struct release_target *t;
+	const struct publish_release *rel;
+	struct run_state *run;
+	struct release_result part;
+	char host[RELEASE_POOL_HOST_MAX];
+	int rc;
+};
+
+static void
+target_job_run(void *arg, size_t i)
+{
+	struct target_job *j = &((struct target_job *)arg)[i];
+
+	j->rc = run_target(&j->part, j->t, j->c->env, j->rel, j->run->sorted,
+	    j->run->nf);
+}
+
+/* The host a target talks to, for the pool's per-host limit: its URL
+ * setting, else its type (every target of a type without a URL goes to
+ * that type's one public service). */
+static void
+target_host(struct target_job *j)
+{
+	static const char *const keys[] = { "url", "api_url", "endpoint" };
+	struct publish_target pt = { j->t->name, j->t->type,
+		(const char *const *)j->t->keys,
+		(const char *const *)j->t->values, j->t->n, j->c->env };
+	char *v = NULL;
+	size_t k;
+
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]) && v == NULL; k++)
+		v = publish_target_get(&pt, keys[k]);
+	release_pool_host(j->host, sizeof(j->host), v, j->t->type);
+	free(v);
+}
+
+/* Phase 4, run the targets, each over every file, at the same time
+ * (release_pool.h: bounded, per host); the worst code. */
 static int
 release_run_targets(struct run_state *run, struct release_result *out,
     const struct release_config *c)
 {
 	struct publish_release rel = { out->tag, out->package, out->version,
 		out->dry_run };
-	size_t i;
+	struct target_job *jobs = xcalloc(run->nt, sizeof(*jobs));
+	const char **hosts = xcalloc(run->nt, sizeof(*hosts));
+	size_t i, k;
 	int rc = 0;
 
 	if (c->env != NULL)
@@ -861,9 +906,27 @@ release_run_targets(struct run_state *run, struct release_result *out,
 	         "targets=%zu dry_run=%s",
 	    out->tag, out->package, out->version, run->nf, run->nt,
 	    log_bool(out->dry_run));
-	for (i = 0; i < run->nt; i++)
-		rc = worse(rc, run_target(out, &c->targets[run->tidx[i]],
-		                   c->env, &rel, run->sorted, run->nf));
+	for (i = 0; i < run->nt; i++) {
+		jobs[i].c = c;
+		jobs[i].t = &c->targets[run->tidx[i]];
+		jobs[i].rel = &rel;
+		jobs[i].run = run;
+		target_host(&jobs[i]);
+		hosts[i] = jobs[i].host;
+	}
+	release_pool_run(run->nt, hosts, target_job_run, jobs);
+	for (i = 0; i < run->nt; i++) {
+		struct release_result *p = &jobs[i].part;
+
+		rc = worse(rc, jobs[i].rc);
+		out->items = xrealloc(out->items,
+		    (out->n + p->n + 1) * sizeof(*out->items));
+		for (k = 0; k < p->n; k++)
+			out->items[out->n++] = p->items[k];
+		free(p->items);
+	}
+	free(jobs);
+	free(hosts);
 	return rc;
 }
 

@@ -10,6 +10,14 @@ Control API (every fake):
                                                 path, headers (Authorization
                                                 masked), fields (fakes add)
   POST /_control/reset                          forget requests and faults
+  POST /_control/fail   {"delay": 3, "count": 1, "match": "/x"}
+                                                a rule without "status":
+                                                sleep `delay` seconds, then
+                                                answer normally (a slow
+                                                server)
+Each recorded request carries "t0" and "t1" (time.time() when it arrived
+and when its answer was written), so a test can see that requests of
+different fakes overlapped in time without asserting a duration.
 
 The fakes write their port to --port-file once listening, so a test can
 start them on port 0 and never race for a port.
@@ -19,6 +27,7 @@ import http.server
 import json
 import re
 import threading
+import time
 
 
 class Faults:
@@ -97,7 +106,7 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
         for k, v in self.headers.items():
             hdrs[k] = "***" if k.lower() == "authorization" else v
         entry = {"method": self.command, "path": self.path,
-                 "headers": hdrs}
+                 "headers": hdrs, "t0": getattr(self, "_t0", time.time())}
         entry.update(extra)
         with self.server.lock:
             self.server.requests.append(entry)
@@ -107,6 +116,15 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
     # -- dispatch ------------------------------------------------------
     def dispatch(self):
         self._entry = None
+        self._t0 = time.time()
+        try:
+            self.dispatch_one()
+        finally:
+            if self._entry is not None:
+                with self.server.lock:
+                    self._entry["t1"] = time.time()
+
+    def dispatch_one(self):
         path = self.path
         if path.startswith("/_control/"):
             body = self.read_body()
@@ -127,6 +145,9 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
                 return self.reply(200, self.state())
             return self.reply(404, {"message": "unknown control"})
         fault = self.server.faults.take(self.command, path)
+        if fault is not None and fault.get("status") is None:
+            time.sleep(float(fault.get("delay", 0)))
+            fault = None
         if fault is not None:
             body = self.read_body()  # drain the upload
             self.record(fault=fault["status"], size=len(body or b""))
