@@ -66,6 +66,10 @@ struct publish_env {
 	const char *aws_endpoint_url_s3;
 	const char *aws_endpoint_url_sts;
 	const char *aws_endpoint_url_codeartifact;
+	/* Trusted Publishing (oidc.h): GitHub Actions' identity token
+	 * endpoint and its bearer token */
+	const char *actions_id_token_request_url;
+	const char *actions_id_token_request_token;
 	/* HTTP retries (http.h) */
 	long long http_attempts;
 	long long http_backoff_ms;

@@ -11,20 +11,33 @@
  * present and nothing is sent, with another it is a conflict. PyPI also
  * answers 200 to a byte-identical re-upload; an index that says "already
  * exists" (400 or 409) is asked again, with the same verdicts.
+ *
+ * A target without any credential but with an OIDC identity token uses
+ * Trusted Publishing (oidc.h): the token it uploads with is minted at
+ * begin, minted again before a file when it is older than
+ * oidc_remint_after seconds, and once more when the index answers 403
+ * (the upload outlived it). A <dist>.publish.attestation beside a dist
+ * goes in the upload's `attestations` field (PEP 740).
  */
 #include "publishers/pypi.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "publishers/oidc.h"
 #include "publishers/pypirc.h"
 
 #define PYPI_DEFAULT_URL "https://upload.pypi.org/legacy/"
@@ -321,9 +334,126 @@ pypi_exists_answer(const struct pypi_endpoint *ep, const struct publish_file *f,
 	return rc;
 }
 
+/* One PEP 740 attestation object: what Warehouse's Attestation model
+ * requires at the top (pypi-attestations: version 1, the Sigstore
+ * verification material, the DSSE-like envelope). */
+static bool
+attestation_ok(const cJSON *a)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, "version");
+
+	return cJSON_IsObject(a) && cJSON_IsNumber(v) && v->valuedouble == 1 &&
+	       cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(a,
+	           "verification_material")) &&
+	       cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(a, "envelope"));
+}
+
+/* Read the open attestation file (bounded) and shape the field. */
+static int
+attestations_parse(char **out, int afd, const char *name, struct error *err)
+{
+	struct stat st;
+	cJSON *root = NULL, *arr = NULL, *a;
+	char *text = NULL;
+	ssize_t n;
+	int rc = ERR_INVALID;
+
+	if (fstat(afd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > PYPI_ATTESTATION_MAX) {
+		error_set(err, rc, "INVALID_DIST",
+		    "%s is not a regular file of at most %d bytes", name,
+		    PYPI_ATTESTATION_MAX);
+		goto out;
+	}
+	text = xmalloc((size_t)st.st_size + 1);
+	n = pread(afd, text, (size_t)st.st_size, 0);
+	if (n != (ssize_t)st.st_size) {
+		error_set(err, rc, "INVALID_DIST", "cannot read %s", name);
+		goto out;
+	}
+	if ((root = cJSON_ParseWithLength(text, (size_t)n)) == NULL) {
+		error_set(err, rc, "INVALID_DIST", "%s is not JSON", name);
+		goto out;
+	}
+	/* One object (what the publish action writes) or an array. */
+	if (cJSON_IsObject(root)) {
+		arr = cJSON_CreateArray();
+		cJSON_AddItemToArray(arr, root);
+		root = NULL;
+	} else {
+		arr = root;
+		root = NULL;
+	}
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+		error_set(err, rc, "INVALID_DIST",
+		    "%s holds no attestation object", name);
+		goto out;
+	}
+	cJSON_ArrayForEach(a, arr) {
+		if (!attestation_ok(a)) {
+			error_set(err, rc, "INVALID_DIST",
+			    "%s: not a PEP 740 attestation (an object with "
+			    "version 1, verification_material and envelope)",
+			    name);
+			goto out;
+		}
+	}
+	if ((*out = cJSON_PrintUnformatted(arr)) == NULL)
+		abort(); /* cJSON fails only on allocation */
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	cJSON_Delete(arr);
+	free(text);
+	return rc;
+}
+
+int
+pypi_attestations_read(char **out, int fd, const char *filename,
+    struct error *err)
+{
+	char link[64], path[PATH_MAX], *apath = NULL, *name;
+	ssize_t n;
+	int afd, rc;
+
+	*out = NULL;
+	/* The dist was opened beneath the artifacts root; the kernel
+	 * knows where it is. */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, path, sizeof(path) - 1)) <= 0 || path[0] != '/')
+		return 0; /* not a file on a path (a test's memfd): none */
+	path[n] = '\0';
+	apath = xasprintf("%s%s", path, PYPI_ATTESTATION_SUFFIX);
+	name = xasprintf("%s%s", filename, PYPI_ATTESTATION_SUFFIX);
+	afd = open(apath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (afd < 0 && errno == ENOENT) {
+		rc = 0;
+	} else if (afd < 0) {
+		rc = error_set(err, ERR_INVALID, "INVALID_DIST",
+		    "cannot open %s: %s", name,
+		    errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+	} else {
+		rc = attestations_parse(out, afd, name, err);
+		close(afd);
+		if (rc == 0)
+			log_info("pypi_attestation file=%s", filename);
+	}
+	free(apath);
+	free(name);
+	return rc;
+}
+
 int
 pypi_upload_file(const struct pypi_endpoint *ep, const struct publish_file *f,
     bool dry_run, struct publish_outcome *out, struct error *err)
+{
+	return pypi_upload_file_att(ep, f, NULL, dry_run, out, err);
+}
+
+int
+pypi_upload_file_att(const struct pypi_endpoint *ep,
+    const struct publish_file *f, const char *attestations, bool dry_run,
+    struct publish_outcome *out, struct error *err)
 {
 	struct dist_filename fn;
 	struct http_form form;
@@ -347,6 +477,8 @@ pypi_upload_file(const struct pypi_endpoint *ep, const struct publish_file *f,
 	if ((rc = pypi_form_build(&form, &fn, f->meta, f->sha256, f->blake2_256,
 	         err)) < 0)
 		goto out;
+	if (attestations != NULL)
+		http_form_add(&form, "attestations", attestations);
 	if ((rc = http_form_body(&body, ctype, sizeof(ctype), &form, NULL,
 	         "content", f->filename, "application/octet-stream", f->fd,
 	         f->size, err)) < 0)
@@ -426,12 +558,25 @@ out:
 	return rc;
 }
 
+/* Minted tokens live 900 s (Warehouse); minting again before a file
+ * once the token is 300 s old leaves any upload 10 minutes before it
+ * would outlive the token (the index checks it when the body is in).
+ * The setting may not reach 900 - OIDC_REMINT_MARGIN_S: a token minted
+ * later than that would be used expired. 0: before every file. */
+#define PYPI_OIDC_REMINT_DEFAULT_S 300
+#define PYPI_OIDC_REMINT_MAX_S 840
+
 /* Per-release state: the resolved endpoint, so secrets are read once. */
 struct pypi_state {
 	char *url;
 	char *auth;
 	char *json_url;
 	char *what;
+	/* Trusted Publishing: auth holds a minted token */
+	bool oidc;
+	char *origin;      /* where /_/oidc/ is served */
+	int64_t minted_ms; /* util_mono_ms() of the last mint */
+	int64_t remint_ms; /* mint again before a file past this age */
 };
 
 static void
@@ -445,6 +590,7 @@ pypi_state_free(void *arg)
 	secret_free(s->auth);
 	free(s->json_url);
 	free(s->what);
+	free(s->origin);
 	free(s);
 }
 
@@ -471,7 +617,26 @@ struct pypi_auth {
 	char *user, *pass; /* Basic auth; user "__token__" for a token */
 	char url_src[400];
 	char src[1100];
+	bool oidc; /* no credential: Trusted Publishing (user, no pass) */
 };
+
+/* The identity-token source of t: its oidc_token (oidc_token_file,
+ * oidc_token_env; read now, *id the caller's: secret_free), else GitHub
+ * Actions' two variables of the settings table. src says which. */
+static void
+pypi_oidc_source(struct oidc_source *os, char **id,
+    const struct publish_target *t, char *src, size_t n)
+{
+	memset(os, 0, sizeof(*os));
+	*id = publish_target_get_src(t, "oidc_token", src, n);
+	os->id_token = *id;
+	if (t->env != NULL) {
+		os->request_url = t->env->actions_id_token_request_url;
+		os->request_token = t->env->actions_id_token_request_token;
+	}
+	if (*id == NULL)
+		snprintf(src, n, "environment ACTIONS_ID_TOKEN_REQUEST_URL");
+}
 
 static void
 pypi_auth_dispose(struct pypi_auth *a)
@@ -530,6 +695,20 @@ out:
 	return rc;
 }
 
+/* True when t can mint a token (pypi_oidc_source); its source into src. */
+static bool
+pypi_oidc_available(const struct publish_target *t, char *src, size_t n)
+{
+	struct oidc_source os;
+	char *id;
+	bool ok;
+
+	pypi_oidc_source(&os, &id, t, src, n);
+	ok = oidc_available(&os);
+	secret_free(id);
+	return ok;
+}
+
 /*
  * The URL and credential of a pypi target (docs/publishing.md): each
  * key by publish_target_get's order, ~/.pypirc last; then the most
@@ -583,11 +762,19 @@ pypi_auth_resolve(struct pypi_auth *a, const struct publish_target *t,
 		a->pass = pass.value;
 		pass.value = NULL;
 		snprintf(a->src, sizeof(a->src), "token from %s", pass.src);
+	} else if (pypi_oidc_available(t, tok.src, sizeof(tok.src))) {
+		a->user = xstrdup("__token__");
+		a->oidc = true;
+		snprintf(a->src, sizeof(a->src),
+		    "trusted publishing (OIDC), identity token from %s",
+		    tok.src);
 	} else {
 		rc = error_set(err, ERR_FAIL, "AUTH",
 		    "target %s has no token (setting token/token_file/"
 		    "token_env, PYPI_API_TOKEN, TWINE_PASSWORD or the "
-		    "~/.pypirc repository's password)",
+		    "~/.pypirc repository's password) and no OIDC identity "
+		    "token for Trusted Publishing (oidc_token_file, or GitHub "
+		    "Actions' ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN)",
 		    t->name);
 	}
 out:
@@ -615,6 +802,59 @@ pypi_credential(const struct publish_target *t, char *src, size_t n,
 	return 0;
 }
 
+/* Mint a token for s (oidc.h) and make it s's credential. */
+static int
+pypi_mint(struct pypi_state *s, const struct publish_target *t,
+    struct error *err)
+{
+	struct oidc_source os;
+	char src[512], *id = NULL, *tok = NULL;
+	int rc;
+
+	pypi_oidc_source(&os, &id, t, src, sizeof(src));
+	if ((rc = oidc_mint_pypi(&tok, &os, s->origin, s->what, err)) == 0) {
+		secret_free(s->auth);
+		s->auth = http_basic_auth_header("__token__", tok);
+		s->minted_ms = util_mono_ms();
+	}
+	secret_free(tok);
+	secret_free(id);
+	return rc;
+}
+
+/* Trusted Publishing's set-up in begin: where to mint, when to mint
+ * again, and the first token (none in a dry run: nothing is sent). */
+static int
+pypi_oidc_begin(struct pypi_state *s, const struct publish_target *t,
+    bool dry_run, struct error *err)
+{
+	char *v = publish_target_get(t, "oidc_remint_after"), *end = NULL;
+	long long secs = PYPI_OIDC_REMINT_DEFAULT_S;
+
+	if (v != NULL) {
+		errno = 0;
+		secs = strtoll(v, &end, 10);
+		if (errno != 0 || end == v || *end != '\0' || secs < 0 ||
+		    secs > PYPI_OIDC_REMINT_MAX_S) {
+			free(v);
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s: oidc_remint_after must be 0 to %d seconds",
+			    s->what, PYPI_OIDC_REMINT_MAX_S);
+		}
+		free(v);
+	}
+	s->oidc = true;
+	s->remint_ms = secs * 1000;
+	if ((s->origin = oidc_index_origin(s->url)) == NULL)
+		return error_set(err, ERR_INVALID, "INVALID_TARGET",
+		    "%s: the upload URL has no scheme://host", s->what);
+	if (dry_run) {
+		s->auth = http_basic_auth_header("__token__", "");
+		return 0;
+	}
+	return pypi_mint(s, t, err);
+}
+
 static int
 pypi_begin(void **state, const struct publish_target *t,
     const struct publish_release *rel, struct error *err)
@@ -624,7 +864,6 @@ pypi_begin(void **state, const struct publish_target *t,
 	char *json = NULL;
 	int rc;
 
-	(void)rel;
 	s->what = xstrdup(t->name);
 	if ((rc = pypi_auth_resolve(&a, t, err)) < 0)
 		goto out;
@@ -641,7 +880,12 @@ pypi_begin(void **state, const struct publish_target *t,
 			s->url = u;
 		}
 	}
-	s->auth = http_basic_auth_header(a.user, a.pass);
+	if (!a.oidc)
+		s->auth = http_basic_auth_header(a.user, a.pass);
+	else if ((rc = pypi_oidc_begin(s, t, rel->dry_run, err)) < 0) {
+		pypi_auth_dispose(&a);
+		goto out;
+	}
 	pypi_auth_dispose(&a);
 	json = publish_target_get(t, "json_url");
 	s->json_url = json ? json : pypi_json_url_for(s->url);
@@ -654,13 +898,47 @@ out:
 	return rc;
 }
 
+/*
+ * Upload f with s's credential; with Trusted Publishing, mint first when
+ * the token is older than the setting, and once more on a 403 (the
+ * upload outlived the token, or the index revoked it).
+ */
+static int
+pypi_upload_auth(struct pypi_state *s, const struct publish_target *t,
+    const struct publish_file *f, bool dry_run, const char *attestations,
+    struct publish_outcome *out, struct error *err)
+{
+	struct pypi_endpoint ep = { s->url, s->auth, s->json_url, s->what };
+	int rc;
+
+	if (s->oidc && !dry_run &&
+	    util_mono_ms() - s->minted_ms >= s->remint_ms) {
+		log_info("pypi_oidc_remint target=%s file=%s reason=age",
+		    s->what, f->filename);
+		if ((rc = pypi_mint(s, t, err)) < 0)
+			return rc;
+		ep.auth_header = s->auth;
+	}
+	rc = pypi_upload_file_att(&ep, f, attestations, dry_run, out, err);
+	if (rc != ERR_FAIL || !s->oidc || dry_run ||
+	    strcmp(err->code, "AUTH") != 0)
+		return rc;
+	log_info("pypi_oidc_remint target=%s file=%s reason=refused", s->what,
+	    f->filename);
+	error_clear(err);
+	if ((rc = pypi_mint(s, t, err)) < 0)
+		return rc;
+	ep.auth_header = s->auth;
+	return pypi_upload_file_att(&ep, f, attestations, dry_run, out, err);
+}
+
 static int
 pypi_upload(void *state, const struct publish_target *t,
     const struct publish_release *rel, const struct publish_file *f,
     struct publish_outcome *out, struct error *err)
 {
 	struct pypi_state *s = state;
-	struct pypi_endpoint ep = { s->url, s->auth, s->json_url, s->what };
+	char *att = NULL;
 	struct dist_filename fn;
 	struct dist_rules rules = { 0 };
 	char *local = publish_target_get(t, "allow_local_versions");
@@ -683,7 +961,11 @@ pypi_upload(void *state, const struct publish_target *t,
 	if (f->meta != NULL &&
 	    (rc = dist_check(&fn, f->meta, NULL, NULL, &rules, err)) < 0)
 		return rc;
-	return pypi_upload_file(&ep, f, rel->dry_run, out, err);
+	if ((rc = pypi_attestations_read(&att, f->fd, f->filename, err)) < 0)
+		return rc;
+	rc = pypi_upload_auth(s, t, f, rel->dry_run, att, out, err);
+	free(att);
+	return rc;
 }
 
 const struct publisher_ops pypi_publisher = {

@@ -42,6 +42,27 @@ struct pypi_endpoint {
 	const char *what; /* label for logs and messages: "pypi" */
 };
 
+/* A <dist>.publish.attestation is one attestation object of a few KiB
+ * (a Sigstore certificate and a transparency log entry with its
+ * inclusion proof); 256 KiB bounds the read before parsing. */
+#define PYPI_ATTESTATION_MAX (256 * 1024)
+#define PYPI_ATTESTATION_SUFFIX ".publish.attestation"
+
+/*
+ * PEP 740: the attestation beside the dist open as fd - the file
+ * <dist path>.publish.attestation, as pypa's publish action and twine's
+ * --attestations find it - as the `attestations` field Warehouse's
+ * legacy upload reads: a JSON array of attestation objects, each with
+ * "version", "verification_material" and "envelope". The dist's path is
+ * the kernel's (/proc/self/fd), the attestation is opened without
+ * following a symlink, must be a regular file of at most
+ * PYPI_ATTESTATION_MAX bytes holding one such object (or an array of
+ * them). *out (caller frees) is NULL when there is none. Returns 0 or
+ * ERR_INVALID (code INVALID_DIST) naming the file and what is wrong.
+ */
+int pypi_attestations_read(char **out, int fd, const char *filename,
+    struct error *err);
+
 /*
  * Upload one distribution (f->meta must be set). When ep->json_url is
  * set, the JSON API is asked first: the same sha256 there is
@@ -57,6 +78,13 @@ struct pypi_endpoint {
 int pypi_upload_file(const struct pypi_endpoint *ep,
     const struct publish_file *f, bool dry_run, struct publish_outcome *out,
     struct error *err);
+
+/* The same with PEP 740 attestations: the upload's `attestations` field,
+ * a JSON array of attestation objects (pypi_attestations_read); NULL:
+ * none. */
+int pypi_upload_file_att(const struct pypi_endpoint *ep,
+    const struct publish_file *f, const char *attestations, bool dry_run,
+    struct publish_outcome *out, struct error *err);
 
 /* The JSON API base for an upload URL, or NULL: upload.pypi.org ->
  * https://pypi.org/pypi, test.pypi.org -> https://test.pypi.org/pypi,

@@ -341,6 +341,15 @@ static const struct config_desc config_descs[] = {
 	{ "aws-endpoint-url-codeartifact", { "AWS_ENDPOINT_URL_CODEARTIFACT" },
 	    NULL, CT_STR, F(publish_env.aws_endpoint_url_codeartifact), 0, NULL,
 	    0, false, "AWS targets: CodeArtifact endpoint" },
+	{ "actions-id-token-request-url", { "ACTIONS_ID_TOKEN_REQUEST_URL" },
+	    NULL, CT_STR, F(publish_env.actions_id_token_request_url), 0, NULL,
+	    0, false,
+	    "pypi targets without a token: GitHub Actions' identity token "
+	    "endpoint (Trusted Publishing)" },
+	{ "actions-id-token-request-token",
+	    { "ACTIONS_ID_TOKEN_REQUEST_TOKEN" }, NULL, CT_STR,
+	    F(publish_env.actions_id_token_request_token), 0, NULL, 0, true,
+	    "pypi targets without a token: bearer token of that endpoint" },
 	{ "http-attempts", { "ARTIFACTD_HTTP_ATTEMPTS" }, NULL, CT_INT,
 	    F(publish_env.http_attempts), 0, "5", 100, false,
 	    "attempts of one publishing request (retries of 5xx, 429, "
@@ -623,7 +632,8 @@ struct config_target_keys {
 
 static const struct config_target_keys config_target_keys[] = {
 	{ "pypi", { "url", "token", "username", "password", "json_url",
-	              "allow_local_versions", "strict_filenames", NULL } },
+	              "allow_local_versions", "strict_filenames", "oidc_token",
+	              "oidc_remint_after", NULL } },
 	{ "artifactory",
 	    { "url", "repository", "path", "api", "checksum_deploy",
 	        "properties", "token", "username", "password", NULL } },

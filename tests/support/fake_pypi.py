@@ -18,6 +18,10 @@ Also: GET /pypi/<name>/<version>/json (the JSON API, with digests;
 fake_common. --exists-status 409 answers any existing file with 409, as
 pypiserver and CodeArtifact do.
 
+Trusted Publishing (/_/oidc/audience, /_/oidc/mint-token, minted tokens
+accepted for uploads) and PEP 740 `attestations` checks: fake_oidc.py,
+turned on by --oidc-key.
+
 Run: /usr/bin/python3 fake_pypi.py --port-file F --token pypi-SECRET
 """
 import base64
@@ -32,6 +36,7 @@ import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_common  # noqa: E402
+import fake_oidc  # noqa: E402  (Trusted Publishing, PEP 740: --oidc-key)
 
 # PEP 440 (public versions, plus an optional local part we refuse).
 VERSION_RE = re.compile(r"""
@@ -125,12 +130,18 @@ class Handler(fake_common.FakeHandler):
             return ("Username/Password authentication is no longer "
                     "supported. Migrate to API Tokens or Trusted "
                     "Publishers instead.")
+        minted = fake_oidc.check_minted(self.server, pw)
+        self.via_oidc = minted is None
+        if minted is not False:
+            return minted
         if pw != token:
             return ("Invalid or non-existent authentication information. "
                     "See /help/#invalid-auth for more information.")
         return None
 
     def handle_GET(self, path):
+        if fake_oidc.pypi_handle(self, path, b""):
+            return
         self.record()
         m = re.match(r"^/pypi/([^/]+)/([^/]+)/json$", path)
         if m and self.server.args.no_json_api:
@@ -165,6 +176,8 @@ class Handler(fake_common.FakeHandler):
         body = self.read_body()
         if body is None:
             return
+        if fake_oidc.pypi_handle(self, path, body):
+            return
         if path == "/legacy":
             self.record(rejected=308)
             return self.reply(308, "", reason="Permanent Redirect",
@@ -187,6 +200,14 @@ class Handler(fake_common.FakeHandler):
         err = self.check_auth()
         if err:
             return self.fail(403, err)
+        if any(n == "attestations" for n, _ in fields):
+            err = fake_oidc.check_attestations(
+                [v for n, v in fields if n == "attestations"],
+                getattr(self, "via_oidc", False))
+            if err:
+                return self.fail(400, err)
+            self.record(attestations=json.loads(
+                [v for n, v in fields if n == "attestations"][0]))
         form = {}
         for n, v in fields:
             form.setdefault(n, []).append(v)
@@ -336,6 +357,7 @@ class Handler(fake_common.FakeHandler):
 
 def setup(srv, args):
     srv.store = Store()
+    fake_oidc.pypi_setup(srv, args)
 
 
 if __name__ == "__main__":
@@ -344,4 +366,5 @@ if __name__ == "__main__":
         # an index without the JSON API (most private ones)
         (("--no-json-api",), {"action": "store_true"}),
         # 409 for any existing file, as pypiserver and CodeArtifact answer
-        (("--exists-status",), {"type": int, "default": 400})])
+        (("--exists-status",), {"type": int, "default": 400})]
+        + fake_oidc.pypi_args())
