@@ -82,27 +82,22 @@ prov_statement(const struct provenance_in *in, const char *publine)
 }
 
 int
-provenance_build(char **out, const struct sign_key *k,
-    const struct provenance_in *in, struct error *err)
+provenance_envelope(char **out, const struct sign_key *k, const char *payload,
+    size_t plen, bool oneline, struct error *err)
 {
 	unsigned char sig[64];
-	char keyid[SIGN_KEYID_HEX], *publine, *payload, *pae, *b64p, *b64s;
+	char keyid[SIGN_KEYID_HEX], *pae, *b64p, *b64s;
 	size_t paelen;
 	cJSON *env, *sigs, *s;
 	int rc;
 
-	publine = sign_public_line(k, NULL);
-	payload = prov_statement(in, publine);
-	pae = prov_pae(payload, strlen(payload), &paelen);
+	pae = prov_pae(payload, plen, &paelen);
 	rc = sign_raw(sig, k, pae, paelen, err);
 	free(pae);
-	if (rc < 0) {
-		free(payload);
-		free(publine);
+	if (rc < 0)
 		return rc;
-	}
 	sign_keyid(k, keyid);
-	b64p = util_base64_encode(payload, strlen(payload));
+	b64p = util_base64_encode(payload, plen);
 	b64s = util_base64_encode(sig, sizeof(sig));
 	env = cJSON_CreateObject();
 	cJSON_AddStringToObject(env, "payloadType", PROVENANCE_PAYLOAD_TYPE);
@@ -112,15 +107,28 @@ provenance_build(char **out, const struct sign_key *k,
 	cJSON_AddStringToObject(s, "keyid", keyid);
 	cJSON_AddStringToObject(s, "sig", b64s);
 	cJSON_AddItemToArray(sigs, s);
-	*out = cJSON_Print(env);
+	*out = oneline ? cJSON_PrintUnformatted(env) : cJSON_Print(env);
 	cJSON_Delete(env);
 	if (*out == NULL)
 		abort();
 	free(b64p);
 	free(b64s);
+	return 0;
+}
+
+int
+provenance_build(char **out, const struct sign_key *k,
+    const struct provenance_in *in, struct error *err)
+{
+	char *publine, *payload;
+	int rc;
+
+	publine = sign_public_line(k, NULL);
+	payload = prov_statement(in, publine);
+	rc = provenance_envelope(out, k, payload, strlen(payload), false, err);
 	free(payload);
 	free(publine);
-	return 0;
+	return rc;
 }
 
 /* The bytes of the blob at path in tree (caller frees), bounded. */

@@ -12,6 +12,7 @@
 #define STORE_PROVENANCE_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/error.h"
@@ -47,6 +48,16 @@ struct provenance_in {
 	const size_t *len;
 	size_t n;
 };
+
+/*
+ * The DSSE envelope of any in-toto statement (payload, plen bytes of
+ * JSON) signed with k: payloadType PROVENANCE_PAYLOAD_TYPE, the
+ * Ed25519 signature over the PAE, keyid as above. *out (caller frees) is
+ * one line when oneline (a .intoto.jsonl line), else indented. Returns 0
+ * or ERR_FAIL. Deterministic: Ed25519 signs the same bytes the same way.
+ */
+int provenance_envelope(char **out, const struct sign_key *k,
+    const char *payload, size_t plen, bool oneline, struct error *err);
 
 /* The envelope's JSON text (caller frees). Returns 0 or ERR_FAIL. */
 int provenance_build(char **out, const struct sign_key *k,

@@ -23,6 +23,7 @@
 #include "worker/cli.h"
 #include "worker/cmd.h"
 #include "worker/handler.h"
+#include "worker/release_provenance.h"
 #include "worker/scan_gate.h"
 
 /* --target may be given this many times; more targets than that is not
@@ -171,9 +172,11 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	struct release_config rc_cfg;
 	struct release_request req = { 0 };
 	struct release_result rr;
+	struct release_prov prov = { 0 };
+	struct release_prov_in pin = { NULL, NULL, NULL };
 	struct scanner *sc = NULL;
 	struct error err = { 0 };
-	char **args = NULL, **paths = NULL, cwd[4096];
+	char **args = NULL, **paths = NULL, cwd[4096], *invocation = NULL;
 	size_t nargs = 0, i;
 	int rc;
 
@@ -227,7 +230,13 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	req.targets = pa.targets;
 	req.ntargets = pa.ntargets;
 	req.dry_run = pa.dry_run || cfg->dry_run;
-	rc = release_run(&rr, &rc_cfg, &req, &err);
+	/* As the daemon does, without an event: the invocation is the tag,
+	 * the time the newest file's. */
+	pin.invocation_id = invocation =
+	    xasprintf("artifactd-publish:%s", pa.tag);
+	rc = release_provenance_add(&prov, cfg, &rc_cfg, &req, &pin, &err);
+	if (rc == 0)
+		rc = release_run(&rr, &rc_cfg, &req, &err);
 	if (rr.tag == NULL)
 		rr.tag = xstrdup(pa.tag);
 	if (pa.json)
@@ -236,6 +245,8 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		print_text(&rr, rc, &err);
 	rc = rc == 0 ? 0 : 1;
 out:
+	release_provenance_dispose(&prov);
+	free(invocation);
 	for (i = 0; paths != NULL && i < nargs; i++)
 		free(paths[i]);
 	free(paths);

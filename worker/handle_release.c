@@ -28,6 +28,7 @@
 #include "worker/dispatch.h"
 #include "worker/handler.h"
 #include "worker/metrics.h"
+#include "worker/release_provenance.h"
 #include "worker/scan_gate.h"
 
 int
@@ -173,6 +174,33 @@ published(struct handler_result *res, const struct envelope *env,
 	emit(res, env, "RELEASE_PUBLISHED", NULL, data);
 }
 
+/*
+ * release_run, after adding the provenance of the release to its files
+ * when a signing key is configured (release_provenance.h): built from
+ * the event (id, timestamp, data.commit_sha) and the files alone, so a
+ * redelivered or retried event publishes the same bytes.
+ */
+static int
+run_release(struct release_result *rr, const struct handler_ctx *ctx,
+    const struct envelope *env, const struct release_config *rc,
+    struct release_request *req, struct error *err)
+{
+	struct release_prov_in pin = { env->event_id, env->timestamp,
+		envelope_data_string(env, "commit_sha") };
+	struct release_prov prov;
+	const char *const *files = req->files;
+	size_t nfiles = req->nfiles;
+	int r;
+
+	if ((r = release_provenance_add(&prov, ctx->cfg, rc, req, &pin, err)) ==
+	    0)
+		r = release_run(rr, rc, req, err);
+	release_provenance_dispose(&prov);
+	req->files = files;
+	req->nfiles = nfiles;
+	return r;
+}
+
 void
 handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
     struct handler_result *res)
@@ -214,7 +242,7 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 	log_info("release_event event_id=%s tag=%s files=%zu dry_run=%s",
 	    env->event_id, req.tag ? req.tag : "", req.nfiles,
 	    log_bool(req.dry_run));
-	r = release_run(&rr, &rc, &req, &err);
+	r = run_release(&rr, ctx, env, &rc, &req, &err);
 	if (r < 0 && rr.n == 0)
 		goto failed;
 	/* Targets were tried: files may be published already, so the
