@@ -59,7 +59,8 @@ store_bench_usage(void)
 {
 	fprintf(stderr,
 	    "usage: store_bench --repo DIR [--commits N] [--warmup N]\n"
-	    "                   [--run-id ID] [--no-scan]\n");
+	    "                   [--run-id ID] [--no-scan] [--signing-key "
+	    "FILE]\n");
 	exit(2);
 }
 
@@ -199,7 +200,7 @@ main(int argc, char **argv)
 	struct scanner *sc = NULL;
 	struct store_bench_commit *bcs = NULL;
 	double *lat = NULL, t0, t1, total;
-	const char *repo = NULL, *run_id = "r0";
+	const char *repo = NULL, *run_id = "r0", *key = NULL;
 	long long ncommits = 200, nwarm = 10, n, i, j;
 	int scan = 1, status = 1;
 	size_t k;
@@ -215,6 +216,8 @@ main(int argc, char **argv)
 			run_id = argv[++i];
 		else if (strcmp(argv[i], "--no-scan") == 0)
 			scan = 0;
+		else if (strcmp(argv[i], "--signing-key") == 0 && i + 1 < argc)
+			key = argv[++i]; /* signed commits + provenance */
 		else
 			store_bench_usage();
 	}
@@ -248,6 +251,7 @@ main(int argc, char **argv)
 	opts.scan_for_secrets = scan != 0;
 	opts.scanner = sc;
 	opts.require_correlation_id = true;
+	opts.signing_key = key;
 	if (store_open(&st, &opts, &err) < 0) {
 		fprintf(stderr, "store_bench: open %s: %s\n", repo, err.msg);
 		goto out;
@@ -274,10 +278,11 @@ main(int argc, char **argv)
 	qsort(lat, (size_t)ncommits, sizeof(*lat), store_bench_cmp_double);
 	printf(
 	    "{\"commits\": %lld, \"seconds\": %.6f, \"commits_per_s\": %.2f, "
-	    "\"scan\": %s, \"lat_ms\": {\"p50\": %.3f, \"p95\": %.3f, "
+	    "\"scan\": %s, \"signed\": %s, \"lat_ms\": {\"p50\": %.3f, "
+	    "\"p95\": %.3f, "
 	    "\"p99\": %.3f, \"max\": %.3f}}\n",
 	    ncommits, total, (double)ncommits / total, scan ? "true" : "false",
-	    store_bench_pct(lat, (size_t)ncommits, 50),
+	    key ? "true" : "false", store_bench_pct(lat, (size_t)ncommits, 50),
 	    store_bench_pct(lat, (size_t)ncommits, 95),
 	    store_bench_pct(lat, (size_t)ncommits, 99), lat[ncommits - 1]);
 	status = 0;

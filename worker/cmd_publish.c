@@ -237,6 +237,8 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 	rc = release_provenance_add(&prov, cfg, &rc_cfg, &req, &pin, &err);
 	if (rc == 0)
 		rc = release_run(&rr, &rc_cfg, &req, &err);
+	if (rc == 0)
+		rc = release_provenance_check(&prov, &rr, &err);
 	if (rr.tag == NULL)
 		rr.tag = xstrdup(pa.tag);
 	if (pa.json)

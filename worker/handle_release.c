@@ -195,6 +195,8 @@ run_release(struct release_result *rr, const struct handler_ctx *ctx,
 	if ((r = release_provenance_add(&prov, ctx->cfg, rc, req, &pin, err)) ==
 	    0)
 		r = release_run(rr, rc, req, err);
+	if (r == 0)
+		r = release_provenance_check(&prov, rr, err);
 	release_provenance_dispose(&prov);
 	req->files = files;
 	req->nfiles = nfiles;

@@ -256,6 +256,14 @@ release_provenance_add(struct release_prov *p, const struct config *cfg,
 	req->nfiles = n + 1;
 	log_info("release_provenance tag=%s file=%s subjects=%zu", req->tag,
 	    fname, n);
+	p->names = xcalloc(n, sizeof(*p->names));
+	p->sha256 = xcalloc(n, sizeof(*p->sha256));
+	for (i = 0; i < n; i++) {
+		p->names[i] = subj[i].name;
+		subj[i].name = NULL;
+		memcpy(p->sha256[i], subj[i].sha256, sizeof(p->sha256[i]));
+	}
+	p->n = n;
 	rc = 0;
 out:
 	if (rc < 0)
@@ -272,11 +280,43 @@ out:
 	return rc;
 }
 
+int
+release_provenance_check(const struct release_prov *p,
+    const struct release_result *rr, struct error *err)
+{
+	size_t i, j;
+
+	for (i = 0; i < rr->n; i++) {
+		const struct release_item *it = &rr->items[i];
+
+		for (j = 0; j < p->n && it->sha256[0] != '\0'; j++)
+			if (strcmp(p->names[j], it->file) == 0 &&
+			    strcmp(p->sha256[j], it->sha256) != 0) {
+				log_warnx("release_provenance_mismatch file=%s "
+				          "target=%s",
+				    it->file, it->target);
+				return error_set(err, ERR_FAIL,
+				    "PROVENANCE_MISMATCH",
+				    "%s changed while the release ran: "
+				    "published with sha256 %.12s..., its "
+				    "provenance says %.12s...",
+				    it->file, it->sha256, p->sha256[j]);
+			}
+	}
+	return 0;
+}
+
 void
 release_provenance_dispose(struct release_prov *p)
 {
+	size_t i;
+
 	if (p == NULL)
 		return;
+	for (i = 0; i < p->n; i++)
+		free(p->names[i]);
+	free(p->names);
+	free(p->sha256);
 	if (p->path != NULL)
 		(void)unlink(p->path);
 	if (p->dir != NULL)

@@ -37,6 +37,9 @@ struct release_prov {
 	char *dir;          /* the private directory, or NULL */
 	char *path;         /* the .intoto.jsonl inside it, or NULL */
 	const char **files; /* the request's files, then path */
+	char **names;       /* the subjects: basenames ... */
+	char (*sha256)[65]; /* ... and the digests the statement holds */
+	size_t n;
 };
 
 /* Who asked: the event (bus) or the command line. */
@@ -61,6 +64,16 @@ struct release_prov_in {
 int release_provenance_add(struct release_prov *p, const struct config *cfg,
     const struct release_config *c, struct release_request *req,
     const struct release_prov_in *in, struct error *err);
+
+/*
+ * After release_run: every file the release core hashed (rr's items)
+ * must have the digest the statement gives it - a file changed between
+ * the two reads would be published with provenance that does not match.
+ * Returns 0, or ERR_FAIL (code PROVENANCE_MISMATCH) naming the file;
+ * nothing to check without provenance.
+ */
+int release_provenance_check(const struct release_prov *p,
+    const struct release_result *rr, struct error *err);
 
 /* Remove the file and its directory, free the list. Zeroed p is fine. */
 void release_provenance_dispose(struct release_prov *p);
