@@ -224,10 +224,16 @@ release_provenance_add(struct release_prov *p, const struct config *cfg,
 
 	memset(p, 0, sizeof(*p));
 	if (cfg->signing_key == NULL || cfg->signing_key[0] == '\0' ||
-	    req->nfiles == 0 || req->nfiles >= RELEASE_MAX_FILES ||
+	    req->nfiles == 0 || req->nfiles > RELEASE_MAX_FILES ||
 	    release_match_tag(c, req->tag, req->package, &pkg, version,
 	        sizeof(version), &terr) < 0)
 		return 0; /* nothing to add, or release_run refuses it */
+	/* The provenance is one more file: never publish without it. */
+	if (req->nfiles == RELEASE_MAX_FILES)
+		return error_set(err, ERR_INVALID, "INVALID_EVENT",
+		    "a release with provenance (signing-key) holds at most %d "
+		    "files, got %zu",
+		    RELEASE_MAX_FILES - 1, req->nfiles);
 	if ((rc = sign_key_load(&key, cfg->signing_key, err)) < 0 ||
 	    (rc = path_root_open(&root, c->artifacts_root, err)) < 0)
 		goto out;

@@ -55,7 +55,9 @@ struct release_prov_in {
  * files opened beneath c's artifacts root and hashed) and point
  * req->files at a list that ends with it (p->files; req->nfiles + 1).
  * Without a key, or for a request the release core will refuse anyway
- * (no files, no tag it can map), does nothing and returns 0. Returns 0,
+ * (no files, too many, no tag it can map), does nothing and returns 0.
+ * A request of exactly RELEASE_MAX_FILES leaves no room for the
+ * provenance: ERR_INVALID (INVALID_EVENT). Returns 0,
  * or the code of what failed (the key: ERR_INVALID INVALID_CONFIG; a
  * file: PATH_REJECTED / FILE_NOT_FOUND as the release core says them;
  * the directory: ERR_TRANSIENT IO) - a release is never published

@@ -3,7 +3,8 @@
  * key adds nothing; after the run, a file the release core hashed to
  * another digest than the statement's is PROVENANCE_MISMATCH (the file
  * changed between the two reads); files outside the subjects (checksum
- * files, the provenance itself) are not compared.
+ * files, the provenance itself) are not compared; a release of
+ * RELEASE_MAX_FILES files has no room left for its provenance.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,12 +99,47 @@ test_no_key(void **state)
 	release_config_dispose(&c);
 }
 
+/* RELEASE_MAX_FILES files leave no room for the provenance: refused
+ * before the key is even read, never published without it. */
+static void
+test_full_release(void **state)
+{
+	struct config cfg;
+	struct release_config c;
+	struct release_request req = { 0 };
+	struct release_prov p;
+	struct release_prov_in in = { "evt-1", NULL, NULL };
+	const char **files = xcalloc(RELEASE_MAX_FILES, sizeof(*files));
+	struct error err;
+	char keypath[] = "/nonexistent/key";
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < RELEASE_MAX_FILES; i++)
+		files[i] = "dist/x.zip";
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.signing_key = keypath;
+	release_config_init(&c);
+	req.tag = "v1.0";
+	req.files = files;
+	req.nfiles = RELEASE_MAX_FILES;
+	error_clear(&err);
+	assert_int_equal(release_provenance_add(&p, &cfg, &c, &req, &in, &err),
+	    ERR_INVALID);
+	assert_string_equal(err.code, "INVALID_EVENT");
+	assert_int_equal(req.nfiles, RELEASE_MAX_FILES);
+	release_provenance_dispose(&p);
+	release_config_dispose(&c);
+	free(files);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_no_key),
+		cmocka_unit_test(test_full_release),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
