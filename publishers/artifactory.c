@@ -410,6 +410,18 @@ out:
 	return rc;
 }
 
+/* Verification (verify.h): the storage API's sha256, or (api: plain) the
+ * sha256 of a streamed download. */
+static int
+art_served(void *state, const struct publish_target *t,
+    const struct publish_release *rel, const struct publish_file *f,
+    char served[65], struct error *err)
+{
+	(void)t;
+	(void)rel;
+	return existing_sha256(state, f, served, err);
+}
+
 const struct publisher_ops artifactory_publisher = {
 	.type = "artifactory",
 	.begin = art_begin,
@@ -417,4 +429,5 @@ const struct publisher_ops artifactory_publisher = {
 	.finish = NULL,
 	.state_free = art_state_free,
 	.dists_only = false,
+	.served = art_served,
 };

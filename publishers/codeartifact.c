@@ -341,19 +341,18 @@ out:
 	return rc;
 }
 
-/* After a 409: is the same file (by SHA-256) already in the version?
- * Returns 0 with *same set, or an error. */
+/* The SHA-256 ListPackageVersionAssets gives for f in its version:
+ * 0 with sha_out (lower-case hex), ERR_NOTFOUND when not listed, or an
+ * error. */
 static int
-ca_asset_same(struct ca_state *st, const struct publish_release *rel,
-    const struct publish_file *f, bool *same, struct error *err)
+ca_asset_sha(struct ca_state *st, const struct publish_release *rel,
+    const struct publish_file *f, char sha_out[65], struct error *err)
 {
 	char *token = NULL, pkg[256];
 	const char *name, *version;
 	cJSON *json = NULL;
-	int rc = 0, page;
-	bool found = false;
+	int rc = ERR_NOTFOUND, page;
 
-	*same = false;
 	/* The file's own metadata names its project and version; the
 	 * release's are the fallback. CodeArtifact stores PyPI names
 	 * normalized (PEP 503). */
@@ -367,7 +366,7 @@ ca_asset_same(struct ca_state *st, const struct publish_release *rel,
 		return error_set(err, ERR_CONFLICT, "CONFLICT",
 		    "cannot tell the package and version of %s", f->filename);
 	dist_normalize_name(pkg, sizeof(pkg), name);
-	for (page = 0; page < CA_MAX_PAGES && !found; page++) {
+	for (page = 0; page < CA_MAX_PAGES && rc == ERR_NOTFOUND; page++) {
 		struct sigv4_param p[8] = { { "domain", st->domain },
 			{ "repository", st->repository }, { "format", "pypi" },
 			{ "package", pkg }, { "version", version },
@@ -378,8 +377,16 @@ ca_asset_same(struct ca_state *st, const struct publish_release *rel,
 		if (token != NULL)
 			p[n++] = (struct sigv4_param){ "next-token", token };
 		if ((rc = ca_call(st, "POST", "/v1/package/version/assets", p,
-		         n, false, &json, "codeartifact_list_assets", err)) < 0)
+		         n, false, &json, "codeartifact_list_assets", err)) <
+		    0) {
+			/* No such version (yet): not listed, as for a file. */
+			if (rc == ERR_FAIL &&
+			    strstr(err->msg, "ResourceNotFoundException") !=
+			        NULL)
+				rc = ERR_NOTFOUND;
 			break;
+		}
+		rc = ERR_NOTFOUND;
 		assets = cJSON_GetObjectItemCaseSensitive(json, "assets");
 		cJSON_ArrayForEach(a, assets) {
 			const cJSON *aname, *hashes, *sha;
@@ -390,10 +397,13 @@ ca_asset_same(struct ca_state *st, const struct publish_release *rel,
 			    cJSON_GetObjectItemCaseSensitive(hashes, "SHA-256");
 			if (cJSON_IsString(aname) &&
 			    strcmp(aname->valuestring, f->filename) == 0) {
-				found = true;
-				*same = cJSON_IsString(sha) &&
-				        strcasecmp(sha->valuestring,
-				            f->sha256) == 0;
+				snprintf(sha_out, 65, "%s",
+				    cJSON_IsString(sha) ? sha->valuestring
+				                        : "");
+				for (size_t i = 0; sha_out[i] != '\0'; i++)
+					sha_out[i] = (char)tolower(
+					    (unsigned char)sha_out[i]);
+				rc = 0;
 				break;
 			}
 		}
@@ -411,6 +421,29 @@ ca_asset_same(struct ca_state *st, const struct publish_release *rel,
 	if (json != NULL)
 		cJSON_Delete(json);
 	return rc;
+}
+
+/* After a 409: is the same file (by SHA-256) already in the version?
+ * Returns 0 with *same set, or an error. */
+static int
+ca_asset_same(struct ca_state *st, const struct publish_release *rel,
+    const struct publish_file *f, bool *same, struct error *err)
+{
+	char sha[65] = "";
+	int rc = ca_asset_sha(st, rel, f, sha, err);
+
+	*same = rc == 0 && strcmp(sha, f->sha256) == 0;
+	return rc == ERR_NOTFOUND ? 0 : rc;
+}
+
+/* Verification (verify.h): the asset's SHA-256 as listed. */
+static int
+ca_served(void *state, const struct publish_target *t,
+    const struct publish_release *rel, const struct publish_file *f,
+    char served[65], struct error *err)
+{
+	(void)t;
+	return ca_asset_sha(state, rel, f, served, err);
 }
 
 static int
@@ -475,4 +508,5 @@ const struct publisher_ops codeartifact_publisher = {
 	.state_free = ca_state_free,
 	.dists_only = true,
 	.credential = aws_credentials_source,
+	.served = ca_served,
 };

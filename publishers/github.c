@@ -12,6 +12,7 @@
  * version header and the token, never logged.
  */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "publishers/dist.h"
 #include "publishers/http.h"
 #include "publishers/publisher.h"
+#include "publishers/verify.h"
 
 #define GITHUB_DEFAULT_API "https://api.github.com"
 /* GitHub caps a release at 1000 assets; we list 100 per page and stop at
@@ -526,6 +528,87 @@ gh_credential(const struct publish_target *t, char *src, size_t n,
 	return 0;
 }
 
+/* Download an asset through the API (Accept: application/octet-stream)
+ * and hash it; GitHub answers with a redirect to its storage, followed
+ * once, without our Authorization. 0 with served set, or an error. */
+static int
+gh_hash_asset(const struct gh_state *s, const struct gh_asset *a,
+    char served[65], struct error *err)
+{
+	const char *hdrs[] = { "Accept: application/octet-stream",
+		"X-GitHub-Api-Version: 2022-11-28", s->auth, NULL };
+	struct http_request req = { 0 };
+	struct http_response resp;
+	struct verify_hash *h = verify_hash_new();
+	char *url = xasprintf("%s/repos/%s/releases/assets/%lld", s->api,
+	    s->repo, a->id);
+	char *loc = NULL;
+	int rc;
+
+	http_response_init(&resp);
+	req.method = "GET";
+	req.url = url;
+	req.headers = hdrs;
+	req.what = s->what;
+	req.sink = verify_hash_write;
+	req.sink_reset = verify_hash_reset;
+	req.sink_arg = h;
+	if ((rc = http_request(&resp, &req, err)) < 0)
+		goto out;
+	if (resp.status >= 300 && resp.status < 400 &&
+	    (loc = http_response_header(&resp, "Location")) != NULL &&
+	    http_url_allowed(loc)) {
+		hdrs[2] = NULL;
+		req.url = loc;
+		http_response_dispose(&resp);
+		http_response_init(&resp);
+		if ((rc = http_request(&resp, &req, err)) < 0)
+			goto out;
+	}
+	if (resp.status != 200) {
+		rc = http_status_error(&resp, s->what, err);
+		goto out;
+	}
+	verify_hash_done(h, served);
+	h = NULL;
+	rc = 0;
+out:
+	verify_hash_done(h, NULL);
+	http_response_dispose(&resp);
+	free(url);
+	free(loc);
+	return rc;
+}
+
+/* Verification (verify.h): the asset's digest ("sha256:<hex>") where
+ * the API gives one, else the hash of a download. An asset not yet in
+ * state "uploaded" is not served. */
+static int
+gh_served(void *state, const struct publish_target *t,
+    const struct publish_release *rel, const struct publish_file *f,
+    char served[65], struct error *err)
+{
+	struct gh_state *s = state;
+	struct gh_asset a;
+	int rc;
+
+	(void)t;
+	if (s->id == 0 && (rc = find_release(s, rel->tag, err)) < 0)
+		return rc;
+	if ((rc = find_asset(s, f->filename, &a, err)) < 0)
+		return rc;
+	if (strcmp(a.state, "uploaded") != 0)
+		return ERR_NOTFOUND;
+	if (strncmp(a.digest, "sha256:", 7) == 0 && strlen(a.digest) == 71) {
+		for (size_t i = 0; i < 64; i++)
+			served[i] =
+			    (char)tolower((unsigned char)a.digest[7 + i]);
+		served[64] = '\0';
+		return 0;
+	}
+	return gh_hash_asset(s, &a, served, err);
+}
+
 const struct publisher_ops github_publisher = {
 	.type = "github",
 	.begin = gh_begin,
@@ -534,4 +617,5 @@ const struct publisher_ops github_publisher = {
 	.state_free = gh_state_free,
 	.dists_only = false,
 	.credential = gh_credential,
+	.served = gh_served,
 };

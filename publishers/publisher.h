@@ -73,6 +73,9 @@ struct publish_env {
 	/* HTTP retries (http.h) */
 	long long http_attempts;
 	long long http_backoff_ms;
+	/* Verification after upload (verify.h): seconds to wait for each
+	 * file to be served back; 0 turns it off (verify-deadline). */
+	long long verify_deadline_s;
 };
 
 /* A target as configured: its name, its type and its own settings.
@@ -120,6 +123,7 @@ struct publish_outcome {
 	enum publish_status status;
 	char url[1024];   /* where the file can be fetched, or "" */
 	char reason[256]; /* PUBLISH_SKIPPED: why, else "" */
+	bool verified;    /* served back with the same sha256 (verify.h) */
 };
 
 struct publisher_ops {
@@ -151,6 +155,16 @@ struct publisher_ops {
 	 * none. NULL: publish_target_credential's generic rule. */
 	int (*credential)(const struct publish_target *t, char *src, size_t n,
 	    struct error *err);
+	/* What the target serves now for f (verify.h, issue 13): the
+	 * sha256 of the bytes it hands out, lower-case hex, into served
+	 * (65 bytes) - read from the index's listing or digest, else by
+	 * downloading and hashing. Works on the state of begin, also of a
+	 * dry-run begin (which contacted nobody). Returns 0, ERR_NOTFOUND
+	 * when the file is not listed (yet), or the lookup's error. NULL:
+	 * the target cannot be verified. */
+	int (*served)(void *state, const struct publish_target *t,
+	    const struct publish_release *rel, const struct publish_file *f,
+	    char served[65], struct error *err);
 };
 
 /* The publisher for a type, or NULL. */

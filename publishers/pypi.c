@@ -968,6 +968,28 @@ pypi_upload(void *state, const struct publish_target *t,
 	return rc;
 }
 
+/* Verification (verify.h): the sha256 the JSON API lists for the file. */
+static int
+pypi_served(void *state, const struct publish_target *t,
+    const struct publish_release *rel, const struct publish_file *f,
+    char served[65], struct error *err)
+{
+	struct pypi_state *s = state;
+	struct pypi_endpoint ep = { .url = s->url,
+		.auth_header = s->auth,
+		.json_url = s->json_url,
+		.what = s->what };
+
+	(void)t;
+	(void)rel;
+	if (s->json_url == NULL)
+		return error_set(err, ERR_FAIL, "CONFIG",
+		    "%s: no json_url to read what the index serves", s->what);
+	if (f->meta == NULL)
+		return ERR_NOTFOUND;
+	return json_lookup(&ep, f, served, NULL, err);
+}
+
 const struct publisher_ops pypi_publisher = {
 	.type = "pypi",
 	.begin = pypi_begin,
@@ -976,4 +998,5 @@ const struct publisher_ops pypi_publisher = {
 	.state_free = pypi_state_free,
 	.dists_only = true,
 	.credential = pypi_credential,
+	.served = pypi_served,
 };

@@ -30,6 +30,7 @@
 #include "publishers/dist.h"
 #include "publishers/http.h"
 #include "publishers/release_pool.h"
+#include "publishers/verify.h"
 
 void
 release_config_init(struct release_config *c)
@@ -589,6 +590,10 @@ run_target(struct release_result *out, const struct release_target *t,
 		t0 = util_mono_ms();
 		it->rc =
 		    ops->upload(state, &pt, rel, &pf, &it->outcome, &it->err);
+		/* Issue 13: answered only once served back (verify.h). */
+		if (it->rc == 0)
+			it->rc = verify_file(ops, state, &pt, rel, &pf,
+			    &it->outcome, &it->err);
 		it->bytes = (uint64_t)f->size;
 		it->seconds = (double)(util_mono_ms() - t0) / 1000.0;
 		if (it->rc < 0) {

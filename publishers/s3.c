@@ -38,6 +38,7 @@
 #include "publishers/http.h"
 #include "publishers/publisher.h"
 #include "publishers/sigv4.h"
+#include "publishers/verify.h"
 
 /* S3's own limits: parts of 5 MiB to 5 GiB (the last may be smaller), at
  * most 10,000 of them, single PUTs up to 5 GiB, keys up to 1024 bytes. */
@@ -82,6 +83,10 @@ struct s3_call {
 	const struct http_body *body;
 	const char *what;
 	bool no_retry_status;
+	/* A 2xx body to a sink (http.h), e.g. hashed by verification. */
+	int (*sink)(void *arg, const void *p, size_t n);
+	void (*sink_reset)(void *arg);
+	void *sink_arg;
 };
 
 static void
@@ -428,6 +433,9 @@ s3_send(struct s3_state *st, const struct s3_call *c,
 		hr.body = c->body;
 		hr.what = c->what;
 		hr.no_retry_status = c->no_retry_status;
+		hr.sink = c->sink;
+		hr.sink_reset = c->sink_reset;
+		hr.sink_arg = c->sink_arg;
 		if ((rc = http_request(resp, &hr, err)) < 0)
 			goto out;
 		/* Signed for the wrong region (S3 answers 301, or 400
@@ -601,15 +609,38 @@ out:
 	return rc;
 }
 
+/* The base64 of the raw sha256 (x-amz-checksum-sha256), or NULL. */
+static char *
+s3_checksum_b64(const char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char raw[32];
+	size_t i;
+
+	if (strlen(hex) != 64)
+		return NULL;
+	for (i = 0; i < 64; i++) {
+		const char *x = strchr(digits, hex[i]);
+
+		if (x == NULL || hex[i] == '\0')
+			return NULL;
+		if (i % 2 == 0)
+			raw[i / 2] = (unsigned char)((x - digits) << 4);
+		else
+			raw[i / 2] |= (unsigned char)(x - digits);
+	}
+	return util_base64_encode(raw, sizeof(raw));
+}
+
 static int
 s3_put_single(struct s3_state *st, const char *key,
     const struct publish_file *f, bool conditional, struct error *err)
 {
-	struct sigv4_header h[4];
+	struct sigv4_header h[5];
 	struct http_body body;
 	struct http_response resp;
 	struct s3_call c = { .method = "PUT", .key = key, .what = "s3_put" };
-	char code[64];
+	char code[64], *b64 = s3_checksum_b64(f->sha256);
 	int rc;
 
 	http_body_init(&body);
@@ -617,6 +648,11 @@ s3_put_single(struct s3_state *st, const char *key,
 	http_body_add_file(&body, f->fd, 0, f->size);
 	c.headers = h;
 	c.n_headers = s3_write_headers(st, h, f, conditional);
+	/* S3 checks the bytes against it, and gives it back on a HEAD in
+	 * checksum mode (verification, s3_served). */
+	if (b64 != NULL)
+		h[c.n_headers++] =
+		    (struct sigv4_header){ "x-amz-checksum-sha256", b64 };
 	c.payload_hash =
 	    st->unsigned_payload ? SIGV4_UNSIGNED_PAYLOAD : f->sha256;
 	c.body = &body;
@@ -646,6 +682,7 @@ s3_put_single(struct s3_state *st, const char *key,
 out:
 	http_response_dispose(&resp);
 	http_body_dispose(&body);
+	free(b64);
 	return rc;
 }
 
@@ -977,6 +1014,82 @@ out:
 	return rc;
 }
 
+/*
+ * Verification (verify.h): HEAD in checksum mode gives the sha256 S3
+ * computed of a single-part object (base64); a multipart object's is a
+ * checksum of checksums, and servers without checksums (s3rver, older
+ * MinIO) give none: then the object is downloaded and hashed.
+ */
+static int
+s3_served(void *state, const struct publish_target *t,
+    const struct publish_release *rel, const struct publish_file *f,
+    char served[65], struct error *err)
+{
+	struct s3_state *st = state;
+	struct sigv4_header mode[] = { { "x-amz-checksum-mode", "ENABLED" } };
+	struct s3_call c = { .method = "HEAD",
+		.headers = mode,
+		.n_headers = 1,
+		.what = "s3_verify_head" };
+	struct http_response resp;
+	struct verify_hash *h = NULL;
+	char *key = s3_key(st, f->filename), *sum = NULL, *raw = NULL;
+	size_t rawlen = 0;
+	int rc;
+
+	(void)t;
+	(void)rel;
+	http_response_init(&resp);
+	c.key = key;
+	if ((rc = s3_send(st, &c, &resp, NULL, false, err)) < 0)
+		goto out;
+	if (resp.status == 404) {
+		rc = ERR_NOTFOUND;
+		goto out;
+	}
+	if (resp.status != 200) {
+		rc = http_status_error(&resp, "s3 HEAD", err);
+		goto out;
+	}
+	sum = http_response_header(&resp, "x-amz-checksum-sha256");
+	if (sum != NULL && strchr(sum, '-') == NULL &&
+	    util_base64_decode(&raw, &rawlen, sum, strlen(sum)) == 0 &&
+	    rawlen == 32) {
+		util_hex(served, (const unsigned char *)raw, 32);
+		rc = 0;
+		goto out;
+	}
+	h = verify_hash_new();
+	c = (struct s3_call){ .method = "GET",
+		.key = key,
+		.what = "s3_verify_get",
+		.sink = verify_hash_write,
+		.sink_reset = verify_hash_reset,
+		.sink_arg = h };
+	http_response_dispose(&resp);
+	http_response_init(&resp);
+	if ((rc = s3_send(st, &c, &resp, NULL, false, err)) < 0)
+		goto out;
+	if (resp.status == 404) {
+		rc = ERR_NOTFOUND;
+		goto out;
+	}
+	if (resp.status != 200) {
+		rc = http_status_error(&resp, "s3 GET", err);
+		goto out;
+	}
+	verify_hash_done(h, served);
+	h = NULL;
+	rc = 0;
+out:
+	verify_hash_done(h, NULL);
+	http_response_dispose(&resp);
+	free(key);
+	free(sum);
+	free(raw);
+	return rc;
+}
+
 const struct publisher_ops s3_publisher = {
 	.type = "s3",
 	.begin = s3_begin,
@@ -984,4 +1097,5 @@ const struct publisher_ops s3_publisher = {
 	.finish = NULL,
 	.state_free = s3_state_free,
 	.credential = aws_credentials_source,
+	.served = s3_served,
 };

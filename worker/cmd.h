@@ -27,6 +27,7 @@ int cmd_bridge(int argc, char **argv, struct config *cfg);
 int cmd_check_config(int argc, char **argv, struct config *cfg);
 int cmd_version(int argc, char **argv, struct config *cfg);
 int cmd_verify_provenance(int argc, char **argv, struct config *cfg);
+int cmd_verify(int argc, char **argv, struct config *cfg);
 
 /* check-config's lines for the signing key (cmd_verify_provenance.c):
  * the public key and the allowed-signers line; nothing without a key. */

@@ -96,6 +96,8 @@ print_json(const struct release_result *rr, int rc, const struct error *err)
 		if (it->rc == 0) {
 			cJSON_AddStringToObject(o, "status",
 			    release_status_name(it->outcome.status));
+			cJSON_AddBoolToObject(o, "verified",
+			    it->outcome.verified);
 			cJSON_AddStringToObject(o, "url", it->outcome.url);
 			if (it->outcome.reason[0] != '\0')
 				cJSON_AddStringToObject(o, "reason",

@@ -270,6 +270,8 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 			cJSON_AddStringToObject(data, "sha256", it->sha256);
 			cJSON_AddStringToObject(data, "status",
 			    release_status_name(it->outcome.status));
+			cJSON_AddBoolToObject(data, "verified",
+			    it->outcome.verified);
 			if (it->outcome.reason[0] != '\0')
 				cJSON_AddStringToObject(data, "reason",
 				    it->outcome.reason);

@@ -37,6 +37,8 @@ static const struct main_cmd main_cmds[] = {
 	{ "replay", cmd_replay, "re-deliver a range of a stream" },
 	{ "dlq", cmd_dlq, "list, show, redrive or purge dead letters" },
 	{ "bridge", cmd_bridge, "append Pub/Sub messages to the streams" },
+	{ "verify", cmd_verify,
+	    "check that targets serve a release's files byte for byte" },
 	{ "verify-provenance", cmd_verify_provenance,
 	    "check an artifact's signed provenance" },
 	{ "check-config", cmd_check_config,

@@ -14,6 +14,15 @@ sts models):
   domain-owner required and known, duration 0 or 900..43200;
 * GetRepositoryEndpoint: GET /v1/repository/endpoint, format=pypi;
 * ListPackageVersionAssets: POST /v1/package/version/assets;
+* DeletePackageVersions: POST /v1/package/versions/delete and
+  UpdatePackageVersionsStatus: POST /v1/package/versions/update_status,
+  domain, repository, format (pypi), package in the query (the package
+  normalized, as CodeArtifact names PyPI packages), a JSON body with
+  "versions" (a non-empty list of strings; update_status also
+  "targetStatus", one of the PackageVersionStatus values it accepts) and
+  no member the model does not have; the answer's successfulVersions map a
+  version to {revision, status}, failedVersions to {errorCode NOT_FOUND,
+  errorMessage}; an unknown package is 404 ResourceNotFoundException;
 * the repository endpoint takes the PyPI legacy upload as user "aws" with
   an issued token (Basic auth), checks :action, protocol_version, name,
   version, filetype, the file name against the name, and every digest
@@ -46,6 +55,7 @@ import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sigv4_vectors  # noqa: E402
+import fake_verify_knobs as knobs  # noqa: E402
 
 REGION = "us-east-1"
 DOMAIN = "my-domain"
@@ -224,13 +234,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                               "package", "version") or \
                     not self._domain_ok(q):
                 return
+            # fake_verify_knobs: other bytes, late listing
             assets = [
                 {"name": fn, "size": len(f["bytes"]),
-                 "hashes": {"SHA-256": hashlib.sha256(f["bytes"]).hexdigest(),
+                 "hashes": {"SHA-256": knobs.listed_sha256(fn, f["bytes"]),
                             "MD5": hashlib.md5(f["bytes"]).hexdigest()}}
                 for fn, f in sorted(self.state.files.items())
                 if _norm(f["name"]) == q["package"][0] and
-                f["version"] == q["version"][0]]
+                f["version"] == q["version"][0] and
+                knobs.listed(f.get("stored_at"))]
             if not assets:
                 return self._aws_error(404, "ResourceNotFoundException",
                                        "package version not found")
@@ -241,6 +253,59 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/pypi/%s/" % REPO:
             return self._upload(body)
         self._send(404, {"message": "no route"})
+
+    def _versions(self, path, body):
+        """DeletePackageVersions / UpdatePackageVersionsStatus."""
+        if not self._verify(body):
+            return
+        q = self._query()
+        if not self._need(q, "domain", "repository", "format", "package") \
+                or not self._domain_ok(q):
+            return
+        if q["format"][0] != "pypi" or q["repository"][0] != REPO:
+            return self._aws_error(404, "ResourceNotFoundException",
+                                   "repository not found")
+        update = path.endswith("/update_status")
+        allowed = {"versions", "expectedStatus"} | (
+            {"versionRevisions", "targetStatus"} if update else set())
+        try:
+            req = json.loads(body or b"null")
+        except ValueError:
+            req = None
+        if not isinstance(req, dict) or set(req) - allowed or \
+                not isinstance(req.get("versions"), list) or \
+                not req["versions"] or \
+                not all(isinstance(v, str) for v in req["versions"]) or \
+                (update and req.get("targetStatus") not in (
+                    "Published", "Unlisted", "Archived")):
+            return self._aws_error(400, "ValidationException",
+                                   "bad request body")
+        pkg = q["package"][0]
+        with self.state.lock:
+            known = [f for f in self.state.files.values()
+                     if _norm(f["name"]) == pkg]
+            if not known:
+                return self._aws_error(404, "ResourceNotFoundException",
+                                       "package %s not found" % pkg)
+            ok, failed = {}, {}
+            for v in req["versions"]:
+                names = [fn for fn, f in self.state.files.items()
+                         if _norm(f["name"]) == pkg and f["version"] == v]
+                if not names:
+                    failed[v] = {"errorCode": "NOT_FOUND",
+                                 "errorMessage": "version %s not found" % v}
+                    continue
+                if update:
+                    for fn in names:
+                        self.state.files[fn]["status"] = req["targetStatus"]
+                    ok[v] = {"revision": "r1", "status": req["targetStatus"]}
+                else:
+                    for fn in names:
+                        del self.state.files[fn]
+                    ok[v] = {"revision": "r1", "status": "Deleted"}
+        self._record("versions %s" % ("updated" if update else "deleted"))
+        return self._send(200, {"successfulVersions": ok,
+                                "failedVersions": failed})
 
     def _sts(self, body):
         if self.headers.get("Authorization"):
@@ -358,7 +423,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "%s already exists" % filename})
             self.state.files[filename] = {"name": one["name"],
                                           "version": one["version"],
-                                          "bytes": content}
+                                          "bytes": content,
+                                          "stored_at": time.time()}
         self._record("upload stored")
         return self._send(200, "", "text/plain")
 

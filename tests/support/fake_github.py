@@ -17,7 +17,9 @@ Rules from publishers.md section 5:
         uploads (422 "Cannot upload assets to an immutable release")
   - DELETE /repos/{o}/{r}/releases/assets/{id} -> 204
 Assets carry "digest": "sha256:<hex>", "state", "size",
-"browser_download_url". Fault rule {"then": "starter"} on an upload leaves
+"browser_download_url"; GET /repos/{o}/{r}/releases/assets/{id} with
+Accept: application/octet-stream redirects to /storage/{id}, the bytes
+(the knobs of fake_verify_knobs.py apply to both). Fault rule {"then": "starter"} on an upload leaves
 an empty asset in state "starter" before failing, as a 502 does on GitHub.
 """
 import hashlib
@@ -26,10 +28,12 @@ import os
 import re
 import sys
 import threading
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_common  # noqa: E402
+import fake_verify_knobs as knobs  # noqa: E402
 
 NOT_FOUND = {"message": "Not Found",
              "documentation_url": "https://docs.github.com/rest"}
@@ -78,7 +82,32 @@ class Handler(fake_common.FakeHandler):
         return out
 
     def asset_json(self, a):
-        return {k: v for k, v in a.items() if k != "data"}
+        out = {k: v for k, v in a.items() if k not in ("data", "stored_at")}
+        if a["state"] == "uploaded":
+            # fake_verify_knobs: the digest of what is served, none while
+            # not listed yet (or at all with FAKE_NO_DIGEST=1, as for
+            # assets from before GitHub gave digests)
+            out["digest"] = None
+            if knobs.listed(a.get("stored_at")) and not knobs.NO_DIGEST:
+                out["digest"] = "sha256:" + knobs.listed_sha256(
+                    a["name"], a["data"])
+        return out
+
+    def download(self, p):
+        """GET /storage/<id>: the asset's bytes, where GET
+        /repos/{o}/{r}/releases/assets/{id} with Accept:
+        application/octet-stream redirects (302), as GitHub does."""
+        self.record()
+        with self.server.lock2:
+            for r in self.server.releases:
+                for a in r["assets"]:
+                    if "/storage/%d" % a["id"] == p and \
+                            a["state"] == "uploaded" and \
+                            knobs.listed(a.get("stored_at")):
+                        return self.reply(
+                            200, knobs.served_bytes(a["name"], a["data"]),
+                            ctype="application/octet-stream")
+        return self.reply(404, NOT_FOUND)
 
     def find(self, rid):
         for r in self.server.releases:
@@ -112,13 +141,15 @@ class Handler(fake_common.FakeHandler):
                 "browser_download_url": "https://github.com/%s/releases/"
                                         "download/TAG/%s" % (
                                             self.server.args.repo, name),
-                "data": data}
+                "data": data, "stored_at": time.time()}
 
     def handle_GET(self, path):
+        p, q = self.route(path)
+        if p.startswith("/storage/"):
+            return self.download(p)
         self.record()
         if not self.gate():
             return
-        p, q = self.route(path)
         repo = self.server.args.repo
         pre = "/repos/%s" % repo
         if not p.startswith(pre + "/"):
@@ -136,6 +167,19 @@ class Handler(fake_common.FakeHandler):
                 for r in self.server.releases:
                     if r["tag_name"] == m.group(1) and not r["draft"]:
                         return self.reply(200, self.release_json(r))
+                return self.reply(404, NOT_FOUND)
+            m = re.match(r"^/releases/assets/(\d+)$", rest)
+            if m:
+                for r in self.server.releases:
+                    for a in r["assets"]:
+                        if a["id"] != int(m.group(1)):
+                            continue
+                        if "application/octet-stream" in \
+                                self.headers.get("Accept", ""):
+                            return self.reply(302, "", headers={
+                                "Location": "%s/storage/%d" % (
+                                    self.base(), a["id"])})
+                        return self.reply(200, self.asset_json(a))
                 return self.reply(404, NOT_FOUND)
             m = re.match(r"^/releases/(\d+)/assets$", rest)
             if m:

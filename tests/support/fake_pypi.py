@@ -14,8 +14,11 @@ different file under a used name or a used blake2 under another name.
 Messages go in the HTTP reason phrase, as Warehouse does.
 
 Also: GET /pypi/<name>/<version>/json (the JSON API, with digests;
---no-json-api turns it off), GET /files/<filename>, and the control API of
-fake_common. --exists-status 409 answers any existing file with 409, as
+--no-json-api turns it off), GET /files/<filename>, the simple index
+(GET /simple/ and /simple/<normalized name>/: PEP 503 HTML with
+#sha256= fragments, or PEP 691 JSON when the Accept header prefers it),
+the knobs of fake_verify_knobs.py (other bytes, a wrong hash, late
+listing), and the control API of fake_common. --exists-status 409 answers any existing file with 409, as
 pypiserver and CodeArtifact do.
 
 Trusted Publishing (/_/oidc/audience, /_/oidc/mint-token, minted tokens
@@ -32,11 +35,13 @@ import os
 import re
 import sys
 import threading
+import time
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_common  # noqa: E402
 import fake_oidc  # noqa: E402  (Trusted Publishing, PEP 740: --oidc-key)
+import fake_verify_knobs as knobs  # noqa: E402
 
 # PEP 440 (public versions, plus an optional local part we refuse).
 VERSION_RE = re.compile(r"""
@@ -152,12 +157,14 @@ class Handler(fake_common.FakeHandler):
                 urls = [{"filename": fn,
                          "url": "http://%s:%d/files/%s" % (
                              self.server.server_address + (fn,)),
-                         "digests": {"sha256": f["sha256"],
+                         "digests": {"sha256": knobs.listed_sha256(
+                                         fn, f["data"]),
                                      "blake2b_256": f["blake2"],
                                      "md5": f["md5"]},
                          "size": len(f["data"])}
                         for fn, f in self.server.store.files.items()
-                        if f["name"] == name and f["version"] == ver]
+                        if f["name"] == name and f["version"] == ver and
+                        knobs.listed(f.get("stored_at"))]
             if not urls:
                 return self.reply(404, {"message": "Not Found"})
             return self.reply(200, {"info": {"name": name, "version": ver},
@@ -166,11 +173,90 @@ class Handler(fake_common.FakeHandler):
         if m:
             with self.server.store.lock:
                 f = self.server.store.files.get(m.group(1))
-            if f is None:
+            if f is None or not knobs.listed(f.get("stored_at")):
                 return self.reply(404, {"message": "Not Found"})
-            return self.reply(200, f["data"],
+            return self.reply(200, knobs.served_bytes(m.group(1), f["data"]),
                               ctype="application/octet-stream")
+        if path == "/simple" or path.startswith("/simple/"):
+            return self.simple(path)
         return self.reply(404, {"message": "Not Found"})
+
+    SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+    SIMPLE_HTML = "application/vnd.pypi.simple.v1+html"
+
+    def simple_format(self):
+        """PEP 691 content negotiation: the client's preferred of JSON
+        and HTML by q-value; text/html and */* mean HTML; None when the
+        client accepts neither (406)."""
+        if knobs.SIMPLE_HTML_ONLY:
+            return "html"
+        best, best_q = None, -1.0
+        for item in (self.headers.get("Accept") or "*/*").split(","):
+            typ, _, params = item.strip().partition(";")
+            q = 1.0
+            m = re.search(r"q=([0-9.]+)", params)
+            if m:
+                q = float(m.group(1))
+            typ = typ.strip().lower()
+            fmt = {self.SIMPLE_JSON: "json", self.SIMPLE_HTML: "html",
+                   "text/html": "html", "*/*": "html"}.get(typ)
+            if fmt and q > best_q:
+                best, best_q = fmt, q
+        return best
+
+    def simple(self, path):
+        """The simple repository API: PEP 503 HTML (sha256 in the
+        links' fragments) or PEP 691 JSON, strict about the paths as
+        PyPI is: /simple/ and /simple/<normalized name>/ only; another
+        spelling of a name is redirected to its normalized form."""
+        if path == "/simple":
+            return self.reply(301, "", headers={"Location": "/simple/"})
+        fmt = self.simple_format()
+        if fmt is None:
+            return self.reply(406, {"message": "Not Acceptable"})
+        with self.server.store.lock:
+            files = [(fn, dict(f)) for fn, f in
+                     sorted(self.server.store.files.items())
+                     if knobs.listed(f.get("stored_at"))]
+        if path == "/simple/":
+            names = sorted({f["name"] for _, f in files})
+            if fmt == "json":
+                return self.reply(200, {
+                    "meta": {"api-version": "1.0"},
+                    "projects": [{"name": n} for n in names]},
+                    ctype=self.SIMPLE_JSON)
+            links = "".join('<a href="/simple/%s/">%s</a>\n' % (n, n)
+                            for n in names)
+            return self.reply(200, "<!DOCTYPE html>\n<html><body>\n%s"
+                              "</body></html>\n" % links,
+                              ctype="text/html")
+        m = re.match(r"^/simple/([^/]+)(/?)$", path)
+        if not m:
+            return self.reply(404, {"message": "Not Found"})
+        if normalize(m.group(1)) != m.group(1) or not m.group(2):
+            return self.reply(301, "", headers={
+                "Location": "/simple/%s/" % normalize(m.group(1))})
+        name = m.group(1)
+        mine = [(fn, f) for fn, f in files if f["name"] == name]
+        if not mine:
+            return self.reply(404, {"message": "Not Found"})
+        if fmt == "json":
+            return self.reply(200, {
+                "meta": {"api-version": "1.0"}, "name": name,
+                "files": [{"filename": fn, "url": "/files/%s" % fn,
+                           "hashes": {"sha256": knobs.listed_sha256(
+                               fn, f["data"])}}
+                          for fn, f in mine]},
+                ctype=self.SIMPLE_JSON)
+        links = "".join(
+            '<a href="/files/%s#sha256=%s">%s</a><br/>\n' % (
+                fn, knobs.listed_sha256(fn, f["data"]), fn)
+            for fn, f in mine)
+        return self.reply(200, "<!DOCTYPE html>\n<html><head><meta "
+                          "name=\"pypi:repository-version\" content=\"1.0\">"
+                          "<title>Links for %s</title></head><body>\n"
+                          "<h1>Links for %s</h1>\n%s</body></html>\n" % (
+                              name, name, links), ctype="text/html")
 
     def handle_POST(self, path):
         body = self.read_body()
@@ -350,7 +436,8 @@ class Handler(fake_common.FakeHandler):
                                   "blake2": calc["blake2"],
                                   "md5": calc["md5"], "name": norm,
                                   "version": canon, "filetype": filetype,
-                                  "display_name": name}
+                                  "display_name": name,
+                                  "stored_at": time.time()}
         self.record(stored=filename)
         return self.reply(200, "")
 
