@@ -37,6 +37,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "events/cluster.h"
 #include "events/endpoint_int.h"
 #include "events/fields.h"
 #include "events/reply_int.h"
@@ -81,6 +82,12 @@
  * are black-holed; this keeps that to a small share of the time. */
 #define BUS_DISCOVERY_WAIT_MIN_MS 1000
 #define BUS_DISCOVERY_WAIT_MAX_MS 10000
+/* Cluster: two more command connections per bus, to the masters of the
+ * output stream and of the dead-letter stream (their slots usually differ
+ * from the input stream's). Not in bus.h's enum: no stats of their own. */
+#define BUS_CONN_OUT BUS_NCONN
+#define BUS_CONN_DEAD (BUS_NCONN + 1)
+#define BUS_NCONN_ALL (BUS_NCONN + 2)
 
 struct bus;
 
@@ -92,6 +99,9 @@ struct bus_conn {
 	bool failing;    /* kill_ev is scheduled */
 	bool ever_ready; /* for counting reconnects */
 	unsigned gen;    /* Sentinel: bus->master_gen when it connected */
+	bool ping_out;   /* OUT/DEAD: a heartbeat PING is unanswered */
+	struct cluster_node node; /* Cluster: the master it connects to */
+	struct tls_bridge *tls;   /* Cluster over TLS: its own bridge */
 	int backoff_ms;
 	struct event *retry_ev; /* reconnect timer */
 	struct event *watch_ev; /* connect watchdog, reader reply watchdog */
@@ -120,7 +130,7 @@ struct bus {
 	bool consume;
 	struct bus_stream *streams;
 	size_t nstreams;
-	struct bus_conn conn[BUS_NCONN];
+	struct bus_conn conn[BUS_NCONN_ALL];
 	bus_msg_cb *on_msg;
 	bus_capacity_cb *capacity;
 	void *arg;
@@ -158,10 +168,37 @@ struct bus {
 	int64_t discovery_after; /* no discovery before (mono ms) */
 	int discovery_wait_ms;
 	struct bus_stats stats;
+	struct bus_stats *top_stats; /* a cluster bus: its kids' sum */
+	/* Cluster: the shared routing state; the top bus owns it and one
+	 * kid bus per input stream (the kids own the connections). */
+	struct bus_cluster *cl;
+	struct bus *top;
+	struct bus **kids;
+	size_t nkids;
+	int stop_waiting;
+	bus_stopped_cb *top_stopped_cb;
+	void *top_stopped_arg;
 };
 
-static const char *const bus_conn_names[BUS_NCONN] = { "reader", "cmd",
-	"pubsub", "sentinel" };
+struct bus_cluster {
+	struct cluster_map map;
+	bool stale;      /* refresh before the next connect */
+	size_t first;    /* node asked first next time */
+	int64_t after;   /* no refresh before (mono ms) */
+	int wait_ms;     /* after a failed refresh */
+	struct bus *top; /* whose kids are moved after a refresh */
+};
+
+static const char *const bus_conn_names[BUS_NCONN_ALL] = { "reader", "cmd",
+	"pubsub", "sentinel", "out", "dead" };
+
+/* stats.connected has no room for the cluster's OUT and DEAD. */
+static void
+conn_stat_connected(struct bus_conn *conn, bool up)
+{
+	if (conn->kind < BUS_NCONN)
+		conn->bus->stats.connected[conn->kind] = up;
+}
 
 /*
  * The completion script. Redis runs a script atomically, like MULTI/EXEC,
@@ -249,6 +286,9 @@ static const char bus_append_lua[] =
     "return 0\n";
 
 static void bus_kick(struct bus *bus);
+static const char *conn_key(const struct bus_conn *conn);
+static int bus_cluster_route(struct bus *bus, const char *key,
+    struct cluster_node *out);
 static void bus_claim_tick(evutil_socket_t fd, short what, void *arg);
 static void bus_janitor_tick(evutil_socket_t fd, short what, void *arg);
 static void conn_start(struct bus_conn *conn);
@@ -310,7 +350,7 @@ conn_fail(struct bus_conn *conn, const char *why)
 		return;
 	conn->failing = true;
 	conn->ready = false;
-	conn->bus->stats.connected[conn->kind] = false;
+	conn_stat_connected(conn, false);
 	log_warnx("redis_conn_lost conn=%s reason=\"%s\"",
 	    bus_conn_names[conn->kind], why);
 	event_active(conn->kill_ev, 0, 0);
@@ -356,7 +396,8 @@ conn_lost(struct bus_conn *conn)
 	conn->ac = NULL;
 	conn->ready = false;
 	conn->failing = false;
-	bus->stats.connected[conn->kind] = false;
+	conn->ping_out = false;
+	conn_stat_connected(conn, false);
 	evtimer_del(conn->watch_ev);
 	if (conn->kind == BUS_CONN_READER) {
 		bus->reader_id = 0;
@@ -373,6 +414,10 @@ conn_lost(struct bus_conn *conn)
 		bus->sentinel_watch++;
 	else
 		bus->master_known = false;
+	/* In a cluster a lost connection may be a failover: read the map
+	 * again before reconnecting. */
+	if (bus->cl != NULL)
+		bus->cl->stale = true;
 	conn_schedule(conn);
 }
 
@@ -401,7 +446,7 @@ conn_retry_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (conn->ac == NULL && !conn->bus->closing) {
-		if (conn->ever_ready)
+		if (conn->ever_ready && conn->kind < BUS_NCONN)
 			conn->bus->stats.reconnects[conn->kind]++;
 		conn_start(conn);
 	}
@@ -492,7 +537,7 @@ conn_setup_cb(redisAsyncContext *c, void *r, void *priv)
 		conn->ready = true;
 		conn->ever_ready = true;
 		conn->backoff_ms = BUS_BACKOFF_MIN_MS;
-		conn->bus->stats.connected[conn->kind] = true;
+		conn_stat_connected(conn, true);
 		log_info("redis_connected conn=%s", bus_conn_names[conn->kind]);
 		bus_conn_ready(conn);
 	}
@@ -515,7 +560,7 @@ bus_master_set(struct bus *bus, const struct sentinel_master *m,
 		bus->stats.master_switches++;
 	log_info("redis_master master=%s addr=\"%s:%d\" via=%s",
 	    bus->url.master_name, m->host, m->port, how);
-	for (i = 0; i < BUS_NCONN; i++) {
+	for (i = 0; i < BUS_NCONN_ALL; i++) {
 		struct bus_conn *conn = &bus->conn[i];
 
 		if (i != BUS_CONN_SENTINEL && conn->ac != NULL &&
@@ -558,6 +603,144 @@ bus_discover(struct bus *bus)
 	return 0;
 }
 
+/* ------------------------------------------------------------- cluster */
+
+/* The key whose slot says where conn goes (cluster.h): a kid bus has one
+ * input stream; the reader and cmd connections follow it, OUT the output
+ * stream and DEAD its dead-letter stream. Pub/Sub works on any node. */
+static const char *
+conn_key(const struct bus_conn *conn)
+{
+	const struct bus *bus = conn->bus;
+
+	switch (conn->kind) {
+	case BUS_CONN_OUT:
+	case BUS_CONN_PUBSUB:
+		return bus->output_stream;
+	case BUS_CONN_DEAD:
+		return bus->nstreams > 0 ? bus->streams[0].dead
+		                         : bus->output_stream;
+	default:
+		return bus->nstreams > 0 ? bus->streams[0].name
+		                         : bus->output_stream;
+	}
+}
+
+/* After a refresh: every connection whose key's slot is now served by
+ * another master (resharding, a failover) is closed and reconnects. */
+static void
+bus_cluster_move(struct bus_cluster *cl)
+{
+	struct bus *top = cl->top;
+	size_t k, i;
+
+	for (k = 0; k < top->nkids; k++) {
+		struct bus *bus = top->kids[k];
+
+		if (bus == NULL) /* still being made */
+			continue;
+		for (i = 0; i < BUS_NCONN_ALL; i++) {
+			struct bus_conn *conn = &bus->conn[i];
+			const char *key = conn_key(conn);
+			const struct cluster_node *n;
+
+			if (conn->ac == NULL || conn->failing)
+				continue;
+			n = cluster_map_node(&cl->map,
+			    cluster_key_slot(key, strlen(key)));
+			if (n != NULL && n->port == conn->node.port &&
+			    strcmp(n->host, conn->node.host) == 0)
+				continue;
+			bus->stats.master_switches++;
+			conn_fail(conn, "its slot moved to another node");
+		}
+	}
+}
+
+/* Read the slot map again (blocking, bounded: cluster.h). 0, or -1 when
+ * no node answered (logged; retried after a backoff). */
+static int
+bus_cluster_refresh(struct bus_cluster *cl)
+{
+	struct error err = { 0 };
+	int64_t now = util_mono_ms();
+	unsigned first = 0;
+	size_t missing;
+	int rc;
+
+	if (now < cl->after)
+		return -1;
+	rc = cluster_refresh(&cl->map, &cl->top->url, &cl->first, &err);
+	if (rc < 0) {
+		log_warnx("redis_cluster_failed cause=%s err=\"%s\"",
+		    rc == ERR_FAIL ? "auth" : "unreachable", err.msg);
+		cl->after = now + cl->wait_ms;
+		cl->wait_ms *= 2;
+		if (cl->wait_ms > BUS_DISCOVERY_WAIT_MAX_MS)
+			cl->wait_ms = BUS_DISCOVERY_WAIT_MAX_MS;
+		return -1;
+	}
+	cl->stale = false;
+	cl->wait_ms = BUS_DISCOVERY_WAIT_MIN_MS;
+	missing = cluster_map_uncovered(&cl->map, &first);
+	if (missing > 0)
+		log_warnx("redis_cluster_uncovered slots=%zu first=%u "
+		          "masters=%zu",
+		    missing, first, cl->map.nnodes);
+	else
+		log_info("redis_cluster_map masters=%zu", cl->map.nnodes);
+	bus_cluster_move(cl);
+	return 0;
+}
+
+/* The master for key, refreshing a stale map first. 0, or -1 when there
+ * is none now (logged: no node answered, or the slot is uncovered). */
+static int
+bus_cluster_route(struct bus *bus, const char *key, struct cluster_node *out)
+{
+	struct bus_cluster *cl = bus->cl;
+	unsigned slot = cluster_key_slot(key, strlen(key));
+	const struct cluster_node *n;
+
+	if (cl->stale && bus_cluster_refresh(cl) < 0)
+		return -1;
+	if ((n = cluster_map_node(&cl->map, slot)) == NULL) {
+		log_warnx("redis_cluster_failed cause=uncovered slot=%u "
+		          "key=\"%.64s\" err=\"no master serves the slot: "
+		          "cluster down or incomplete\"",
+		    slot, key);
+		/* Ask again, but not at once. */
+		cl->stale = true;
+		cl->after = util_mono_ms() + cl->wait_ms;
+		cl->wait_ms *= 2;
+		if (cl->wait_ms > BUS_DISCOVERY_WAIT_MAX_MS)
+			cl->wait_ms = BUS_DISCOVERY_WAIT_MAX_MS;
+		return -1;
+	}
+	*out = *n;
+	return 0;
+}
+
+/* Cluster over TLS: a bridge of conn's own, aimed at the node it is
+ * about to connect to (a new one each time: the node may differ). */
+static int
+conn_cluster_tls(struct bus_conn *conn)
+{
+	struct endpoint ep = conn->bus->url; /* borrowed: never disposed */
+	struct error err = { 0 };
+
+	tls_bridge_free(conn->tls);
+	conn->tls = NULL;
+	ep.host = conn->node.host;
+	ep.port = conn->node.port;
+	if (tls_bridge_new(&conn->tls, conn->bus->base, &ep, &err) < 0) {
+		log_warnx("redis_connect_failed conn=%s err=\"%s\"",
+		    bus_conn_names[conn->kind], err.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* Where conn connects: the URL's address; through Sentinel the master's
  * (discovered) or, for the +switch-master watch, one sentinel. */
 static int
@@ -566,7 +749,12 @@ bus_conn_target(struct bus_conn *conn, const char **host, int *port)
 	struct bus *bus = conn->bus;
 	const struct endpoint *u = &bus->url;
 
-	if (u->nsentinels == 0) {
+	if (bus->cl != NULL) {
+		if (bus_cluster_route(bus, conn_key(conn), &conn->node) < 0)
+			return -1;
+		*host = conn->node.host;
+		*port = conn->node.port;
+	} else if (u->nsentinels == 0) {
 		*host = u->host;
 		*port = u->port;
 	} else if (conn->kind == BUS_CONN_SENTINEL) {
@@ -633,7 +821,13 @@ conn_start(struct bus_conn *conn)
 	}
 	/* NB: hiredis resolves host names with a blocking getaddrinfo();
 	 * use an IP address or a unix socket where that matters. */
-	if (bus->tls != NULL) /* rediss://: never clear text to Redis */
+	if (bus->cl != NULL && u->tls && conn_cluster_tls(conn) < 0) {
+		conn_schedule(conn);
+		return;
+	}
+	if (conn->tls != NULL && u->tls) /* rediss+cluster:// */
+		ac = redisAsyncConnectUnix(tls_bridge_path(conn->tls));
+	else if (bus->tls != NULL) /* rediss://: never clear text to Redis */
 		ac = redisAsyncConnectUnix(tls_bridge_path(bus->tls));
 	else
 		ac = u->path ? redisAsyncConnectUnix(u->path)
@@ -647,7 +841,7 @@ conn_start(struct bus_conn *conn)
 		conn_schedule(conn);
 		return;
 	}
-	if (!u->path && bus->tls == NULL) /* TLS: on the bridge's socket */
+	if (!u->path && !u->tls) /* TLS: on the bridge's socket */
 		redisEnableKeepAlive(&ac->c);
 	ac->data = conn;
 	conn->ac = ac;
@@ -712,6 +906,16 @@ bus_count_error(struct bus *bus, int kind, const char *what,
 	if (strncmp(r->str, "READONLY", 8) == 0 ||
 	    strncmp(r->str, "UNBLOCKED force unblock", 23) == 0)
 		conn_fail(&bus->conn[kind], "server is a replica now");
+	/* Cluster: MOVED means the slot has another master now (resharding
+	 * finished, a failover): read the map again and reconnect there.
+	 * ASK (a slot being migrated) and TRYAGAIN are transient: the
+	 * command is retried after a pause or by the loop, and ends in a
+	 * MOVED once the migration is done. */
+	if (bus->cl != NULL && (strncmp(r->str, "MOVED ", 6) == 0 ||
+	                           strncmp(r->str, "CLUSTERDOWN", 11) == 0)) {
+		bus->cl->stale = true;
+		conn_fail(&bus->conn[kind], "the slot moved (MOVED)");
+	}
 }
 
 static void
@@ -1218,6 +1422,29 @@ bus_ping_cb(redisAsyncContext *c, void *r, void *priv)
 }
 
 static void
+bus_ping_extra_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus_conn *conn = priv;
+
+	if (r == NULL || conn->ac != c)
+		return;
+	conn->ping_out = false;
+}
+
+/* The cluster's OUT and DEAD connections get the cmd's heartbeat. */
+static void
+bus_ping_extra(struct bus_conn *conn)
+{
+	if (!conn_usable(conn))
+		return;
+	if (conn->ping_out)
+		conn_fail(conn, "heartbeat unanswered");
+	else if (redisAsyncCommand(conn->ac, bus_ping_extra_cb, conn, "PING") ==
+	         REDIS_OK)
+		conn->ping_out = true;
+}
+
+static void
 bus_ping_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct bus *bus = arg;
@@ -1237,6 +1464,8 @@ bus_ping_tick(evutil_socket_t fd, short what, void *arg)
 			redisAsyncCommand(cmd->ac, NULL, NULL, "PUBLISH %s %s",
 			    bus->hb_channel, "hb");
 	}
+	bus_ping_extra(&bus->conn[BUS_CONN_OUT]);
+	bus_ping_extra(&bus->conn[BUS_CONN_DEAD]);
 	if (conn_usable(ps) && conn_usable(cmd) &&
 	    util_mono_ms() - bus->ps_last_heard > BUS_PS_DEAD_MS)
 		conn_fail(ps, "bridge heartbeat not received");
@@ -1283,9 +1512,12 @@ conn_init(struct bus *bus, int kind)
 	conn->kill_ev = event_new(bus->base, -1, 0, conn_kill_cb, conn);
 }
 
-int
-bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
-    bus_msg_cb *on_msg, bus_capacity_cb *capacity, void *arg, struct error *err)
+/* One bus with its own connections; cl is the cluster's routing state
+ * when it is a kid of a cluster bus (NULL otherwise). */
+static int
+bus_new_one(struct bus **out, struct event_base *base, const struct bus_opts *o,
+    bus_msg_cb *on_msg, bus_capacity_cb *capacity, void *arg,
+    struct bus_cluster *cl, struct error *err)
 {
 	struct bus *bus;
 	struct timeval tv;
@@ -1293,17 +1525,13 @@ bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
 	size_t i;
 	int rc;
 
-	if (base == NULL || o == NULL)
-		return error_set(err, ERR_INVALID, NULL, "bus: no base");
-	if (o->nstreams > BUS_MAX_STREAMS)
-		return error_set(err, ERR_INVALID, "CONFIG",
-		    "at most %d input streams", BUS_MAX_STREAMS);
 	bus = xcalloc(1, sizeof(*bus));
 	if ((rc = endpoint_parse(&bus->url, o->url, err)) < 0) {
 		free(bus);
 		return rc;
 	}
-	if (bus->url.tls &&
+	bus->cl = cl;
+	if (bus->url.tls && cl == NULL &&
 	    (rc = tls_bridge_new(&bus->tls, base, &bus->url, err)) < 0) {
 		endpoint_dispose(&bus->url);
 		free(bus);
@@ -1336,7 +1564,7 @@ bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
 		snprintf(bus->streams[i].claim_cursor,
 		    sizeof(bus->streams[i].claim_cursor), "0-0");
 	}
-	for (i = 0; i < BUS_NCONN; i++)
+	for (i = 0; i < BUS_NCONN_ALL; i++)
 		conn_init(bus, (int)i);
 	bus->pause_ev = evtimer_new(base, bus_pause_cb, bus);
 	bus->ping_ev = event_new(base, -1, EV_PERSIST, bus_ping_tick, bus);
@@ -1376,13 +1604,83 @@ bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
 		event_add(bus->janitor_ev, &tv);
 	}
 	bus->discovery_wait_ms = BUS_DISCOVERY_WAIT_MIN_MS;
+	*out = bus;
 	conn_start(&bus->conn[BUS_CONN_CMD]);
 	if (bus->consume)
 		conn_start(&bus->conn[BUS_CONN_READER]);
 	if (bus->url.nsentinels > 0)
 		conn_start(&bus->conn[BUS_CONN_SENTINEL]);
-	*out = bus;
+	if (cl != NULL && bus->consume) {
+		conn_start(&bus->conn[BUS_CONN_OUT]);
+		conn_start(&bus->conn[BUS_CONN_DEAD]);
+	}
 	return 0;
+}
+
+/*
+ * redis+cluster://: a top bus that owns the slot map and one kid bus per
+ * input stream, each with its own reader and cmd connections to the
+ * stream's master (an XREADGROUP over keys of different slots is refused
+ * by a cluster), and OUT/DEAD connections for the answers and letters.
+ * The public functions below hand each call to the kid of its stream.
+ */
+static int
+bus_new_cluster(struct bus **out, struct event_base *base,
+    const struct bus_opts *o, bus_msg_cb *on_msg, bus_capacity_cb *capacity,
+    void *arg, struct error *err)
+{
+	struct bus *top = xcalloc(1, sizeof(*top));
+	size_t k, i;
+	int rc;
+
+	if ((rc = endpoint_parse(&top->url, o->url, err)) < 0) {
+		free(top);
+		return rc;
+	}
+	top->base = base;
+	top->cl = xcalloc(1, sizeof(*top->cl));
+	top->cl->top = top;
+	top->cl->stale = true;
+	top->cl->wait_ms = BUS_DISCOVERY_WAIT_MIN_MS;
+	for (i = 0; i < CLUSTER_SLOTS; i++)
+		top->cl->map.owner[i] = -1;
+	top->nkids = o->consume && o->nstreams > 0 ? o->nstreams : 1;
+	top->kids = xcalloc(top->nkids, sizeof(*top->kids));
+	top->top_stats = xcalloc(1, sizeof(*top->top_stats));
+	for (k = 0; k < top->nkids; k++) {
+		struct bus_opts ko = *o;
+
+		if (o->consume && o->nstreams > 0) {
+			ko.streams = &o->streams[k];
+			ko.nstreams = 1;
+		}
+		rc = bus_new_one(&top->kids[k], base, &ko, on_msg, capacity,
+		    arg, top->cl, err);
+		if (rc < 0) {
+			bus_free(top);
+			return rc;
+		}
+		top->kids[k]->top = top;
+	}
+	*out = top;
+	return 0;
+}
+
+int
+bus_new(struct bus **out, struct event_base *base, const struct bus_opts *o,
+    bus_msg_cb *on_msg, bus_capacity_cb *capacity, void *arg, struct error *err)
+{
+	if (base == NULL || o == NULL)
+		return error_set(err, ERR_INVALID, NULL, "bus: no base");
+	if (o->nstreams > BUS_MAX_STREAMS)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "at most %d input streams", BUS_MAX_STREAMS);
+	if (o->url != NULL &&
+	    (strncmp(o->url, "redis+cluster://", 16) == 0 ||
+	        strncmp(o->url, "rediss+cluster://", 17) == 0))
+		return bus_new_cluster(out, base, o, on_msg, capacity, arg,
+		    err);
+	return bus_new_one(out, base, o, on_msg, capacity, arg, NULL, err);
 }
 
 static void
@@ -1424,23 +1722,69 @@ bus_janitor_tick(evutil_socket_t fd, short what, void *arg)
 		    bus->streams[i].name, bus->group, idle, bus->consumer);
 }
 
+/* The kid bus of a cluster bus that reads stream (the first kid when
+ * none does: the bridge's writes). */
+static struct bus *
+bus_kid(struct bus *top, const char *stream)
+{
+	size_t k;
+
+	for (k = 0; stream != NULL && k < top->nkids; k++)
+		if (top->kids[k]->nstreams > 0 &&
+		    strcmp(top->kids[k]->streams[0].name, stream) == 0)
+			return top->kids[k];
+	return top->kids[0];
+}
+
 void
 bus_poke(struct bus *bus)
 {
-	bus_kick(bus);
+	size_t k;
+
+	for (k = 0; k < bus->nkids; k++)
+		bus_kick(bus->kids[k]);
+	if (bus->nkids == 0)
+		bus_kick(bus);
 }
 
 void
 bus_claim_now(struct bus *bus)
 {
-	if (bus->consume && bus->claim_idle_ms > 0)
+	size_t k;
+
+	for (k = 0; k < bus->nkids; k++)
+		bus_claim_now(bus->kids[k]);
+	if (bus->nkids == 0 && bus->consume && bus->claim_idle_ms > 0)
 		bus_claim_tick(-1, 0, bus);
+}
+
+/* A kid stopped reading: the top's callback once all have. */
+static void
+bus_kid_stopped(void *arg)
+{
+	struct bus *top = arg;
+
+	if (--top->stop_waiting == 0 && top->top_stopped_cb != NULL)
+		top->top_stopped_cb(top->top_stopped_arg);
 }
 
 void
 bus_stop_reading(struct bus *bus, bus_stopped_cb *cb, void *arg)
 {
 	struct bus_conn *cmd = &bus->conn[BUS_CONN_CMD];
+	size_t k;
+
+	if (bus->nkids > 0) {
+		bus->top_stopped_cb = cb;
+		bus->top_stopped_arg = arg;
+		/* One extra count held while asking, so the callback runs
+		 * once, after every kid was asked. */
+		bus->stop_waiting = (int)bus->nkids + 1;
+		for (k = 0; k < bus->nkids; k++)
+			bus_stop_reading(bus->kids[k], bus_kid_stopped, bus);
+		bus_kid_stopped(bus);
+		return;
+	}
 
 	bus->stopped = true;
 	if (bus->claim_ev != NULL)
@@ -1462,6 +1806,17 @@ bus_stop_reading(struct bus *bus, bus_stopped_cb *cb, void *arg)
 bool
 bus_ready(const struct bus *bus)
 {
+	size_t k;
+
+	for (k = 0; k < bus->nkids; k++)
+		if (!bus_ready(bus->kids[k]))
+			return false;
+	if (bus->nkids > 0)
+		return true;
+	if (bus->cl != NULL && bus->consume &&
+	    (!conn_usable(&bus->conn[BUS_CONN_OUT]) ||
+	        !conn_usable(&bus->conn[BUS_CONN_DEAD])))
+		return false;
 	if (!conn_usable(&bus->conn[BUS_CONN_CMD]))
 		return false;
 	if (bus->consume &&
@@ -1475,7 +1830,35 @@ bus_ready(const struct bus *bus)
 const struct bus_stats *
 bus_stats(const struct bus *bus)
 {
-	return &bus->stats;
+	struct bus_stats *t = bus->top_stats;
+	size_t k, i;
+
+	if (bus->nkids == 0)
+		return &bus->stats;
+	/* A cluster bus: the sum of its kids; a connection kind counts as
+	 * connected when every kid that uses it is. */
+	memset(t, 0, sizeof(*t));
+	t->connected[BUS_CONN_READER] = t->connected[BUS_CONN_CMD] = true;
+	t->connected[BUS_CONN_PUBSUB] =
+	    bus->kids[0]->stats.connected[BUS_CONN_PUBSUB];
+	for (k = 0; k < bus->nkids; k++) {
+		const struct bus *kid = bus->kids[k];
+		const struct bus_stats *s = &kid->stats;
+
+		t->received += s->received;
+		t->claims += s->claims;
+		t->trimmed += s->trimmed;
+		t->command_errors += s->command_errors;
+		t->consumers_deleted += s->consumers_deleted;
+		t->master_switches += s->master_switches;
+		for (i = 0; i < BUS_NCONN; i++)
+			t->reconnects[i] += s->reconnects[i];
+		if (!s->connected[BUS_CONN_CMD])
+			t->connected[BUS_CONN_CMD] = false;
+		if (kid->consume && !s->connected[BUS_CONN_READER])
+			t->connected[BUS_CONN_READER] = false;
+	}
+	return t;
 }
 
 /* ---------------------------------------------------------- completion */
@@ -1511,6 +1894,316 @@ bus_call_cb(redisAsyncContext *c, void *r, void *priv)
 	free(call);
 }
 
+/*
+ * One answer, for a cluster whose answer stream is on another slot than
+ * the input stream (bus_complete_split). KEYS the stream; ARGV channel
+ * ("" none), maxlen ("0" none), json, event_id, event_type,
+ * correlation_id ("" = absent).
+ */
+static const char bus_answer_lua[] =
+    "local a = {KEYS[1]}\n"
+    "if ARGV[2] ~= '0' then\n"
+    "  a[#a+1] = 'MAXLEN'; a[#a+1] = '~'; a[#a+1] = ARGV[2]\n"
+    "end\n"
+    "a[#a+1] = '*'; a[#a+1] = '" FIELD_EVENT "'; a[#a+1] = ARGV[3]\n"
+    "if ARGV[4] ~= '' then\n"
+    "  a[#a+1] = '" FIELD_EVENT_ID "'; a[#a+1] = ARGV[4]\n"
+    "end\n"
+    "if ARGV[5] ~= '' then\n"
+    "  a[#a+1] = '" FIELD_EVENT_TYPE "'; a[#a+1] = ARGV[5]\n"
+    "end\n"
+    "if ARGV[6] ~= '' then\n"
+    "  a[#a+1] = '" FIELD_CORRELATION_ID "'; a[#a+1] = ARGV[6]\n"
+    "end\n"
+    "redis.call('XADD', unpack(a))\n"
+    "if ARGV[1] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[3]) end\n"
+    "return 1\n";
+
+/* One command of a split completion, its arguments copied. */
+struct bus_step {
+	struct bus_conn *conn; /* this bus's OUT, DEAD or CMD, or another
+	                          kid's CMD (a forwarded event) */
+	const char *what;
+	const char **v; /* each one xmalloc'd (bus_chain_free) */
+	size_t *lens;
+	size_t n;
+};
+
+/* A completion in steps run one after the other: the answers, the dead
+ * letter, the XACK. */
+struct bus_chain {
+	struct bus_step *step;
+	size_t nsteps, at;
+	bus_done_cb *done;
+	void *arg;
+};
+
+static void
+bus_step_arg(struct bus_step *st, const char *s, size_t n)
+{
+	char *copy = xmalloc(n + 1);
+
+	memcpy(copy, s, n);
+	copy[n] = '\0';
+	st->v[st->n] = copy;
+	st->lens[st->n++] = n;
+}
+
+#define BUS_STEP_ARG(st, s) bus_step_arg((st), (s), strlen(s))
+
+static struct bus_step *
+bus_chain_step(struct bus_chain *ch, struct bus_conn *conn, const char *what,
+    size_t max)
+{
+	struct bus_step *st = &ch->step[ch->nsteps++];
+
+	st->conn = conn;
+	st->what = what;
+	st->v = xcalloc(max, sizeof(*st->v));
+	st->lens = xcalloc(max, sizeof(*st->lens));
+	return st;
+}
+
+static void
+bus_chain_free(struct bus_chain *ch)
+{
+	size_t i, j;
+
+	for (i = 0; i < ch->nsteps; i++) {
+		for (j = 0; j < ch->step[i].n; j++)
+			free((void *)(uintptr_t)ch->step[i].v[j]);
+		free(ch->step[i].v);
+		free(ch->step[i].lens);
+	}
+	free(ch->step);
+	free(ch);
+}
+
+static void bus_chain_cb(redisAsyncContext *c, void *r, void *priv);
+
+/* Send the current step; -1 when its connection is not usable. */
+static int
+bus_chain_send(struct bus_chain *ch)
+{
+	struct bus_step *st = &ch->step[ch->at];
+
+	if (!conn_usable(st->conn) || st->conn->bus->closing)
+		return -1;
+	if (redisAsyncCommandArgv(st->conn->ac, bus_chain_cb, ch, (int)st->n,
+	        st->v, st->lens) != REDIS_OK)
+		return -1;
+	return 0;
+}
+
+static void
+bus_chain_cb(redisAsyncContext *c, void *r, void *priv)
+{
+	struct bus_chain *ch = priv;
+	struct bus_step *st = &ch->step[ch->at];
+	redisReply *reply = r;
+	int rc = ERR_TRANSIENT;
+
+	(void)c;
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+	    st->conn->ac == c)
+		bus_count_error(st->conn->bus, st->conn->kind, st->what, reply);
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+		goto out;
+	if (++ch->at < ch->nsteps) {
+		if (bus_chain_send(ch) == 0)
+			return;
+		goto out;
+	}
+	/* The XACK: 1 acknowledged now, 0 already (someone else). */
+	rc = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1 ? 0 : 1;
+out:
+	if (ch->done != NULL)
+		ch->done(rc, ch->arg);
+	bus_chain_free(ch);
+}
+
+/* Where an answer goes: NULL for the output stream. */
+static const char *
+bus_out_stream(const struct bus_out_event *e)
+{
+	(void)e; /* every answer goes to the output stream */
+	return NULL;
+}
+
+/* The connection that reaches stream (an answer's destination) from the
+ * kid bus: NULL is the output stream; a stream another kid reads goes
+ * through that kid's cmd connection; else one of ours on the same slot.
+ * NULL when none does. */
+static struct bus_conn *
+bus_stream_conn(struct bus *bus, const char *stream)
+{
+	static const int kinds[] = { BUS_CONN_OUT, BUS_CONN_CMD,
+		BUS_CONN_DEAD };
+	unsigned slot;
+	size_t k;
+
+	if (stream == NULL)
+		return &bus->conn[BUS_CONN_OUT];
+	for (k = 0; bus->top != NULL && k < bus->top->nkids; k++)
+		if (bus->top->kids[k]->nstreams > 0 &&
+		    strcmp(bus->top->kids[k]->streams[0].name, stream) == 0)
+			return &bus->top->kids[k]->conn[BUS_CONN_CMD];
+	slot = cluster_key_slot(stream, strlen(stream));
+	for (k = 0; k < 3; k++) {
+		const char *key = conn_key(&bus->conn[kinds[k]]);
+
+		if (cluster_key_slot(key, strlen(key)) == slot)
+			return &bus->conn[kinds[k]];
+	}
+	return NULL;
+}
+
+/* The answer steps of a split completion (one per event). */
+static int
+bus_split_answers(struct bus_chain *ch, struct bus *bus,
+    const struct bus_completion *cp)
+{
+	char num[24];
+	size_t i;
+
+	snprintf(num, sizeof(num), "%lld", bus->maxlen);
+	for (i = 0; i < cp->nevents; i++) {
+		const struct bus_out_event *e = &cp->events[i];
+		const char *stream = bus_out_stream(e);
+		struct bus_conn *conn = bus_stream_conn(bus, stream);
+		struct bus_step *st;
+
+		if (conn == NULL) {
+			log_warnx("redis_cluster_unroutable stream=\"%.64s\" "
+			          "err=\"no connection reaches its slot\"",
+			    stream);
+			return -1;
+		}
+		if (!conn_usable(conn))
+			return -1;
+		st = bus_chain_step(ch, conn, "EVAL", 10);
+		BUS_STEP_ARG(st, "EVAL");
+		BUS_STEP_ARG(st, bus_answer_lua);
+		BUS_STEP_ARG(st, "1");
+		BUS_STEP_ARG(st, stream ? stream : bus->output_stream);
+		BUS_STEP_ARG(st, stream ? "" : bus->output_channel);
+		BUS_STEP_ARG(st, num);
+		BUS_STEP_ARG(st, e->json);
+		BUS_STEP_ARG(st, e->event_id ? e->event_id : "");
+		BUS_STEP_ARG(st, e->event_type ? e->event_type : "");
+		BUS_STEP_ARG(st, e->correlation_id ? e->correlation_id : "");
+	}
+	return 0;
+}
+
+/* The dead-letter step of a split completion. */
+static void
+bus_split_dead(struct bus_chain *ch, struct bus *bus,
+    const struct bus_completion *cp)
+{
+	const struct bus_msg *m = cp->msg;
+	struct bus_step *st;
+	char num[24], now[32];
+	size_t i;
+
+	st = bus_chain_step(ch, &bus->conn[BUS_CONN_DEAD], "XADD",
+	    3 + 2 * (m->nfields + FIELD_DEAD_COUNT));
+	BUS_STEP_ARG(st, "XADD");
+	BUS_STEP_ARG(st, bus->streams[0].dead);
+	BUS_STEP_ARG(st, "*");
+	for (i = 0; i < m->nfields; i++) {
+		BUS_STEP_ARG(st, m->fields[i].name);
+		bus_step_arg(st, m->fields[i].value, m->fields[i].value_len);
+	}
+	util_now_iso8601(now, sizeof(now));
+	snprintf(num, sizeof(num), "%lld", m->deliveries);
+	BUS_STEP_ARG(st, FIELD_DEAD_REASON);
+	BUS_STEP_ARG(st, cp->reason ? cp->reason : "unknown");
+	BUS_STEP_ARG(st, FIELD_DEAD_ORIG_STREAM);
+	BUS_STEP_ARG(st, m->stream);
+	BUS_STEP_ARG(st, FIELD_DEAD_ORIG_ID);
+	BUS_STEP_ARG(st, m->id);
+	BUS_STEP_ARG(st, FIELD_DEAD_GROUP);
+	BUS_STEP_ARG(st, bus->group);
+	BUS_STEP_ARG(st, FIELD_DEAD_CONSUMER);
+	BUS_STEP_ARG(st, bus->consumer);
+	BUS_STEP_ARG(st, FIELD_DEAD_DELIVERIES);
+	BUS_STEP_ARG(st, num);
+	BUS_STEP_ARG(st, FIELD_DEAD_FAILED_AT);
+	BUS_STEP_ARG(st, now);
+}
+
+/*
+ * The completion in a cluster where the input stream, the answers'
+ * streams and the dead-letter stream are not all on one slot (one script
+ * cannot touch them): the answers first, then the dead letter, then the
+ * XACK. A failure between leaves the entry pending: it is delivered again
+ * and answered again (the store's idempotency says duplicate), so nothing
+ * is lost; at worst an answer is written twice, and two workers racing on
+ * one claimed entry may both answer (docs/operations.md, "Redis
+ * Cluster").
+ */
+static int
+bus_complete_split(struct bus *bus, const struct bus_completion *cp,
+    bus_done_cb *done, void *arg)
+{
+	const struct bus_msg *m = cp->msg;
+	struct bus_chain *ch;
+	struct bus_step *st;
+
+	if (!conn_usable(&bus->conn[BUS_CONN_CMD]) ||
+	    (cp->dead && !conn_usable(&bus->conn[BUS_CONN_DEAD])))
+		return ERR_TRANSIENT;
+	ch = xcalloc(1, sizeof(*ch));
+	ch->step = xcalloc(cp->nevents + 2, sizeof(*ch->step));
+	ch->done = done;
+	ch->arg = arg;
+	if (bus_split_answers(ch, bus, cp) < 0) {
+		bus_chain_free(ch);
+		return ERR_TRANSIENT;
+	}
+	if (cp->dead)
+		bus_split_dead(ch, bus, cp);
+	st = bus_chain_step(ch, &bus->conn[BUS_CONN_CMD], "XACK", 4);
+	BUS_STEP_ARG(st, "XACK");
+	BUS_STEP_ARG(st, m->stream);
+	BUS_STEP_ARG(st, bus->group);
+	BUS_STEP_ARG(st, m->id);
+	if (bus_chain_send(ch) < 0) {
+		bus_chain_free(ch);
+		return ERR_TRANSIENT;
+	}
+	return 0;
+}
+
+/* Whether the one-script completion can run: outside a cluster always;
+ * in one, when the input, output, dead-letter and forward streams share
+ * a slot (hash-tagged names such as {pipeline}test_results). */
+static bool
+bus_one_slot(const struct bus *bus, const struct bus_completion *cp)
+{
+	const struct bus_msg *m = cp->msg;
+	char *dead;
+	unsigned s;
+	bool same;
+	size_t i;
+
+	if (bus->cl == NULL)
+		return true;
+	dead = bus_dead_stream(m->stream);
+	s = cluster_key_slot(m->stream, strlen(m->stream));
+	same = s == cluster_key_slot(bus->output_stream,
+	                strlen(bus->output_stream)) &&
+	       s == cluster_key_slot(dead, strlen(dead));
+	for (i = 0; same && i < cp->nevents; i++)
+		if (bus_out_stream(&cp->events[i]) != NULL &&
+		    cluster_key_slot(bus_out_stream(&cp->events[i]),
+		        strlen(bus_out_stream(&cp->events[i]))) != s)
+			same = false;
+	free(dead);
+	return same;
+}
+
 int
 bus_complete(struct bus *bus, const struct bus_completion *cp,
     bus_done_cb *done, void *arg)
@@ -1525,6 +2218,10 @@ bus_complete(struct bus *bus, const struct bus_completion *cp,
 	struct bus_call *call;
 	int rc = 0;
 
+	if (bus->nkids > 0)
+		return bus_complete(bus_kid(bus, m->stream), cp, done, arg);
+	if (!bus_one_slot(bus, cp))
+		return bus_complete_split(bus, cp, done, arg);
 	if (!conn_usable(conn))
 		return ERR_TRANSIENT;
 	nargs = 16 + 4 * cp->nevents + 2 * (m->nfields + 8);
@@ -1605,6 +2302,10 @@ bus_renew(struct bus *bus, const char *stream, const char *const *ids,
 	const char **argv;
 	size_t argc = 0, i;
 
+	if (bus->nkids > 0) {
+		bus_renew(bus_kid(bus, stream), stream, ids, nids);
+		return;
+	}
 	if (nids == 0 || !conn_usable(conn))
 		return;
 	argv = xcalloc(nids + 7, sizeof(*argv));
@@ -1628,6 +2329,8 @@ bus_release(struct bus *bus, const struct bus_msg *m, bus_done_cb *done,
 	struct bus_call *call;
 	char retry[24];
 
+	if (bus->nkids > 0)
+		return bus_release(bus_kid(bus, m->stream), m, done, arg);
 	if (!conn_usable(conn))
 		return ERR_TRANSIENT;
 	/* An idle time of a day makes it the first pick of any other
@@ -1652,6 +2355,7 @@ bus_release(struct bus *bus, const struct bus_msg *m, bus_done_cb *done,
 
 struct bus_sampling {
 	struct bus *bus;
+	bool always; /* call cb (with n 0) even when sampling failed */
 	bus_sample_cb *cb;
 	void *arg;
 	struct bus_sample *s;
@@ -1724,21 +2428,88 @@ bus_sample_cb_one(redisAsyncContext *c, void *r, void *priv)
 		return;
 	if (!sp->failed && sp->cb != NULL)
 		sp->cb(sp->s, sp->n, sp->arg);
+	else if (sp->always && sp->cb != NULL)
+		sp->cb(NULL, 0, sp->arg);
 	free(sp->s);
 	free(sp);
 }
 
+/* A cluster bus's sampling: its kids' samples, handed over together once
+ * every kid answered (nothing when one failed, as for one bus). */
+struct bus_sample_agg {
+	bus_sample_cb *cb;
+	void *arg;
+	struct bus_sample *s;
+	size_t n;
+	int waiting;
+	bool failed;
+};
+
+static void
+bus_sample_agg_done(struct bus_sample_agg *agg)
+{
+	if (--agg->waiting > 0)
+		return;
+	if (!agg->failed)
+		agg->cb(agg->s, agg->n, agg->arg);
+	free(agg->s);
+	free(agg);
+}
+
+static void
+bus_sample_agg_cb(const struct bus_sample *s, size_t n, void *arg)
+{
+	struct bus_sample_agg *agg = arg;
+	size_t i;
+
+	if (n == 0)
+		agg->failed = true;
+	for (i = 0; i < n; i++)
+		agg->s[agg->n++] = s[i];
+	bus_sample_agg_done(agg);
+}
+
+static void bus_sample_do(struct bus *bus, bus_sample_cb *cb, void *arg,
+    bool always);
+
 void
 bus_sample(struct bus *bus, bus_sample_cb *cb, void *arg)
 {
+	struct bus_sample_agg *agg;
+	size_t k;
+
+	if (bus->nkids == 0) {
+		bus_sample_do(bus, cb, arg, false);
+		return;
+	}
+	agg = xcalloc(1, sizeof(*agg));
+	agg->cb = cb;
+	agg->arg = arg;
+	agg->s = xcalloc(bus->nkids, sizeof(*agg->s)); /* one stream each */
+	agg->waiting = (int)bus->nkids + 1;
+	for (k = 0; k < bus->nkids; k++)
+		bus_sample_do(bus->kids[k], bus_sample_agg_cb, agg, true);
+	bus_sample_agg_done(agg); /* the count held while asking */
+}
+
+static void
+bus_sample_do(struct bus *bus, bus_sample_cb *cb, void *arg, bool always)
+{
 	struct bus_conn *conn = &bus->conn[BUS_CONN_CMD];
+	/* In a cluster <stream>:dead is on its own slot: ask its master. */
+	struct bus_conn *dconn =
+	    bus->cl != NULL ? &bus->conn[BUS_CONN_DEAD] : conn;
 	struct bus_sampling *sp;
 	size_t i;
 	int w;
 
-	if (!conn_usable(conn) || bus->nstreams == 0)
+	if (!conn_usable(conn) || bus->nstreams == 0) {
+		if (always)
+			cb(NULL, 0, arg);
 		return;
+	}
 	sp = xcalloc(1, sizeof(*sp));
+	sp->always = always;
 	sp->bus = bus;
 	sp->cb = cb;
 	sp->arg = arg;
@@ -1767,9 +2538,11 @@ bus_sample(struct bus *bus, bus_sample_cb *cb, void *arg)
 				    bus_sample_cb_one, rq, "XINFO GROUPS %s",
 				    bus->streams[i].name);
 			else if (w == 2)
-				ok = redisAsyncCommand(conn->ac,
-				    bus_sample_cb_one, rq, "XLEN %s",
-				    bus->streams[i].dead);
+				ok = conn_usable(dconn)
+				         ? redisAsyncCommand(dconn->ac,
+				               bus_sample_cb_one, rq, "XLEN %s",
+				               bus->streams[i].dead)
+				         : REDIS_ERR;
 			else
 				ok = redisAsyncCommand(conn->ac,
 				    bus_sample_cb_one, rq, "EVAL %s 1 %s %s",
@@ -1782,6 +2555,8 @@ bus_sample(struct bus *bus, bus_sample_cb *cb, void *arg)
 		}
 	}
 	if (--sp->waiting == 0) {
+		if (always)
+			cb(NULL, 0, arg);
 		free(sp->s);
 		free(sp);
 	}
@@ -1795,6 +2570,10 @@ bus_subscribe(struct bus *bus, const char *const *channels, size_t n,
 {
 	size_t i;
 
+	if (bus->nkids > 0) {
+		bus_subscribe(bus->kids[0], channels, n, cb, arg);
+		return;
+	}
 	bus->channels = xcalloc(n ? n : 1, sizeof(*bus->channels));
 	for (i = 0; i < n; i++)
 		bus->channels[i] = xstrdup(channels[i]);
@@ -1817,9 +2596,28 @@ bus_append_once(struct bus *bus, const char *stream, const char *event_id,
 	char ttl[24];
 	int rc = 0;
 
+	if (bus->nkids > 0)
+		return bus_append_once(bus->kids[0], stream, event_id,
+		    event_type, payload, len, ttl_s, done, arg);
 	if (!conn_usable(conn))
 		return ERR_TRANSIENT;
-	seen = xasprintf("artifactd:seen:%s:%s", stream, event_id);
+	/* In a cluster the bridge writes through its one cmd connection,
+	 * on the output stream's master: streams on another slot cannot be
+	 * reached (docs/internals/bus.md, "Cluster"). The seen key takes
+	 * the stream's slot: {stream} as its hash tag unless it has one. */
+	if (bus->cl != NULL &&
+	    cluster_key_slot(stream, strlen(stream)) !=
+	        cluster_key_slot(conn_key(conn), strlen(conn_key(conn)))) {
+		log_warnx("redis_cluster_unroutable stream=\"%.64s\" "
+		          "err=\"the bridge writes only to streams on the "
+		          "output stream's slot (use hash tags)\"",
+		    stream);
+		return ERR_TRANSIENT;
+	}
+	if (bus->cl != NULL && strchr(stream, '{') == NULL)
+		seen = xasprintf("artifactd:seen:{%s}:%s", stream, event_id);
+	else
+		seen = xasprintf("artifactd:seen:%s:%s", stream, event_id);
 	snprintf(ttl, sizeof(ttl), "%lld", ttl_s > 0 ? ttl_s : 86400);
 	call = xcalloc(1, sizeof(*call));
 	call->done = done;
@@ -1851,14 +2649,25 @@ bus_free(struct bus *bus)
 
 	if (bus == NULL)
 		return;
+	if (bus->kids != NULL) { /* a cluster bus: no connections of its own */
+		for (i = 0; i < bus->nkids; i++)
+			bus_free(bus->kids[i]);
+		free(bus->kids);
+		free(bus->top_stats);
+		free(bus->cl);
+		endpoint_dispose(&bus->url);
+		free(bus);
+		return;
+	}
 	bus->closing = true;
-	for (i = 0; i < BUS_NCONN; i++) {
+	for (i = 0; i < BUS_NCONN_ALL; i++) {
 		struct bus_conn *conn = &bus->conn[i];
 		redisAsyncContext *ac = conn->ac;
 
 		conn->ac = NULL;
 		if (ac != NULL)
 			redisAsyncFree(ac);
+		tls_bridge_free(conn->tls);
 		event_free(conn->retry_ev);
 		event_free(conn->watch_ev);
 		event_free(conn->kill_ev);

@@ -357,10 +357,6 @@ static const struct config_desc config_descs[] = {
 	{ "http-backoff-ms", { "ARTIFACTD_HTTP_BACKOFF_MS" }, NULL, CT_INT,
 	    F(publish_env.http_backoff_ms), 0, "1000", 60000, false,
 	    "first wait between publishing attempts, doubled each time" },
-	{ "verify-deadline", { "ARTIFACTD_VERIFY_DEADLINE" }, NULL, CT_INT,
-	    F(publish_env.verify_deadline_s), 0, "120", 3600, false,
-	    "seconds to wait for each published file to be served back with "
-	    "its sha256 (0: do not verify)" },
 };
 
 #define CONFIG_NDESCS (sizeof(config_descs) / sizeof(config_descs[0]))
@@ -655,9 +651,6 @@ config_target_key_ok(const struct config_target_keys *tk, const char *key)
 {
 	size_t i, n;
 
-	/* Every type: verification after upload (publishers/verify.h). */
-	if (strcmp(key, "verify") == 0 || strcmp(key, "verify_deadline") == 0)
-		return true;
 	for (i = 0; tk->keys[i] != NULL; i++) {
 		n = strlen(tk->keys[i]);
 		if (strncmp(key, tk->keys[i], n) != 0)
@@ -1125,7 +1118,8 @@ config_check_tls(const struct config *cfg, struct error *err)
 #undef CONFIG_SET
 
 	config_apply_tls(cfg);
-	if (strncmp(cfg->redis_url, "rediss://", 9) == 0)
+	if (strncmp(cfg->redis_url, "rediss://", 9) == 0 ||
+	    strncmp(cfg->redis_url, "rediss+cluster://", 17) == 0)
 		return endpoint_check(cfg->redis_url, NULL, err);
 	if (set)
 		return error_set(err, ERR_INVALID, "CONFIG",
@@ -1142,16 +1136,20 @@ config_validate(const struct config *cfg, struct error *err)
 	if (strncmp(cfg->redis_url, "redis://", 8) != 0 &&
 	    strncmp(cfg->redis_url, "unix://", 7) != 0 &&
 	    strncmp(cfg->redis_url, "redis+sentinel://", 17) != 0 &&
+	    strncmp(cfg->redis_url, "redis+cluster://", 16) != 0 &&
+	    strncmp(cfg->redis_url, "rediss+cluster://", 17) != 0 &&
 	    strncmp(cfg->redis_url, "rediss://", 9) != 0)
 		return error_set(err, ERR_INVALID, "CONFIG",
 		    "redis-url must start with redis://, rediss://, "
-		    "redis+sentinel:// or unix://");
+		    "redis+sentinel://, redis+cluster://, rediss+cluster:// "
+		    "or unix://");
 	if (config_check_tls(cfg, err) < 0)
 		return ERR_INVALID;
 	/* Parsed as the bus will (with sentinel-master, see
 	 * config_set_desc): a missing or conflicting master name is caught
 	 * here, by check-config too. */
-	if (strncmp(cfg->redis_url, "redis+sentinel://", 17) == 0) {
+	if (strncmp(cfg->redis_url, "redis+sentinel://", 17) == 0 ||
+	    strncmp(cfg->redis_url, "redis+cluster://", 16) == 0) {
 		struct endpoint ep;
 
 		if (endpoint_parse(&ep, cfg->redis_url, err) < 0)
