@@ -581,6 +581,85 @@ store_write_metadata(git_repository *repo, struct store_plan *p,
 	return 0;
 }
 
+/* task_dir_replace: the files under the task directory of the parent's
+ * tree that this event does not write, to be removed. */
+struct store_stale {
+	const char *dir;
+	char **keep; /* the plan's paths, sorted */
+	size_t nkeep;
+	char **paths; /* owned */
+	size_t n;
+};
+
+static int
+store_stale_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct store_stale *s = payload;
+	char *path;
+
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
+		return 0;
+	path = xasprintf("%s/%s%s", s->dir, root, git_tree_entry_name(e));
+	if (bsearch(&path, s->keep, s->nkeep, sizeof(char *), store_cmp_name) !=
+	    NULL) {
+		free(path);
+		return 0;
+	}
+	s->paths = xrealloc(s->paths, (s->n + 1) * sizeof(char *));
+	s->paths[s->n++] = path;
+	return 0;
+}
+
+/*
+ * The tree updates of one commit into *out (caller frees, and frees
+ * s->paths): an upsert per planned file, then, with task_dir_replace, a
+ * removal per file of the parent's task directory that the event does
+ * not list, so the directory holds exactly this event's files. A task
+ * directory that is the repository's root is never emptied (it holds
+ * the base branch's files). Returns the number of updates.
+ */
+static size_t
+store_tree_updates(git_tree_update **out, struct store_stale *s,
+    git_repository *repo, const struct store *st, const struct store_plan *p,
+    const git_tree *base)
+{
+	git_tree_entry *e = NULL;
+	git_tree *sub = NULL;
+	git_tree_update *upd;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	if (st->opts.task_dir_replace && base != NULL && p->task_dir[0] &&
+	    git_tree_entry_bypath(&e, base, p->task_dir) == 0 &&
+	    git_tree_entry_type(e) == GIT_OBJECT_TREE &&
+	    git_tree_lookup(&sub, repo, git_tree_entry_id(e)) == 0) {
+		s->dir = p->task_dir;
+		s->nkeep = p->n;
+		s->keep = xcalloc(p->n, sizeof(char *));
+		memcpy(s->keep, p->paths, p->n * sizeof(char *));
+		qsort(s->keep, s->nkeep, sizeof(char *), store_cmp_name);
+		(void)git_tree_walk(sub, GIT_TREEWALK_PRE, store_stale_cb, s);
+		free(s->keep);
+		s->keep = NULL;
+	}
+	git_error_clear();
+	git_tree_free(sub);
+	git_tree_entry_free(e);
+	upd = xcalloc(p->n + s->n, sizeof(*upd));
+	for (i = 0; i < p->n; i++) {
+		upd[i].action = GIT_TREE_UPDATE_UPSERT;
+		upd[i].filemode = GIT_FILEMODE_BLOB;
+		upd[i].path = p->paths[i];
+		git_oid_cpy(&upd[i].id, &p->ids[i]);
+	}
+	for (i = 0; i < s->n; i++) {
+		upd[p->n + i].action = GIT_TREE_UPDATE_REMOVE;
+		upd[p->n + i].path = s->paths[i];
+	}
+	*out = upd;
+	return p->n + s->n;
+}
+
 /* One attempt: build the commit on the current tip and compare-and-swap
  * the branch. Returns 0 (written, *cid set), 1 (lost the race: retry), 2
  * (the ref was locked: retry) or a negative code. */
@@ -590,6 +669,7 @@ store_commit_once(git_repository *repo, struct store *st,
     struct error *err)
 {
 	git_tree_update *upd = NULL;
+	struct store_stale stale = { 0 };
 	git_commit *parent = NULL;
 	git_tree *base = NULL, *tree = NULL;
 	git_signature *sig = NULL;
@@ -599,7 +679,7 @@ store_commit_once(git_repository *repo, struct store *st,
 	char *base_ref = NULL;
 	bool have_parent = have_tip;
 	int grc, rc = ERR_FAIL;
-	size_t i;
+	size_t i, nupd;
 
 	memset(&zero, 0, sizeof(zero));
 	if (have_tip) {
@@ -623,14 +703,8 @@ store_commit_once(git_repository *repo, struct store *st,
 			goto out;
 		}
 	}
-	upd = xcalloc(p->n, sizeof(*upd));
-	for (i = 0; i < p->n; i++) {
-		upd[i].action = GIT_TREE_UPDATE_UPSERT;
-		upd[i].filemode = GIT_FILEMODE_BLOB;
-		upd[i].path = p->paths[i];
-		git_oid_cpy(&upd[i].id, &p->ids[i]);
-	}
-	if ((grc = STORE_GIT(git_tree_create_updated(&tree_id, repo, base, p->n,
+	nupd = store_tree_updates(&upd, &stale, repo, st, p, base);
+	if ((grc = STORE_GIT(git_tree_create_updated(&tree_id, repo, base, nupd,
 	         upd))) < 0 ||
 	    (grc = STORE_GIT(git_tree_lookup(&tree, repo, &tree_id))) < 0) {
 		rc = store_git_error(err, grc, "build tree");
@@ -668,6 +742,9 @@ out:
 	git_tree_free(base);
 	git_commit_free(parent);
 	free(upd);
+	for (i = 0; i < stale.n; i++)
+		free(stale.paths[i]);
+	free(stale.paths);
 	free(base_ref);
 	return rc;
 }

@@ -63,6 +63,13 @@ struct store_opts {
 	 * artifact commit carries provenance.intoto.json. */
 	const char *signing_key;
 	const char *consumer; /* recorded in provenance; may be NULL */
+	/* A commit's task directory holds exactly its event's files (false:
+	 * files of earlier events for the task stay, the old behaviour). */
+	bool task_dir_replace;
+	/* store_revert restores a commit at most this many first-parent
+	 * commits behind the tip of its task branch (seed 003's
+	 * max_rollback_depth); 0: no limit. */
+	int max_rollback_depth;
 };
 
 /* One file to commit: `name` is its path below the task directory

@@ -23,24 +23,11 @@
  * 10 000 metadata files are about 10 MB of JSON. */
 #define STORE_LIST_DEFAULT 50
 #define STORE_LIST_MAX 10000
-
-struct list_item {
-	git_oid id;
-	git_time_t time;
-	char *branch; /* short name */
-	char *wf;
-	char *task;
-};
-
-static int
-list_cmp(const void *a, const void *b)
-{
-	const struct list_item *x = a, *y = b;
-
-	if (x->time != y->time)
-		return x->time < y->time ? 1 : -1;
-	return strcmp(x->branch, y->branch);
-}
+/* Commits list's walk reads at most: every task branch also reaches the
+ * base branch's history, which holds no artifact commit; a million
+ * commit reads is a few seconds, a bound on a query that asks for more
+ * artifacts than there are. */
+#define STORE_LIST_WALK_MAX 1000000
 
 /* Add commit facts that are not in metadata.json. */
 static void
@@ -52,19 +39,57 @@ query_decorate(cJSON *meta, const char *branch, const git_oid *cid)
 	cJSON_AddStringToObject(meta, "branch", branch);
 }
 
+/* One commit of list's walk: the metadata of an artifact commit of the
+ * workflow (any, when wf is NULL) appended to arr; other commits (the
+ * base branch's, reverts) are passed over. */
+static void
+list_add(struct store *st, git_repository *repo, const git_commit *c,
+    const char *wf, cJSON *arr)
+{
+	struct store_trailers t;
+	cJSON *meta = NULL;
+	char *dir, *path, *branch;
+
+	store_trailers_parse(&t, git_commit_message(c));
+	if (t.event_id[0] == '\0' || !util_id_valid(t.workflow_id) ||
+	    !util_id_valid(t.task_id) ||
+	    (wf != NULL && strcmp(t.workflow_id, wf) != 0))
+		return;
+	dir = store_task_dir(st, t.workflow_id, t.task_id);
+	path = *dir ? xasprintf("%s/%s", dir, st->opts.metadata_filename)
+	            : xstrdup(st->opts.metadata_filename);
+	if (store_read_metadata(&meta, repo, git_commit_id(c), path, NULL) ==
+	    0) {
+		branch = xasprintf("%s/%s/%s", st->opts.branch_prefix,
+		    t.workflow_id, t.task_id);
+		query_decorate(meta, branch, git_commit_id(c));
+		cJSON_AddItemToArray(arr, meta);
+		free(branch);
+	}
+	free(path);
+	free(dir);
+}
+
+/*
+ * Every artifact commit, newest first: one revwalk over the tips of the
+ * task branches (a glob on refs/heads/<prefix>/[<wf>/]*, the refs are
+ * read once), sorted by commit time. libgit2's time sort is a priority
+ * queue fed from the tips, so the walk stops after `limit` artifact
+ * commits without reading the rest of the history; each tip is read
+ * once to enter the queue.
+ */
 int
 store_list(struct store *st, cJSON **out, const char *workflow_id, size_t limit,
     struct error *err)
 {
 	git_repository *repo = NULL;
-	git_reference_iterator *it = NULL;
+	git_revwalk *walk = NULL;
 	git_commit *c = NULL;
-	struct list_item *items = NULL;
-	size_t n = 0, i, plen;
-	const char *name;
-	char *glob = NULL, *dir, *slash;
-	cJSON *arr = NULL, *meta;
-	int rc;
+	git_oid id;
+	size_t visited = 0;
+	char *glob = NULL;
+	cJSON *arr = NULL;
+	int grc, rc;
 
 	if (workflow_id != NULL && !util_id_valid(workflow_id))
 		return error_set(err, ERR_INVALID, "INVALID_ARGUMENT",
@@ -79,65 +104,31 @@ store_list(struct store *st, cJSON **out, const char *workflow_id, size_t limit,
 	           ? xasprintf("refs/heads/%s/%s/*", st->opts.branch_prefix,
 	                 workflow_id)
 	           : xasprintf("refs/heads/%s/*", st->opts.branch_prefix);
-	plen = strlen("refs/heads/") + strlen(st->opts.branch_prefix) + 1;
-	if (STORE_GIT(git_reference_iterator_glob_new(&it, repo, glob)) < 0) {
-		rc = store_git_error(err, ERR_FAIL, "list branches");
+	if ((grc = STORE_GIT(git_revwalk_new(&walk, repo))) < 0 ||
+	    (grc = STORE_GIT(git_revwalk_sorting(walk, GIT_SORT_TIME))) < 0 ||
+	    (grc = STORE_GIT(git_revwalk_push_glob(walk, glob))) < 0) {
+		rc = store_git_error(err, grc, "list branches");
 		goto out;
 	}
-	while (git_reference_next_name(&name, it) == 0) {
-		struct list_item li;
-
-		/* <prefix>/<wf>/<task>, nothing deeper. */
-		if (strlen(name) <= plen ||
-		    (slash = strchr(name + plen, '/')) == NULL ||
-		    strchr(slash + 1, '/') != NULL)
-			continue;
-		memset(&li, 0, sizeof(li));
-		if (git_reference_name_to_id(&li.id, repo, name) < 0 ||
-		    git_commit_lookup(&c, repo, &li.id) < 0) {
+	arr = cJSON_CreateArray();
+	while ((size_t)cJSON_GetArraySize(arr) < limit &&
+	       visited++ < STORE_LIST_WALK_MAX &&
+	       git_revwalk_next(&id, walk) == 0) {
+		if (git_commit_lookup(&c, repo, &id) < 0) {
 			git_error_clear();
 			continue;
 		}
-		li.time = git_commit_time(c);
+		list_add(st, repo, c, workflow_id, arr);
 		git_commit_free(c);
 		c = NULL;
-		li.branch = xstrdup(name + strlen("refs/heads/"));
-		li.wf = xstrndup(name + plen, (size_t)(slash - (name + plen)));
-		li.task = xstrdup(slash + 1);
-		items = xrealloc(items, (n + 1) * sizeof(*items));
-		items[n++] = li;
 	}
 	git_error_clear();
-	qsort(items, n, sizeof(*items), list_cmp);
-	arr = cJSON_CreateArray();
-	for (i = 0; i < n && (size_t)cJSON_GetArraySize(arr) < limit; i++) {
-		char *path;
-
-		dir = store_task_dir(st, items[i].wf, items[i].task);
-		path = *dir
-		           ? xasprintf("%s/%s", dir, st->opts.metadata_filename)
-		           : xstrdup(st->opts.metadata_filename);
-		meta = NULL;
-		if (store_read_metadata(&meta, repo, &items[i].id, path,
-		        NULL) == 0) {
-			query_decorate(meta, items[i].branch, &items[i].id);
-			cJSON_AddItemToArray(arr, meta);
-		}
-		free(path);
-		free(dir);
-	}
 	*out = arr;
 	arr = NULL;
 	rc = 0;
 out:
-	for (i = 0; i < n; i++) {
-		free(items[i].branch);
-		free(items[i].wf);
-		free(items[i].task);
-	}
-	free(items);
 	cJSON_Delete(arr);
-	git_reference_iterator_free(it);
+	git_revwalk_free(walk);
 	free(glob);
 	store_repo_release(st, repo);
 	return rc;
@@ -270,77 +261,153 @@ revert_args(const struct store *st, const char *tag, const char **branch,
 }
 
 /*
- * Write the revert commit (tree, msg) on bref by compare-and-swap of the
- * branch, again on the new tip while the branch moves. *dup when the
- * event is on the branch already or the tip shows that tree: *cid is
- * then that commit. Returns 0 (*cid set) or an error.
+ * One attempt of the revert commit (tree, msg) on bref: on the tip, or,
+ * when the branch does not exist and may be created (the base branch: a
+ * repository artifactd created has none, and it is the seed's default
+ * target), as the branch's first commit, written only if still absent.
+ * Any other missing branch is ERR_NOTFOUND: a typo must not make one.
+ * Returns 0 (written or *dup), 1 (the branch moved or is locked: retry)
+ * or an error.
  */
 static int
-revert_cas(struct store *st, git_repository *repo, const char *bref,
-    const char *branch, const char *event_id, const git_tree *tree,
-    const git_signature *sig, const char *msg, git_oid *cid, bool *dup,
+revert_once(struct store *st, git_repository *repo, const char *bref,
+    const char *event_id, const git_tree *tree, const git_signature *sig,
+    const char *msg, bool may_create, git_oid *cid, bool *dup, int attempt,
     struct error *err)
 {
 	git_commit *tipc = NULL;
 	git_reference *r = NULL;
 	const git_commit *parents[1];
 	git_oid tip;
-	int attempt, grc, rc;
+	bool have_tip = true;
+	int grc, rc;
 
-	for (attempt = 0; attempt < STORE_CAS_ATTEMPTS; attempt++) {
-		if ((rc = store_ref_commit(&tip, repo, bref, err)) < 0) {
-			if (rc == ERR_NOTFOUND)
-				error_set(err, ERR_NOTFOUND, "NOT_FOUND",
-				    "no branch %s", branch);
-			goto out;
-		}
-		if (event_id != NULL &&
-		    revert_find_event(cid, repo, &tip, event_id)) {
-			*dup = true;
-			break;
-		}
-		git_commit_free(tipc);
-		tipc = NULL;
-		if ((grc = STORE_GIT(git_commit_lookup(&tipc, repo, &tip))) <
-		    0) {
-			rc = store_git_error(err, grc, "read branch tip");
-			goto out;
-		}
-		/* Already showing that tree: nothing to write. */
-		if (git_oid_equal(git_commit_tree_id(tipc),
-		        git_tree_id(tree))) {
-			git_oid_cpy(cid, &tip);
-			*dup = true;
-			break;
-		}
-		parents[0] = tipc;
-		if ((rc = store_commit_write(cid, repo, st, sig, sig, NULL, msg,
-		         tree, 1, parents, err)) < 0)
-			goto out;
-		grc = STORE_GIT(git_reference_create_matching(&r, repo, bref,
-		    cid, 1, &tip, "artifactd: revert"));
-		git_reference_free(r);
-		r = NULL;
-		if (grc == 0)
-			break;
-		if (grc != GIT_EMODIFIED && grc != GIT_ELOCKED) {
-			rc = store_git_error(err, grc, "update branch");
-			goto out;
-		}
+	if ((rc = store_ref_commit(&tip, repo, bref, err)) == ERR_NOTFOUND &&
+	    may_create) {
+		error_clear(err);
+		have_tip = false;
+		memset(&tip, 0, sizeof(tip));
+	} else if (rc == ERR_NOTFOUND) {
+		return error_set(err, ERR_NOTFOUND, "NOT_FOUND", "no branch %s",
+		    bref + strlen("refs/heads/"));
+	} else if (rc < 0) {
+		return rc;
+	}
+	if (have_tip && event_id != NULL &&
+	    revert_find_event(cid, repo, &tip, event_id)) {
+		*dup = true;
+		return 0;
+	}
+	if (have_tip &&
+	    (grc = STORE_GIT(git_commit_lookup(&tipc, repo, &tip))) < 0)
+		return store_git_error(err, grc, "read branch tip");
+	/* Already showing that tree: nothing to write. */
+	if (have_tip &&
+	    git_oid_equal(git_commit_tree_id(tipc), git_tree_id(tree))) {
+		git_oid_cpy(cid, &tip);
+		*dup = true;
+		rc = 0;
+		goto out;
+	}
+	parents[0] = tipc;
+	if ((rc = store_commit_write(cid, repo, st, sig, sig, NULL, msg, tree,
+	         have_tip ? 1 : 0, parents, err)) < 0)
+		goto out;
+	/* The zero id as expected value: create only if absent. */
+	grc = STORE_GIT(git_reference_create_matching(&r, repo, bref, cid, 1,
+	    &tip, "artifactd: revert"));
+	git_reference_free(r);
+	rc = 0;
+	if (grc == GIT_EMODIFIED || grc == GIT_ELOCKED) {
 		git_error_clear();
 		if (grc == GIT_ELOCKED)
 			store_lock_check(repo, bref, attempt);
-		store_backoff(attempt);
+		rc = 1;
+	} else if (grc < 0) {
+		rc = store_git_error(err, grc, "update branch");
 	}
-	if (attempt == STORE_CAS_ATTEMPTS) {
-		rc = error_set(err, ERR_TRANSIENT, "GIT",
-		    "branch %s kept moving", branch);
-		goto out;
-	}
-	rc = 0;
 out:
 	git_commit_free(tipc);
 	return rc;
+}
+
+/* revert_once until it is not told to retry, at most STORE_CAS_ATTEMPTS
+ * times. *dup when the event is on the branch already or the tip shows
+ * that tree: *cid is then that commit. */
+static int
+revert_cas(struct store *st, git_repository *repo, const char *bref,
+    const char *branch, const char *event_id, const git_tree *tree,
+    const git_signature *sig, const char *msg, git_oid *cid, bool *dup,
+    struct error *err)
+{
+	int attempt, rc;
+
+	for (attempt = 0; attempt < STORE_CAS_ATTEMPTS; attempt++) {
+		rc = revert_once(st, repo, bref, event_id, tree, sig, msg,
+		    strcmp(branch, st->opts.base_branch) == 0, cid, dup,
+		    attempt, err);
+		if (rc <= 0)
+			return rc;
+		store_backoff(attempt);
+	}
+	return error_set(err, ERR_TRANSIENT, "GIT", "branch %s kept moving",
+	    branch);
+}
+
+/*
+ * max_rollback_depth (seed 003): the tagged commit must be at most that
+ * many first-parent commits behind the tip of its own task branch
+ * (named by its trailers; refs/archive/<branch> once expired). A tag on
+ * a commit that is no artifact commit (no Workflow-Id/Task-Id) has no
+ * task branch and is not limited. Returns 0 or ERR_INVALID (code
+ * ROLLBACK_TOO_DEEP).
+ */
+static int
+revert_depth_check(const struct store *st, git_repository *repo,
+    const git_commit *tagc, const char *tag, struct error *err)
+{
+	struct store_trailers t;
+	git_commit *c = NULL, *p = NULL;
+	char *bref = NULL, *aref = NULL;
+	git_oid tip;
+	int depth = -1, i, max = st->opts.max_rollback_depth;
+
+	store_trailers_parse(&t, git_commit_message(tagc));
+	if (max <= 0 || !util_id_valid(t.workflow_id) ||
+	    !util_id_valid(t.task_id))
+		return 0;
+	bref = store_branch_ref(st, t.workflow_id, t.task_id);
+	aref = xasprintf("refs/archive/%s", bref + strlen("refs/heads/"));
+	if ((store_ref_commit(&tip, repo, bref, NULL) == 0 ||
+	        store_ref_commit(&tip, repo, aref, NULL) == 0) &&
+	    git_commit_lookup(&c, repo, &tip) == 0) {
+		for (i = 0; i <= max && c != NULL; i++) {
+			if (git_oid_equal(git_commit_id(c),
+			        git_commit_id(tagc))) {
+				depth = i;
+				break;
+			}
+			if (git_commit_parentcount(c) == 0 ||
+			    git_commit_parent(&p, c, 0) < 0)
+				break;
+			git_commit_free(c);
+			c = p;
+			p = NULL;
+		}
+	}
+	git_error_clear();
+	git_commit_free(c);
+	free(aref);
+	if (depth < 0) {
+		error_set(err, ERR_INVALID, "ROLLBACK_TOO_DEEP",
+		    "%s is more than max_rollback_depth=%d commits behind the "
+		    "tip of %s",
+		    tag, max, bref + strlen("refs/heads/"));
+		free(bref);
+		return ERR_INVALID;
+	}
+	free(bref);
+	return 0;
 }
 
 int
@@ -377,6 +444,8 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 		rc = store_git_error(err, grc, "read tagged commit");
 		goto out;
 	}
+	if ((rc = revert_depth_check(st, repo, tagc, tag, err)) < 0)
+		goto out;
 	msg = xasprintf("Revert %s to %s\n\nRestores the tree of %s (%s).\n\n"
 	                "%s%s%sReverted-To: %s\n",
 	    branch, tag, tag, tagsha, event_id ? "Event-Id: " : "",

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/path.h"
 #include "common/util.h"
 #include "common/xalloc.h"
@@ -209,6 +210,78 @@ out:
 	path_root_close(&pr);
 	if (rc < 0)
 		artifacts_dispose(set);
+	return rc;
+}
+
+/* tmpl with {task_id} and {workflow_id} replaced; NULL when the result
+ * would be longer than any path an event may name (PATH_EVENT_MAX). */
+static char *
+artifacts_expand(const char *tmpl, const char *wf, const char *task)
+{
+	struct buf b;
+	const char *p;
+
+	buf_init(&b, PATH_EVENT_MAX);
+	for (p = tmpl; *p != '\0';) {
+		int rc;
+
+		if (strncmp(p, "{task_id}", 9) == 0) {
+			rc = buf_append(&b, task, strlen(task));
+			p += 9;
+		} else if (strncmp(p, "{workflow_id}", 13) == 0) {
+			rc = buf_append(&b, wf, strlen(wf));
+			p += 13;
+		} else {
+			rc = buf_append(&b, p++, 1);
+		}
+		if (rc < 0) {
+			buf_dispose(&b);
+			return NULL;
+		}
+	}
+	return buf_detach(&b, NULL);
+}
+
+int
+artifacts_add_strategy(struct artifact_set *set, const char *tmpl,
+    const char *workflow_id, const char *task_id, const char *root,
+    size_t max_file, size_t max_total, struct error *err)
+{
+	struct path_root pr;
+	const char *base;
+	char *path;
+	size_t i, total = 0;
+	int rc;
+
+	if (tmpl == NULL || *tmpl == '\0' || workflow_id == NULL ||
+	    task_id == NULL)
+		return 0;
+	if ((path = artifacts_expand(tmpl, workflow_id, task_id)) == NULL)
+		return error_set(err, ERR_INVALID, "PATH_REJECTED",
+		    "strategy-path expands to more than %d bytes",
+		    PATH_EVENT_MAX);
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	for (i = 0; i < set->nfiles; i++) {
+		total += set->files[i].len;
+		if (strcmp(set->files[i].name, base) == 0) {
+			free(path);
+			return 0;
+		}
+	}
+	if ((rc = path_root_open(&pr, root, err)) < 0) {
+		free(path);
+		return rc;
+	}
+	rc = artifacts_read_path(set, path, &pr, max_file, &total, max_total,
+	    err);
+	/* The seed adds it only "if strategy_file.exists()". */
+	if (rc < 0 && strcmp(err->code, "FILE_NOT_FOUND") == 0) {
+		error_clear(err);
+		rc = 0;
+	}
+	path_root_close(&pr);
+	free(path);
 	return rc;
 }
 

@@ -38,6 +38,19 @@ int artifacts_collect(struct artifact_set *set, const cJSON *data,
 
 void artifacts_dispose(struct artifact_set *set);
 
+/*
+ * Seed 003's handler also commits Backtest/codes/<task_id>.py when it
+ * exists: expand tmpl ({task_id}, {workflow_id}; NULL or "": nothing) and,
+ * when that file exists beneath the root, add it under its last
+ * component, with the limits of every event-named file (opened beneath
+ * the root once, max_file, max_total over the whole set). A file of that
+ * name already in the set (the event named it) wins. Returns 0 (also
+ * when there is no such file) or artifacts_collect's errors.
+ */
+int artifacts_add_strategy(struct artifact_set *set, const char *tmpl,
+    const char *workflow_id, const char *task_id, const char *root,
+    size_t max_file, size_t max_total, struct error *err);
+
 /* True when name is a safe relative path inside the task directory:
  * no leading '/', no "." or ".." segments, no empty segments, no control
  * characters, no ".git" segment. */

@@ -47,6 +47,7 @@ struct config_desc {
 
 static int config_check_branch_prefix(const char *value, struct error *err);
 static int config_check_base_branch(const char *value, struct error *err);
+static int config_check_task_dir_mode(const char *value, struct error *err);
 
 /* Checks of a string setting beyond its type, by name. */
 static const struct config_check {
@@ -55,6 +56,7 @@ static const struct config_check {
 } config_checks[] = {
 	{ "base-branch", config_check_base_branch },
 	{ "branch-prefix", config_check_branch_prefix },
+	{ "task-dir-mode", config_check_task_dir_mode },
 };
 
 #define F(field) offsetof(struct config, field)
@@ -144,6 +146,18 @@ static const struct config_desc config_descs[] = {
 	{ "path-template", { "ARTIFACTD_PATH_TEMPLATE" }, NULL, CT_STR,
 	    F(path_template), 0, "Backtest/codes/{task_id}", 0, false,
 	    "directory of a task's files ({task_id}, {workflow_id})" },
+	{ "task-dir-mode", { "ARTIFACTD_TASK_DIR_MODE" }, NULL, CT_STR,
+	    F(task_dir_mode), 0, "replace", 0, false,
+	    "replace: a commit's task directory holds exactly its event's "
+	    "files; merge: earlier files stay" },
+	{ "strategy-path", { "ARTIFACTD_STRATEGY_PATH" }, NULL, CT_STR,
+	    F(strategy_path), 0, "Backtest/codes/{task_id}.py", 0, false,
+	    "file under artifacts-root committed too when it exists "
+	    "({task_id}, {workflow_id}; empty: none)" },
+	{ "max-rollback-depth", { "ARTIFACTD_MAX_ROLLBACK_DEPTH" }, NULL,
+	    CT_INT, F(max_rollback_depth), 0, "10", 1000000, false,
+	    "revert restores only a commit at most N commits behind its task "
+	    "branch's tip (0: no limit)" },
 	{ "author-name", { "ARTIFACTD_AUTHOR_NAME", "GIT_AUTHOR_NAME" },
 	    "commit_author_name", CT_STR, F(author_name), 0, "algo-agent-bot",
 	    0, false, "commit author name" },
@@ -1095,6 +1109,15 @@ config_check_base_branch(const char *value, struct error *err)
 	return config_check_ref("base-branch", "refs/heads/%s", value, err);
 }
 
+static int
+config_check_task_dir_mode(const char *value, struct error *err)
+{
+	if (strcmp(value, "replace") == 0 || strcmp(value, "merge") == 0)
+		return 0;
+	return error_set(err, ERR_INVALID, "INVALID_CONFIG",
+	    "task-dir-mode must be replace or merge");
+}
+
 void
 config_apply_tls(const struct config *cfg)
 {
@@ -1118,8 +1141,7 @@ config_check_tls(const struct config *cfg, struct error *err)
 #undef CONFIG_SET
 
 	config_apply_tls(cfg);
-	if (strncmp(cfg->redis_url, "rediss://", 9) == 0 ||
-	    strncmp(cfg->redis_url, "rediss+cluster://", 17) == 0)
+	if (strncmp(cfg->redis_url, "rediss://", 9) == 0)
 		return endpoint_check(cfg->redis_url, NULL, err);
 	if (set)
 		return error_set(err, ERR_INVALID, "CONFIG",
@@ -1136,20 +1158,16 @@ config_validate(const struct config *cfg, struct error *err)
 	if (strncmp(cfg->redis_url, "redis://", 8) != 0 &&
 	    strncmp(cfg->redis_url, "unix://", 7) != 0 &&
 	    strncmp(cfg->redis_url, "redis+sentinel://", 17) != 0 &&
-	    strncmp(cfg->redis_url, "redis+cluster://", 16) != 0 &&
-	    strncmp(cfg->redis_url, "rediss+cluster://", 17) != 0 &&
 	    strncmp(cfg->redis_url, "rediss://", 9) != 0)
 		return error_set(err, ERR_INVALID, "CONFIG",
 		    "redis-url must start with redis://, rediss://, "
-		    "redis+sentinel://, redis+cluster://, rediss+cluster:// "
-		    "or unix://");
+		    "redis+sentinel:// or unix://");
 	if (config_check_tls(cfg, err) < 0)
 		return ERR_INVALID;
 	/* Parsed as the bus will (with sentinel-master, see
 	 * config_set_desc): a missing or conflicting master name is caught
 	 * here, by check-config too. */
-	if (strncmp(cfg->redis_url, "redis+sentinel://", 17) == 0 ||
-	    strncmp(cfg->redis_url, "redis+cluster://", 16) == 0) {
+	if (strncmp(cfg->redis_url, "redis+sentinel://", 17) == 0) {
 		struct endpoint ep;
 
 		if (endpoint_parse(&ep, cfg->redis_url, err) < 0)

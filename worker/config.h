@@ -74,6 +74,9 @@ struct config {
 	char *base_branch;
 	char *branch_prefix;
 	char *path_template;
+	char *task_dir_mode; /* "replace" or "merge" */
+	char *strategy_path; /* template under artifacts_root, "": none */
+	long long max_rollback_depth; /* 0: no limit */
 	char *author_name;
 	char *author_email;
 	bool include_metadata;
