@@ -15,6 +15,7 @@ int cmd_run(int argc, char **argv, struct config *cfg);
 int cmd_commit(int argc, char **argv, struct config *cfg);
 int cmd_emit(int argc, char **argv, struct config *cfg);
 int cmd_publish(int argc, char **argv, struct config *cfg);
+int cmd_unpublish(int argc, char **argv, struct config *cfg);
 int cmd_list(int argc, char **argv, struct config *cfg);
 int cmd_show(int argc, char **argv, struct config *cfg);
 int cmd_revert(int argc, char **argv, struct config *cfg);

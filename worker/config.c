@@ -655,8 +655,9 @@ static const struct config_target_keys config_target_keys[] = {
 	{ "s3", { "bucket", "prefix", "endpoint", "path_style",
 	            "multipart_threshold", "part_size", "unsigned_payload",
 	            "storage_class", CONFIG_AWS_KEYS, NULL } },
-	{ "codeartifact", { "domain", "domain_owner", "repository", "endpoint",
-	                      "token_duration", CONFIG_AWS_KEYS, NULL } },
+	{ "codeartifact",
+	    { "domain", "domain_owner", "repository", "endpoint",
+	        "token_duration", "unpublish", CONFIG_AWS_KEYS, NULL } },
 };
 
 /* key is one of the type's settings, or <setting>_file / _env. */

@@ -20,6 +20,7 @@
 #include "common/xalloc.h"
 #include "events/envelope.h"
 #include "store/scan.h"
+#include "worker/handle_release_rollback.h"
 
 /*
  * The event types. Adding one is one row here and one handle_<what>.c
@@ -37,6 +38,9 @@ static const struct dispatch_type dispatch_table[] = {
 	{ "RELEASE_TAGGED", offsetof(struct config, release_stream),
 	    "PUBLISH_FAILED", handle_release_check, handle_release_key,
 	    handle_release, NULL },
+	{ "RELEASE_ROLLBACK_REQUESTED", offsetof(struct config, release_stream),
+	    "RELEASE_ROLLBACK_FAILED", handle_release_rollback_check,
+	    handle_release_rollback_key, handle_release_rollback, NULL },
 };
 
 #define DISPATCH_NTYPES (sizeof(dispatch_table) / sizeof(dispatch_table[0]))

@@ -26,6 +26,8 @@ static const struct main_cmd main_cmds[] = {
 	{ "run", cmd_run, "the daemon: consume events, commit, publish" },
 	{ "commit", cmd_commit, "commit files to the store without the bus" },
 	{ "publish", cmd_publish, "publish release files without the bus" },
+	{ "unpublish", cmd_unpublish,
+	    "take a release back from its targets (rollback)" },
 	{ "emit", cmd_emit, "send an event and wait for the answer" },
 	{ "list", cmd_list, "list committed artifacts" },
 	{ "show", cmd_show, "show the artifact of a correlation id" },

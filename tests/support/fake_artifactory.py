@@ -13,6 +13,9 @@ Rules from publishers.md section 2:
   GET /artifactory/api/storage/<repo>/<path> -> file info with checksums,
       or 404 {"errors":[{"status":404,"message":"Unable to find item"}]}.
   GET /artifactory/<repo>/<path> -> the bytes.
+  DELETE /artifactory/<repo>/<path> -> 204 (the item removed), or 404
+      {"errors":[{"status":404,"message":"Could not locate artifact
+      '<repo>:<path>'."}]} when there is nothing at the path.
 Auth: Bearer <token> or Basic <user>:<password> (--token / --user /
 --password); otherwise 401 {"errors":[{"status":401,"message":"Bad
 credentials"}]}. Unknown repository -> 404. Plus the control API.
@@ -94,6 +97,23 @@ class Handler(fake_common.FakeHandler):
             return self.reply(200, it["data"],
                               ctype="application/octet-stream")
         return self.reply(404, errors(404, "Not Found"))
+
+    def handle_DELETE(self, path):
+        self.read_body()
+        self.record()
+        if not self.authed():
+            return self.reply(401, errors(401, "Bad credentials"))
+        segs, _ = self.split(path)
+        if segs[1:2] != ["artifactory"] or len(segs) < 4:
+            return self.reply(404, errors(404, "Not Found"))
+        repo, rel = segs[2], "/".join(segs[3:])
+        with self.server.lock2:
+            it = self.server.items.pop((repo, rel), None)
+        if it is None:
+            return self.reply(404, errors(
+                404, "Could not locate artifact '%s:%s'." % (repo, rel)))
+        self.record(deleted=rel)
+        return self.reply(204)
 
     def handle_PUT(self, path):
         body = self.read_body()

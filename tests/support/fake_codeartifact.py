@@ -250,6 +250,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                     "package": q["package"][0],
                                     "version": q["version"][0],
                                     "assets": assets})
+        if path in ("/v1/package/versions/delete",
+                    "/v1/package/versions/update_status"):
+            return self._versions(path, body)
         if path == "/pypi/%s/" % REPO:
             return self._upload(body)
         self._send(404, {"message": "no route"})

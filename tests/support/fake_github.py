@@ -16,6 +16,9 @@ Rules from publishers.md section 5:
         422 already_exists; with --immutable, a published release refuses
         uploads (422 "Cannot upload assets to an immutable release")
   - DELETE /repos/{o}/{r}/releases/assets/{id} -> 204
+  - DELETE /repos/{o}/{r}/releases/{id} -> 204, the release and its
+        assets gone (an immutable release may be deleted; its assets
+        cannot be deleted one by one)
 Assets carry "digest": "sha256:<hex>", "state", "size",
 "browser_download_url"; GET /repos/{o}/{r}/releases/assets/{id} with
 Accept: application/octet-stream redirects to /storage/{id}, the bytes
@@ -295,7 +298,16 @@ class Handler(fake_common.FakeHandler):
         m = re.match(r"^/repos/%s/releases/assets/(\d+)$" %
                      re.escape(self.server.args.repo), p)
         if not m:
-            return self.reply(404, NOT_FOUND)
+            m = re.match(r"^/repos/%s/releases/(\d+)$" %
+                         re.escape(self.server.args.repo), p)
+            if not m:
+                return self.reply(404, NOT_FOUND)
+            with self.server.lock2:
+                r = self.find(int(m.group(1)))
+                if r is None:
+                    return self.reply(404, NOT_FOUND)
+                self.server.releases.remove(r)
+            return self.reply(204)
         aid = int(m.group(1))
         with self.server.lock2:
             for r in self.server.releases:
