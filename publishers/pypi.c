@@ -39,6 +39,7 @@
 #include "common/xalloc.h"
 #include "publishers/oidc.h"
 #include "publishers/pypirc.h"
+#include "publishers/verify_pypi.h"
 
 #define PYPI_DEFAULT_URL "https://upload.pypi.org/legacy/"
 
@@ -968,7 +969,9 @@ pypi_upload(void *state, const struct publish_target *t,
 	return rc;
 }
 
-/* Verification (verify.h): the sha256 the JSON API lists for the file. */
+/* Verification (verify.h): the sha256 the JSON API lists for the file,
+ * else the one the simple index (setting simple_url, else beside the
+ * JSON API) lists: indexes without the JSON API all have it. */
 static int
 pypi_served(void *state, const struct publish_target *t,
     const struct publish_release *rel, const struct publish_file *f,
@@ -979,15 +982,28 @@ pypi_served(void *state, const struct publish_target *t,
 		.auth_header = s->auth,
 		.json_url = s->json_url,
 		.what = s->what };
+	char *simple = publish_target_get(t, "simple_url");
+	int rc = ERR_NOTFOUND;
 
-	(void)t;
 	(void)rel;
-	if (s->json_url == NULL)
-		return error_set(err, ERR_FAIL, "CONFIG",
-		    "%s: no json_url to read what the index serves", s->what);
 	if (f->meta == NULL)
-		return ERR_NOTFOUND;
-	return json_lookup(&ep, f, served, NULL, err);
+		goto out;
+	if (s->json_url != NULL &&
+	    (rc = json_lookup(&ep, f, served, NULL, err)) == 0)
+		goto out;
+	if (simple == NULL)
+		simple = verify_pypi_simple_url(s->json_url);
+	if (simple != NULL)
+		rc = verify_pypi_simple(simple, f->meta->name, f->filename,
+		    s->what, served, err);
+	else if (s->json_url == NULL)
+		rc = error_set(err, ERR_FAIL, "CONFIG",
+		    "%s: no json_url or simple_url to read what the index "
+		    "serves",
+		    s->what);
+out:
+	free(simple);
+	return rc;
 }
 
 const struct publisher_ops pypi_publisher = {

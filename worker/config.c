@@ -371,6 +371,10 @@ static const struct config_desc config_descs[] = {
 	{ "http-backoff-ms", { "ARTIFACTD_HTTP_BACKOFF_MS" }, NULL, CT_INT,
 	    F(publish_env.http_backoff_ms), 0, "1000", 60000, false,
 	    "first wait between publishing attempts, doubled each time" },
+	{ "verify-deadline", { "ARTIFACTD_VERIFY_DEADLINE" }, NULL, CT_INT,
+	    F(publish_env.verify_deadline_s), 0, "120", 3600, false,
+	    "seconds to wait for each published file to be served back with "
+	    "its sha256 (0: do not verify)" },
 };
 
 #define CONFIG_NDESCS (sizeof(config_descs) / sizeof(config_descs[0]))
@@ -666,6 +670,11 @@ config_target_key_ok(const struct config_target_keys *tk, const char *key)
 {
 	size_t i, n;
 
+	/* Every type: verification after upload (publishers/verify.h). */
+	if (strcmp(key, "verify") == 0 || strcmp(key, "verify_deadline") == 0)
+		return true;
+	if (strcmp(tk->type, "pypi") == 0 && strcmp(key, "simple_url") == 0)
+		return true;
 	for (i = 0; tk->keys[i] != NULL; i++) {
 		n = strlen(tk->keys[i]);
 		if (strncmp(key, tk->keys[i], n) != 0)
