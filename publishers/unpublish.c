@@ -111,8 +111,10 @@ unpublish_for(const char *type)
 		return unpublish_pypi;
 	if (strcmp(type, "github") == 0)
 		return unpublish_github;
-	if (strcmp(type, "artifactory") == 0 || strcmp(type, "s3") == 0)
+	if (strcmp(type, "artifactory") == 0)
 		return unpublish_files;
+	if (strcmp(type, "s3") == 0)
+		return unpublish_s3;
 	if (strcmp(type, "codeartifact") == 0)
 		return unpublish_codeartifact;
 	return NULL;

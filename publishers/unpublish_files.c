@@ -5,11 +5,7 @@
  * (the same url, repository and path template as artifactory.c): each
  * file, its .sha256, then SHA256SUMS itself last, so that a rollback
  * interrupted half way is resumed by the next one from what is left.
- *
- * SHA256SUMS is read from the server, so its names are input from
- * outside: a name with a slash, "..", a control character or more than
- * 255 bytes is refused (it could only point outside the release's
- * directory), and at most RELEASE_MAX_FILES lines are read.
+ * The names SHA256SUMS lists are checked by unpublish_sums_each.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +17,6 @@
 #include "common/xalloc.h"
 #include "publishers/http.h"
 #include "publishers/unpublish_int.h"
-
-/* A file name as the release published it: a basename (NAME_MAX). */
-#define UF_NAME_MAX 255
 
 struct uf {
 	const char *target;
@@ -136,22 +129,6 @@ uf_free(struct uf *u)
 	secret_free(u->auth);
 }
 
-/* A name from SHA256SUMS that stays inside the release's directory. */
-static bool
-uf_name_ok(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > UF_NAME_MAX ||
-	    (n <= 2 && s[0] == '.' && (n == 1 || s[1] == '.')))
-		return false;
-	for (i = 0; i < n; i++)
-		if (s[i] == '/' || s[i] == '\\' || (unsigned char)s[i] < 0x20 ||
-		    s[i] == 0x7f)
-			return false;
-	return true;
-}
-
 /* GET SHA256SUMS into resp. 0 (resp->status 200 or 404), or an error. */
 static int
 uf_sums(struct http_response *resp, const struct uf *u, struct error *err)
@@ -195,44 +172,18 @@ uf_remove(struct unpublish_result *out, const struct uf *u, const char *name,
 	return rc;
 }
 
-/* Every file SHA256SUMS lists ("<hex>  <name>" lines), and its .sha256. */
+struct uf_walk {
+	struct unpublish_result *out;
+	const struct uf *u;
+	bool dry;
+};
+
 static int
-uf_listed(struct unpublish_result *out, const struct uf *u, const char *text,
-    size_t len, bool dry)
+uf_each(void *arg, const char *name)
 {
-	const char *p = text, *end = text + len;
-	size_t lines = 0;
-	int rc = 0, r;
+	struct uf_walk *w = arg;
 
-	while (p < end && lines < RELEASE_MAX_FILES) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end,
-		           *sp = memchr(p, ' ', (size_t)(le - p));
-		char name[UF_NAME_MAX + 8];
-		size_t n;
-
-		lines++;
-		if (sp != NULL && sp + 1 < le && (sp[1] == ' ' || sp[1] == '*'))
-			sp += 2;
-		else
-			sp = NULL;
-		n = sp ? (size_t)(le - sp) : 0;
-		if (sp == NULL || !uf_name_ok(sp, n)) {
-			log_warnx("unpublish_sums_line_refused target=%s "
-			          "line=%zu",
-			    u->target, lines);
-		} else {
-			memcpy(name, sp, n);
-			name[n] = '\0';
-			if ((r = uf_remove(out, u, name, dry)) < 0)
-				rc = r;
-			snprintf(name + n, sizeof(name) - n, ".sha256");
-			if ((r = uf_remove(out, u, name, dry)) < 0)
-				rc = r;
-		}
-		p = nl ? nl + 1 : end;
-	}
-	return rc;
+	return uf_remove(w->out, w->u, name, w->dry);
 }
 
 int
@@ -247,13 +198,6 @@ unpublish_files(struct unpublish_result *out, const struct publish_target *t,
 	error_clear(&err);
 	http_response_init(&resp);
 	memset(&u, 0, sizeof(u));
-	if (strcmp(t->type, "s3") == 0) {
-		rc = error_set(&err, ERR_FAIL, "UNSUPPORTED",
-		    "rollback of s3 targets is not implemented yet: delete "
-		    "the release's objects by hand");
-		rc = unpublish_item_fail(out, t->name, "", rc, &err);
-		goto out;
-	}
 	if ((rc = uf_init(&u, t, rel, &err)) < 0 ||
 	    (rc = uf_sums(&resp, &u, &err)) < 0) {
 		rc = unpublish_item_fail(out, t->name, "", rc, &err);
@@ -266,8 +210,12 @@ unpublish_files(struct unpublish_result *out, const struct publish_target *t,
 		    NULL);
 		goto out;
 	}
-	rc = uf_listed(out, &u, resp.body.data ? resp.body.data : "",
-	    resp.body.len, rel->dry_run);
+	{
+		struct uf_walk w = { out, &u, rel->dry_run };
+
+		rc = unpublish_sums_each(resp.body.data ? resp.body.data : "",
+		    resp.body.len, t->name, uf_each, &w);
+	}
 	/* SHA256SUMS last, and only when everything it lists is gone. */
 	if (rc == 0)
 		rc = uf_remove(out, &u, "SHA256SUMS", rel->dry_run);

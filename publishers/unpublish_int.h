@@ -36,4 +36,23 @@ int unpublish_item_fail(struct unpublish_result *out, const char *target,
 int unpublish_http_delete(enum unpublish_status *st, const char *url,
     const char *const *hdrs, const char *what, struct error *err);
 
+/* A file name as a release publishes it: a basename (NAME_MAX). */
+#define UNPUBLISH_NAME_MAX 255
+
+/*
+ * Walk a SHA256SUMS text ("<hex>  <name>" lines, sha256sum's format, as
+ * the release wrote it): fn(arg, name) then fn(arg, name ".sha256") for
+ * each listed file. The text comes from the server, so a name with a
+ * slash or backslash, "." or "..", a control character or more than
+ * UNPUBLISH_NAME_MAX bytes is skipped with a warning (it could only point
+ * outside the release's directory), and at most RELEASE_MAX_FILES lines
+ * are read. Returns 0 or the last negative return of fn (every name is
+ * still tried).
+ */
+int unpublish_sums_each(const char *text, size_t len, const char *target,
+    int (*fn)(void *arg, const char *name), void *arg);
+
+int unpublish_s3(struct unpublish_result *out, const struct publish_target *t,
+    const struct publish_release *rel);
+
 #endif

@@ -91,3 +91,58 @@ out:
 	http_response_dispose(&resp);
 	return rc;
 }
+
+/* A name from SHA256SUMS that stays inside the release's directory. */
+static bool
+sums_name_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > UNPUBLISH_NAME_MAX ||
+	    (n <= 2 && s[0] == '.' && (n == 1 || s[1] == '.')))
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] == '/' || s[i] == '\\' || (unsigned char)s[i] < 0x20 ||
+		    s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+int
+unpublish_sums_each(const char *text, size_t len, const char *target,
+    int (*fn)(void *arg, const char *name), void *arg)
+{
+	const char *p = text, *end = text + len;
+	size_t lines = 0;
+	int rc = 0, r;
+
+	while (p < end && lines < RELEASE_MAX_FILES) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		const char *sp = memchr(p, ' ', (size_t)(le - p));
+		char name[UNPUBLISH_NAME_MAX + 8];
+		size_t n;
+
+		lines++;
+		if (sp != NULL && sp + 1 < le && (sp[1] == ' ' || sp[1] == '*'))
+			sp += 2;
+		else
+			sp = NULL;
+		n = sp ? (size_t)(le - sp) : 0;
+		if (sp == NULL || !sums_name_ok(sp, n)) {
+			log_warnx("unpublish_sums_line_refused target=%s "
+			          "line=%zu",
+			    target, lines);
+		} else {
+			memcpy(name, sp, n);
+			name[n] = '\0';
+			if ((r = fn(arg, name)) < 0)
+				rc = r;
+			snprintf(name + n, sizeof(name) - n, ".sha256");
+			if ((r = fn(arg, name)) < 0)
+				rc = r;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return rc;
+}
