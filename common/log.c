@@ -39,7 +39,14 @@
  * escaping may quadruple it, and the line must still fit. */
 #define LOG_VALUE_MAX 1024
 
+/* The trace id of the event this thread is about (log_context_set):
+ * 32 hex digits and the NUL, so the line grows by a fixed few bytes. */
+#define LOG_TRACE_ID_SIZE 33
+/* Room kept past LOG_LINE_MAX for " trace_id=<32 hex>". */
+#define LOG_CONTEXT_MAX 48
+
 static enum log_level log_min = LOG_LEVEL_INFO;
+static _Thread_local char log_trace_id[LOG_TRACE_ID_SIZE];
 static bool log_json;
 /* log_bool's strings: recognised by address. */
 static const char log_true[] = "true";
@@ -56,6 +63,28 @@ log_init(enum log_level level, bool json)
 {
 	log_min = level;
 	log_json = json;
+}
+
+void
+log_context_set(const char *trace_id)
+{
+	size_t i;
+
+	log_trace_id[0] = '\0';
+	if (trace_id == NULL || strlen(trace_id) != LOG_TRACE_ID_SIZE - 1)
+		return;
+	/* Only hex is taken: the value is written bare, never escaped. */
+	for (i = 0; i < LOG_TRACE_ID_SIZE - 1; i++)
+		if (!((trace_id[i] >= '0' && trace_id[i] <= '9') ||
+		        (trace_id[i] >= 'a' && trace_id[i] <= 'f')))
+			return;
+	memcpy(log_trace_id, trace_id, LOG_TRACE_ID_SIZE);
+}
+
+const char *
+log_context_trace_id(void)
+{
+	return log_trace_id;
 }
 
 int
@@ -482,6 +511,11 @@ log_emit(enum log_level level, const char *fmt, va_list ap, const char *errstr)
 		buf_puts(&tb, " err=\"");
 		log_put_value(&tb, errstr, strlen(errstr), true);
 		buf_puts(&tb, "\"");
+	}
+	if (log_trace_id[0] != '\0') {
+		/* Past the line's cap if need be: a cut line keeps it. */
+		tb.max = LOG_LINE_MAX + LOG_CONTEXT_MAX;
+		buf_printf(&tb, " trace_id=%s", log_trace_id);
 	}
 	text = tb.data != NULL ? tb.data : "";
 	clock_gettime(CLOCK_REALTIME, &now);

@@ -49,6 +49,19 @@ void fatal(const char *fmt, ...)
 void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 
+/*
+ * The trace id (32 lower-case hex) put on every line this thread writes
+ * until cleared: a trailing `trace_id=<hex>` pair in text, a "trace_id"
+ * field in JSON. The worker sets it around the handling of one event
+ * (on the handler thread, and on the loop thread while it logs about
+ * that event). The value is copied; NULL, or anything but 32 lower-case
+ * hex digits, clears it.
+ */
+void log_context_set(const char *trace_id);
+
+/* The calling thread's trace id, "" when none (for tests). */
+const char *log_context_trace_id(void);
+
 /* Format a line as JSON (exposed for tests): text is the message as the
  * caller wrote it, where the bytes LOG_TYPED_BEGIN and LOG_TYPED_END
  * enclose the text of a typed (number or boolean) conversion; they never
