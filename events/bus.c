@@ -206,8 +206,11 @@ conn_stat_connected(struct bus_conn *conn, bool up)
  * is no longer pending (another consumer claimed and answered it, or it
  * was acknowledged already), nothing is written, so two workers racing on
  * one entry emit one outcome. ARGV: group, id, channel, maxlen, nevents,
- * then per event json/event_id/event_type/correlation_id ("" = absent),
- * then the number of dead-letter field pairs and the pairs.
+ * then per event json/event_id/event_type/correlation_id ("" = absent)
+ * and its stream ("": the output stream, KEYS[2], and only those are
+ * published on the channel; else that stream, undeclared: the bus runs
+ * on one Redis, never a cluster), then the number of dead-letter field
+ * pairs and the pairs.
  */
 static const char bus_complete_lua[] =
     "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then\n"
@@ -229,11 +232,12 @@ static const char bus_complete_lua[] =
     "  if ARGV[i+3] ~= '' then\n"
     "    a[#a+1] = '" FIELD_CORRELATION_ID "'; a[#a+1] = ARGV[i+3]\n"
     "  end\n"
+    "  if ARGV[i+4] ~= '' then a[1] = ARGV[i+4] end\n"
     "  redis.call('XADD', unpack(a))\n"
-    "  if ARGV[3] ~= '' then\n"
+    "  if ARGV[3] ~= '' and ARGV[i+4] == '' then\n"
     "    redis.call('PUBLISH', ARGV[3], ARGV[i])\n"
     "  end\n"
-    "  i = i + 4\n"
+    "  i = i + 5\n"
     "end\n"
     "local n = tonumber(ARGV[i])\n"
     "if n > 0 then\n"
@@ -2224,7 +2228,7 @@ bus_complete(struct bus *bus, const struct bus_completion *cp,
 		return bus_complete_split(bus, cp, done, arg);
 	if (!conn_usable(conn))
 		return ERR_TRANSIENT;
-	nargs = 16 + 4 * cp->nevents + 2 * (m->nfields + 8);
+	nargs = 16 + 5 * cp->nevents + 2 * (m->nfields + 8);
 	argv = xcalloc(nargs, sizeof(*argv));
 	lens = xcalloc(nargs, sizeof(*lens));
 #define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
@@ -2252,6 +2256,7 @@ bus_complete(struct bus *bus, const struct bus_completion *cp,
 		ARG(e->event_id ? e->event_id : "");
 		ARG(e->event_type ? e->event_type : "");
 		ARG(e->correlation_id ? e->correlation_id : "");
+		ARG(e->stream ? e->stream : "");
 	}
 	if (cp->dead) {
 		ndead = m->nfields + FIELD_DEAD_COUNT;

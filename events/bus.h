@@ -140,6 +140,9 @@ struct bus_out_event {
 	const char *event_id;       /* may be NULL */
 	const char *event_type;     /* may be NULL */
 	const char *correlation_id; /* may be NULL */
+	/* NULL: the output stream (and its channel); else this stream,
+	 * e.g. a RELEASE_TAGGED handed back to the release stream. */
+	const char *stream;
 };
 
 /* What to do with one input entry, atomically (one Lua script, which

@@ -41,6 +41,7 @@ struct gh_state {
 	long long id; /* release id, 0 in a dry run */
 	bool draft;
 	char *what;
+	char *notes; /* the release's body: setting release_notes, NULL */
 };
 
 static void
@@ -55,6 +56,7 @@ gh_state_free(void *arg)
 	secret_free(s->auth);
 	free(s->upload);
 	free(s->html_url);
+	free(s->notes);
 	free(s->what);
 	free(s);
 }
@@ -190,6 +192,8 @@ create_draft(struct gh_state *s, const struct publish_release *rel,
 	cJSON_AddBoolToObject(req, "draft", 1);
 	cJSON_AddBoolToObject(req, "prerelease",
 	    version_is_prerelease(rel->version));
+	if (s->notes != NULL && s->notes[0] != '\0')
+		cJSON_AddStringToObject(req, "body", s->notes);
 	json = cJSON_PrintUnformatted(req);
 	url = xasprintf("%s/repos/%s/releases", s->api, s->repo);
 	http_response_init(&resp);
@@ -264,6 +268,9 @@ gh_begin(void **state, const struct publish_target *t,
 		    s->what);
 		goto out;
 	}
+	/* The body of a release it creates: RELEASE_REQUESTED's notes,
+	 * which handle_release sets on every target of the run. */
+	s->notes = publish_target_get(t, "release_notes");
 	/* A dry run contacts nobody. */
 	if (!rel->dry_run) {
 		rc = find_release(s, rel->tag, err);

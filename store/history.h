@@ -84,12 +84,29 @@ struct store_release_result {
  * Returns 0; ERR_NOTFOUND (code BRANCH_NOT_FOUND); ERR_INVALID (codes
  * INVALID_CONFIG, RELEASE_TOO_LARGE, INVALID_VERSION); ERR_CONFLICT;
  * ERR_TRANSIENT (code BRANCH_MOVED: the branch moved during the call,
- * retry); ERR_FAIL (code GIT). Nothing is pushed (docs/releasing.md).
+ * retry); ERR_FAIL (code GIT). Nothing is pushed: store_release_push.
  */
 int store_release(struct store *st, const struct store_release_req *req,
     struct store_release_result *res, struct error *err);
 
 void store_release_result_dispose(struct store_release_result *res);
+
+/*
+ * Push a release that store_release made (res->created or duplicate):
+ * the branch (short name; NULL: the base branch) and res->tag in one push
+ * to the store's remote, never rebuilt on a moved remote
+ * (store/push_release.c). When the push fails and this call's
+ * store_release created the release, the local tag is deleted and the
+ * branch moved back to the changelog commit's parent (compare-and-swap),
+ * so nothing half-made remains. Returns 0 pushed (also when the remote
+ * had both already), 1 when the store has no remote (nothing to do),
+ * ERR_CONFLICT (TAG_EXISTS: the remote has the tag on another object;
+ * REMOTE_MOVED: the remote's branch has commits the release did not
+ * see), ERR_FAIL (PUSH_REJECTED: the remote refused a ref, e.g. a hook;
+ * AUTH), ERR_TRANSIENT (PUSH: unreachable, timed out).
+ */
+int store_release_push(struct store *st, const char *branch,
+    const struct store_release_result *res, struct error *err);
 
 struct store_dev_result {
 	char *version;    /* "1.2.4.dev3+g1a2b3c4" */

@@ -129,7 +129,7 @@ cmd_emit(int argc, char **argv, struct config *cfg)
 		goto out;
 	}
 	ev = (struct bus_out_event){ json, env->event_id, env->event_type,
-		env->correlation_id ? env->correlation_id : "" };
+		env->correlation_id ? env->correlation_id : "", NULL };
 	if (admin_send(sent, adm, cfg->test_stream, &ev, &err) < 0) {
 		rc = cli_fail_error(&emit_spec, ea.json, CLI_EXIT_FAILED, &err);
 		goto out;

@@ -6,9 +6,10 @@
  * (store_dev_version). The package's tag prefix comes from its first tag
  * pattern in the config (packages: ... tags:), "v" without --package.
  *
- * Nothing is pushed yet, and the RELEASE_REQUESTED event is not wired
- * into the bus loop yet (docs/releasing.md); release_json() is what its
- * handler will answer with.
+ * Unless a dry run, a new release is pushed to the store's remote (branch
+ * and tag in one push; a refused push undoes it: store_release_push). The
+ * bus's RELEASE_REQUESTED does the same (worker/handle_release_request.c)
+ * and answers with the same release_json().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,17 +89,18 @@ release_dev(struct store *st, const struct release_args *a, const char *branch,
 }
 
 static int
-release_run(struct store *st, const struct release_args *a, const char *branch,
+release_once(struct store *st, const struct release_args *a, const char *branch,
     const char *prefix, struct error *err)
 {
 	struct store_release_req req = { branch, prefix, NULL, a->dry_run };
 	struct store_release_result r;
+	bool pushed;
 	cJSON *o;
 
-	if (store_release(st, &req, &r, err) < 0)
+	if (release_make(st, &req, &r, &pushed, err) < 0)
 		return -1;
 	if (a->json) {
-		o = release_json(&r, a->dry_run);
+		o = release_json(&r, a->dry_run, pushed);
 		print_json(o);
 		cJSON_Delete(o);
 	} else if (r.bump == VERSION_BUMP_NONE)
@@ -134,7 +136,8 @@ cmd_release(int argc, char **argv, struct config *cfg)
 		"[--dev] [--json]",
 		"Compute the next version from the Conventional Commits since "
 		"the package's\nlast release tag, commit CHANGELOG.md and "
-		"create the annotated tag (not\npushed yet). --dev prints the "
+		"create the annotated tag, pushed to the\nstore's remote. "
+		"--dev prints the "
 		"setuptools_scm version of the branch tip.",
 		opts, sizeof(opts) / sizeof(opts[0]), 0, 0 };
 	struct release_args a = { 0 };
@@ -173,7 +176,7 @@ cmd_release(int argc, char **argv, struct config *cfg)
 	branch = a.branch ? a.branch : cfg->base_branch;
 	if (app_open_store(&st, cfg, &err) < 0 ||
 	    (a.dev ? release_dev(st, &a, branch, prefix, &err)
-	           : release_run(st, &a, branch, prefix, &err)) < 0) {
+	           : release_once(st, &a, branch, prefix, &err)) < 0) {
 		rc = cli_fail(&spec, a.json, 1, err.code, "%s: %s", err.code,
 		    err.msg);
 		goto out;

@@ -41,6 +41,9 @@ static const struct dispatch_type dispatch_table[] = {
 	{ "RELEASE_ROLLBACK_REQUESTED", offsetof(struct config, release_stream),
 	    "RELEASE_ROLLBACK_FAILED", handle_release_rollback_check,
 	    handle_release_rollback_key, handle_release_rollback, NULL },
+	{ "RELEASE_REQUESTED", offsetof(struct config, release_stream),
+	    "RELEASE_FAILED", handle_release_request_check,
+	    handle_release_request_key, handle_release_request, NULL },
 };
 
 #define DISPATCH_NTYPES (sizeof(dispatch_table) / sizeof(dispatch_table[0]))

@@ -29,14 +29,16 @@
 #include "worker/handler.h"
 #include "worker/metrics.h"
 #include "worker/release_provenance.h"
+#include "worker/release_req.h"
 #include "worker/scan_gate.h"
 
 int
 handle_release_check(const struct config *cfg, const struct envelope *env,
     struct error *err)
 {
-	(void)cfg; /* the tag names a release; no ref is written */
-	return envelope_check_release(env, err);
+	/* The tag names a release; no ref is written. A package with a
+	 * bundle needs no files. */
+	return release_tagged_check(cfg, env, err);
 }
 
 /* One release of a tag at a time: two runs would race for its assets. */
@@ -213,6 +215,7 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 	struct release_config rc;
 	struct release_request req = { 0 };
 	struct release_result rr;
+	struct release_bundle bundle = { 0 };
 	struct error err;
 	const char **files = NULL, **targets = NULL;
 	const cJSON *dry;
@@ -241,6 +244,12 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 		goto failed;
 	req.files = files;
 	req.targets = targets;
+	/* A RELEASE_REQUESTED's release: its notes are the GitHub body,
+	 * and a bundling package's ZIP joins the files. */
+	release_notes_set(&rc, envelope_data_string(env, "notes"));
+	if ((r = release_bundle_add(&bundle, ctx->cfg, ctx->store, &req,
+	         &err)) < 0)
+		goto failed;
 	log_info("release_event event_id=%s tag=%s files=%zu dry_run=%s",
 	    env->event_id, req.tag ? req.tag : "", req.nfiles,
 	    log_bool(req.dry_run));
@@ -313,6 +322,7 @@ failed:
 	log_warnx("release_failed event_id=%s code=%s error=\"%s\"",
 	    env->event_id, err.code, err.msg);
 out:
+	release_bundle_dispose(&bundle);
 	free(files);
 	free(targets);
 	release_result_dispose(&rr);

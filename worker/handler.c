@@ -58,6 +58,15 @@ handler_result_add(struct handler_result *res, const struct envelope *ev)
 	e->error_code =
 	    cJSON_IsString(code) ? xstrdup(code->valuestring) : NULL;
 	e->json = envelope_to_json(ev);
+	e->stream = NULL;
+}
+
+void
+handler_result_forward(struct handler_result *res, const struct envelope *ev,
+    const char *stream)
+{
+	handler_result_add(res, ev);
+	res->events[res->nevents - 1].stream = xstrdup(stream);
 }
 
 void
@@ -71,6 +80,7 @@ handler_result_dispose(struct handler_result *res)
 		free(res->events[i].correlation_id);
 		free(res->events[i].error_code);
 		free(res->events[i].json);
+		free(res->events[i].stream);
 	}
 	free(res->events);
 	free(res->reason);

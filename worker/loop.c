@@ -424,6 +424,7 @@ loop_write(struct item *it)
 		ev[i].event_id = e->event_id;
 		ev[i].event_type = e->type;
 		ev[i].correlation_id = e->correlation_id;
+		ev[i].stream = e->stream;
 	}
 	c.msg = it->msg;
 	c.events = ev;

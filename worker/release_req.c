@@ -1,16 +1,23 @@
 /*
- * release_req.c - the package's tag prefix, the release answer's JSON and
- * the bundle's file name (release_req.h).
+ * release_req.c - the package's tag prefix, making and pushing a release,
+ * the release answer's JSON, the package of a tag, the bundle's file name
+ * and the bundle a RELEASE_TAGGED builds (release_req.h).
  */
 #include "worker/release_req.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/log.h"
 #include "common/version.h"
 #include "common/xalloc.h"
+#include "events/envelope.h"
 
 int
 release_prefix(char *out, size_t n, const struct config *cfg,
@@ -43,8 +50,57 @@ add_str(cJSON *o, const char *k, const char *v)
 		cJSON_AddNullToObject(o, k);
 }
 
+int
+release_make(struct store *st, const struct store_release_req *req,
+    struct store_release_result *res, bool *pushed, struct error *err)
+{
+	int rc;
+
+	*pushed = false;
+	if ((rc = store_release(st, req, res, err)) < 0)
+		return rc;
+	if (req->dry_run || res->tag == NULL)
+		return 0;
+	if ((rc = store_release_push(st, req->branch, res, err)) < 0) {
+		store_release_result_dispose(res);
+		return rc;
+	}
+	*pushed = rc == 0;
+	return 0;
+}
+
+const struct config_package *
+release_package_of(const struct config *cfg, const char *package,
+    const char *tag)
+{
+	const struct config_package *best = NULL;
+	size_t i, j, len, best_len = 0;
+
+	for (i = 0; tag != NULL && i < cfg->npackages; i++) {
+		const struct config_package *p = &cfg->packages[i];
+
+		if (package != NULL && strcmp(p->name, package) != 0)
+			continue;
+		for (j = 0; j < p->ntag_patterns; j++) {
+			const char *pat = p->tag_patterns[j];
+
+			len = strlen(pat);
+			if (len == 0 || pat[len - 1] != '*' ||
+			    memchr(pat, '*', len - 1) != NULL ||
+			    strncmp(tag, pat, len - 1) != 0 ||
+			    tag[len - 1] == '\0')
+				continue;
+			if (best == NULL || len > best_len) {
+				best = p;
+				best_len = len;
+			}
+		}
+	}
+	return best;
+}
+
 cJSON *
-release_json(const struct store_release_result *r, bool dry_run)
+release_json(const struct store_release_result *r, bool dry_run, bool pushed)
 {
 	cJSON *o = cJSON_CreateObject(),
 	      *c = cJSON_AddArrayToObject(o, "commits");
@@ -63,7 +119,7 @@ release_json(const struct store_release_result *r, bool dry_run)
 	cJSON_AddBoolToObject(o, "created", r->created);
 	cJSON_AddBoolToObject(o, "duplicate", r->duplicate);
 	cJSON_AddBoolToObject(o, "dry_run", dry_run);
-	cJSON_AddBoolToObject(o, "pushed", false);
+	cJSON_AddBoolToObject(o, "pushed", pushed);
 	return o;
 }
 
@@ -111,4 +167,98 @@ release_bundle_name(const struct config *cfg, const char *package,
 		out = xasprintf("%s_v%s.zip", base, tag + plen);
 	free(base);
 	return out;
+}
+
+int
+release_tagged_check(const struct config *cfg, const struct envelope *env,
+    struct error *err)
+{
+	const cJSON *files =
+	    cJSON_GetObjectItemCaseSensitive(env->data, "files");
+	const cJSON *targets =
+	    cJSON_GetObjectItemCaseSensitive(env->data, "targets");
+	const char *tag = envelope_data_string(env, "tag");
+	const struct config_package *p =
+	    release_package_of(cfg, envelope_data_string(env, "package"), tag);
+
+	if (p == NULL || !p->bundle ||
+	    (files != NULL &&
+	        (!cJSON_IsArray(files) || cJSON_GetArraySize(files) > 0)))
+		return envelope_check_release(env, err);
+	if (targets != NULL && !cJSON_IsArray(targets))
+		return error_set(err, ERR_INVALID, "INVALID_EVENT",
+		    "data.targets must be an array of target names");
+	return 0;
+}
+
+int
+release_bundle_add(struct release_bundle *b, const struct config *cfg,
+    struct store *st, struct release_request *req, struct error *err)
+{
+	const struct config_package *p =
+	    release_package_of(cfg, req->package, req->tag);
+	const char *root = cfg->artifacts_root ? cfg->artifacts_root : ".";
+	struct store_bundle_result res;
+	char *name = NULL;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	if (p == NULL || !p->bundle)
+		return 0;
+	if ((name = release_bundle_name(cfg, p->name, NULL, req->tag, err)) ==
+	    NULL)
+		return err->rc;
+	b->dir = xasprintf("%s/.artifactd-bundle-XXXXXX", root);
+	if (mkdtemp(b->dir) == NULL) {
+		rc = error_set(err, ERR_TRANSIENT, "IO", "mkdtemp in %s: %s",
+		    root, strerror(errno));
+		free(b->dir);
+		b->dir = NULL;
+		goto out;
+	}
+	if ((rc = store_bundle(st, req->tag,
+	         (const char *const *)p->bundle_paths, p->nbundle_paths, b->dir,
+	         name, &res, err)) < 0)
+		goto out;
+	store_bundle_result_dispose(&res);
+	b->zip = xasprintf("%s/%s", strrchr(b->dir, '/') + 1, name);
+	b->files = xcalloc(req->nfiles + 1, sizeof(*b->files));
+	if (req->nfiles > 0)
+		memcpy(b->files, req->files, req->nfiles * sizeof(*b->files));
+	b->files[req->nfiles] = b->zip;
+	req->files = b->files;
+	req->nfiles++;
+	log_info("release_bundle tag=%s zip=%s", req->tag, name);
+out:
+	free(name);
+	return rc;
+}
+
+void
+release_bundle_dispose(struct release_bundle *b)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (b->dir != NULL && (d = opendir(b->dir)) != NULL) {
+		/* Only what store_bundle wrote: the ZIP, its .sha256 and
+		 * temporary names of them. */
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				(void)unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+		(void)rmdir(b->dir);
+	}
+	free(b->dir);
+	free(b->zip);
+	free(b->files);
+	memset(b, 0, sizeof(*b));
+}
+
+void
+release_notes_set(struct release_config *c, const char *notes)
+{
+	for (size_t i = 0; notes != NULL && notes[0] != '\0' && i < c->ntargets;
+	     i++)
+		release_target_set(&c->targets[i], "release_notes", notes);
 }

@@ -227,6 +227,7 @@ class Handler(fake_common.FakeHandler):
                      "name": req.get("name", tag),
                      "draft": bool(req.get("draft", False)),
                      "prerelease": bool(req.get("prerelease", False)),
+                     "body": req.get("body"),
                      "assets": []}
                 self.server.releases.append(r)
                 self.record(created=r["id"])
