@@ -886,9 +886,11 @@ store_commit(struct store *st, const struct store_commit_req *req,
 		struct error perr;
 
 		error_clear(&perr);
-		if (store_push_branch(st, repo, p.branch_ref, res->tags,
+		res->push = STORE_PUSH_FAILED;
+		if (store_push_batched(st, repo, p.branch_ref, res->tags,
 		        res->ntags, &newtip, &perr) == 0) {
 			res->pushed = true;
+			res->push = STORE_PUSH_OK;
 			/* When the remote had moved, our commit was rebuilt
 			 * (or found there already): report the commit that
 			 * now carries our event. The tip itself may be a

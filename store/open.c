@@ -384,6 +384,7 @@ store_free(struct store *st)
 	free(st->pool);
 	pthread_mutex_destroy(&st->pool_lock);
 	pthread_mutex_destroy(&st->helper_lock);
+	store_push_batch_free(st);
 	store_opts_free(&st->opts);
 	free(st->push_url);
 	sign_key_free(st->signer);

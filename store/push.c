@@ -51,6 +51,7 @@ push_send_request(struct store *st, const char *op, char *const *refs,
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
+	struct store *h;
 	struct buf req;
 	char byte = 'x';
 	int sv[2] = { -1, -1 }, rc = ERR_TRANSIENT;
@@ -83,9 +84,12 @@ push_send_request(struct store *st, const char *op, char *const *refs,
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &sv[1], sizeof(int));
-	pthread_mutex_lock(&st->helper_lock);
-	r = st->helper_fd >= 0 ? sendmsg(st->helper_fd, &mh, MSG_NOSIGNAL) : -1;
-	pthread_mutex_unlock(&st->helper_lock);
+	/* A store opened with opts.push_helper borrows that store's helper
+	 * (worker/repos.c: stores opened once threads run may not fork). */
+	h = st->opts.push_helper != NULL ? st->opts.push_helper : st;
+	pthread_mutex_lock(&h->helper_lock);
+	r = h->helper_fd >= 0 ? sendmsg(h->helper_fd, &mh, MSG_NOSIGNAL) : -1;
+	pthread_mutex_unlock(&h->helper_lock);
 	close(sv[1]);
 	sv[1] = -1;
 	if (r != 1) {
@@ -228,18 +232,6 @@ store_clone_fetch(struct store *st, struct error *err)
 	return rc;
 }
 
-int
-store_push_op(struct store *st, const char *op, char *const *refs, size_t nrefs,
-    struct buf *text, struct error *err)
-{
-	struct push_reply reply;
-	int rc;
-
-	rc = push_run(st, op, refs, nrefs, &reply, err);
-	*text = reply.text;
-	return rc;
-}
-
 /* The reply, and the bounded retries --------------------------------------- */
 
 /* Split "<word> <a> <b>" into a and b (bounded copies). True when the line
@@ -268,12 +260,39 @@ push_reply_fields(const char *line, const char *word, char *a, size_t asz,
 	return true;
 }
 
+/* Note name in the list of refs still open (a batch retries only those
+ * and fails only the events that own them). */
+static void
+push_open_add(char ***open, size_t *nopen, const char *name)
+{
+	size_t i;
+
+	if (open == NULL)
+		return;
+	for (i = 0; i < *nopen; i++)
+		if (strcmp((*open)[i], name) == 0)
+			return;
+	*open = xrealloc(*open, (*nopen + 1) * sizeof(**open));
+	(*open)[(*nopen)++] = xstrdup(name);
+}
+
+void
+store_push_refs_free(char **refs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(refs[i]);
+	free(refs);
+}
+
 /* Parse a reply; rebuild every fetched branch. *open_issues counts refs
- * still not on the remote (conflicting tags do not count: first wins). */
+ * still not on the remote (conflicting tags do not count: first wins);
+ * their names go to *open (may be NULL). */
 static int
 push_handle_reply(git_repository *repo, const struct store *st,
     struct push_reply *reply, size_t *open_issues, size_t *rebuilt,
-    struct error *err)
+    char ***open, size_t *nopen, struct error *err)
 {
 	char *line, *nl, name[1024], hex[64], status[32];
 	git_oid remote;
@@ -290,8 +309,10 @@ push_handle_reply(git_repository *repo, const struct store *st,
 			if (strcmp(status, "conflict") == 0)
 				log_warnx("store_push_tag_conflict ref=%s",
 				    name);
-			else
+			else {
 				(*open_issues)++;
+				push_open_add(open, nopen, name);
+			}
 			if (strcmp(status, "rejected") == 0 ||
 			    strcmp(status, "missing") == 0)
 				log_warnx("store_push_ref ref=%s status=%s",
@@ -311,42 +332,66 @@ push_handle_reply(git_repository *repo, const struct store *st,
 }
 
 int
+store_push_refs(struct store *st, git_repository *repo, char *const *refs,
+    size_t nrefs, char ***open, size_t *nopen, struct error *err)
+{
+	struct push_reply reply;
+	char **want = NULL, **left = NULL;
+	size_t nwant = 0, nleft = 0, n, rebuilt, i;
+	int attempt, rc = ERR_TRANSIENT;
+
+	*open = NULL;
+	*nopen = 0;
+	for (i = 0; i < nrefs; i++)
+		push_open_add(&want, &nwant, refs[i]);
+	for (attempt = 0; attempt < STORE_PUSH_ATTEMPTS; attempt++) {
+		if (attempt > 0)
+			store_backoff(attempt + 4);
+		rc = push_run(st, "push", want, nwant, &reply, err);
+		if (rc == 0)
+			rc = push_handle_reply(repo, st, &reply, &n, &rebuilt,
+			    &left, &nleft, err);
+		buf_dispose(&reply.text);
+		if (rc < 0) /* every ref of this attempt stays open */
+			break;
+		/* Only the refs that are still open are tried again. */
+		store_push_refs_free(want, nwant);
+		want = left;
+		nwant = nleft;
+		left = NULL;
+		nleft = 0;
+		if (nwant == 0)
+			break;
+		rc = error_set(err, ERR_TRANSIENT, "PUSH",
+		    "%zu refs not pushed yet", nwant);
+		if (rebuilt == 0 && attempt > 0)
+			break; /* nothing changed: try again later */
+	}
+	store_push_refs_free(left, nleft);
+	*open = want;
+	*nopen = nwant;
+	return rc;
+}
+
+int
 store_push_branch(struct store *st, git_repository *repo,
     const char *branch_ref, char **tags, size_t ntags, git_oid *new_tip,
     struct error *err)
 {
-	struct push_reply reply;
-	char **refs;
-	size_t open, rebuilt, i;
-	int attempt, rc = ERR_TRANSIENT;
+	char **refs, **open = NULL;
+	size_t nopen = 0, i;
+	int rc;
 
 	refs = xcalloc(ntags + 1, sizeof(*refs));
 	refs[0] = xstrdup(branch_ref);
 	for (i = 0; i < ntags; i++)
 		refs[i + 1] = xasprintf("refs/tags/%s", tags[i]);
-	for (attempt = 0; attempt < STORE_PUSH_ATTEMPTS; attempt++) {
-		if (attempt > 0)
-			store_backoff(attempt + 4);
-		rc = push_run(st, "push", refs, ntags + 1, &reply, err);
-		if (rc == 0)
-			rc = push_handle_reply(repo, st, &reply, &open,
-			    &rebuilt, err);
-		buf_dispose(&reply.text);
-		if (rc < 0)
-			break;
-		if (open == 0)
-			break;
-		rc = error_set(err, ERR_TRANSIENT, "PUSH",
-		    "%zu refs not pushed yet", open);
-		if (rebuilt == 0 && attempt > 0)
-			break; /* nothing changed: try again later */
-	}
+	rc = store_push_refs(st, repo, refs, ntags + 1, &open, &nopen, err);
+	store_push_refs_free(open, nopen);
 	if (rc == 0 && new_tip != NULL &&
 	    (rc = store_ref_commit(new_tip, repo, branch_ref, err)) < 0)
 		rc = ERR_TRANSIENT;
-	for (i = 0; i < ntags + 1; i++)
-		free(refs[i]);
-	free(refs);
+	store_push_refs_free(refs, ntags + 1);
 	return rc;
 }
 
@@ -366,7 +411,7 @@ store_push_pending(struct store *st, struct error *err)
 		rc = push_run(st, "pending", NULL, 0, &reply, err);
 		if (rc == 0)
 			rc = push_handle_reply(repo, st, &reply, &open,
-			    &rebuilt, err);
+			    &rebuilt, NULL, NULL, err);
 		buf_dispose(&reply.text);
 		if (rc < 0 || open == 0 || rebuilt == 0)
 			break;

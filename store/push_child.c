@@ -530,31 +530,6 @@ child_compare_refs(struct child_ctx *c, git_repository *repo,
 	return any_nonff;
 }
 
-/*
- * Op "release" (push_release.c): the branch and the tag in one push, or
- * nothing. A ref the comparison failed (a remote tip that is not an
- * ancestor of ours, the tag there on another object) stops it before
- * anything is sent, and nothing is fetched: a release is never rebuilt.
- * Both go in one receive-pack request, so a pre-receive hook that
- * refuses one refuses both; a refusal is reported as "ref <name> nonff
- * <the server's message>".
- */
-static int
-child_push_release(git_remote *remote, struct child_ctx *c,
-    const git_remote_callbacks *cb, struct child_ref *refs, size_t n)
-{
-	bool nonff = false;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (refs[i].state == 2)
-			return 0; /* the comparison said why */
-	/* child_push_set sends every pending non-tag in one request. */
-	for (i = 0; i < n; i++)
-		refs[i].is_tag = false;
-	return child_push_set(remote, c, cb, refs, n, false, &nonff);
-}
-
 /* One operation, in the child. Never returns. */
 static void
 child_run(int fd, const struct store_creds *creds)
@@ -612,10 +587,6 @@ child_run(int fd, const struct store_creds *creds)
 		goto done;
 	any_nonff =
 	    child_compare_refs(&c, repo, heads, nheads, refs, rq.nnames);
-	if (strcmp(rq.op, "release") == 0) {
-		grc = child_push_release(remote, &c, &cb, refs, rq.nnames);
-		goto done;
-	}
 
 	/* Branches first, then the tags whose commits are now there. */
 	if ((grc = child_push_set(remote, &c, &cb, refs, rq.nnames, false,
@@ -720,6 +691,12 @@ store_helper_start(struct store *st, struct error *err)
 	int sv[2];
 	pid_t pid;
 
+	if (st->opts.push_helper != NULL) {
+		/* Borrowed (push.c sends through it): nothing to stop. */
+		st->helper_fd = -1;
+		st->helper_pid = -1;
+		return 0;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return error_set(err, ERR_FAIL, "GIT",
 		    "socketpair for the push helper: %s", strerror(errno));
@@ -752,4 +729,43 @@ store_helper_stop(struct store *st)
 			;
 		st->helper_pid = -1;
 	}
+}
+
+int
+store_helper_open(struct store **out, const struct store_creds *creds,
+    struct error *err)
+{
+	struct store *h;
+	int rc;
+
+	*out = NULL;
+	/* The children open the repositories of later stores: the options
+	 * store_open sets before its own fork (open.c) are set here. */
+	git_libgit2_init();
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	h = xcalloc(1, sizeof(*h));
+	pthread_mutex_init(&h->helper_lock, NULL);
+	h->helper_fd = -1;
+	h->helper_pid = -1;
+	if (creds != NULL)
+		h->opts.creds = *creds; /* borrowed: the fork copies them */
+	rc = store_helper_start(h, err);
+	memset(&h->opts.creds, 0, sizeof(h->opts.creds));
+	if (rc < 0) {
+		store_helper_close(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+void
+store_helper_close(struct store *h)
+{
+	if (h == NULL)
+		return;
+	store_helper_stop(h);
+	pthread_mutex_destroy(&h->helper_lock);
+	free(h);
+	git_libgit2_shutdown();
 }

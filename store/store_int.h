@@ -88,6 +88,10 @@ struct store {
 	struct sign_key *signer;
 	char *consumer; /* opts.consumer, owned */
 
+	/* The refs waiting for the next coalesced push (push_batch.c),
+	 * made on first use. */
+	struct push_batch *batch;
+
 	/* This process's group committer for repo_path (group.c). */
 	struct store_group *group;
 };
@@ -173,17 +177,6 @@ void store_helper_stop(struct store *st);
 int store_clone_fetch(struct store *st, struct error *err);
 
 /*
- * Run one operation of push_child.c's protocol (op "release": the
- * branch and the tag in one push, nothing rebuilt) on refs in a child
- * under the push deadline. text gets the child's lines; the caller
- * disposes of it, also on failure. Returns 0 when the child said
- * "done 0", else ERR_TRANSIENT (network, timeout) or ERR_FAIL (AUTH).
- */
-struct buf;
-int store_push_op(struct store *st, const char *op, char *const *refs,
-    size_t nrefs, struct buf *text, struct error *err);
-
-/*
  * Push `branch_ref` then `tags` to the push URL, rebuilding our commits
  * on the remote tip when the remote moved (bounded). On success the local
  * branch may have been rebuilt: *new_tip (may be NULL) gets its final
@@ -193,6 +186,28 @@ int store_push_op(struct store *st, const char *op, char *const *refs,
 int store_push_branch(struct store *st, git_repository *repo,
     const char *branch_ref, char **tags, size_t ntags, git_oid *new_tip,
     struct error *err);
+
+/*
+ * Push refs (several events' branches and tags) in one push, rebuilding
+ * branches the remote moved and retrying the refs still open, bounded.
+ * *open (caller frees with store_push_refs_free) lists the refs not on
+ * the remote at the end (all of the last attempt's when the push itself
+ * failed). Returns 0 when none is open, else ERR_TRANSIENT or ERR_FAIL.
+ */
+int store_push_refs(struct store *st, git_repository *repo, char *const *refs,
+    size_t nrefs, char ***open, size_t *nopen, struct error *err);
+void store_push_refs_free(char **refs, size_t n);
+
+/*
+ * store_push_branch through the store's coalescing pusher (push_batch.c):
+ * the refs join those of other events ready within opts.push_window_ms
+ * and the call returns once their push is known, with the same result
+ * as store_push_branch for these refs alone. Window 0: store_push_branch.
+ */
+int store_push_batched(struct store *st, git_repository *repo,
+    const char *branch_ref, char **tags, size_t ntags, git_oid *new_tip,
+    struct error *err);
+void store_push_batch_free(struct store *st);
 
 /*
  * The remote's tip of branch_ref is `remote` (fetched by the push

@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "common/xalloc.h"
 #include "store/store.h"
 #include "worker/app.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
+#include "worker/repos.h"
 
 /* The list is read into memory as one JSON array; 10 000 entries bound
  * it to a few MB (the store caps the same). */
@@ -49,6 +51,69 @@ list_str(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : "-";
 }
 
+/* What list_one gathers over the repositories. */
+struct list_each {
+	const char *workflow;
+	size_t limit;
+	cJSON *all;
+	struct error *err;
+};
+
+/* The artifacts of one repository, into le->all. */
+static int
+list_one(struct store *st, const char *workflow_id, void *arg)
+{
+	struct list_each *le = arg;
+	cJSON *arr = NULL, *it;
+
+	/* A template's repository holds one workflow: skip the others. */
+	if (workflow_id != NULL && le->workflow != NULL &&
+	    strcmp(workflow_id, le->workflow) != 0)
+		return 0;
+	if (store_list(st, &arr, le->workflow, le->limit, le->err) < 0)
+		return le->err->rc;
+	while ((it = cJSON_DetachItemFromArray(arr, 0)) != NULL)
+		cJSON_AddItemToArray(le->all, it);
+	cJSON_Delete(arr);
+	return 0;
+}
+
+static int
+list_newer_first(const void *a, const void *b)
+{
+	const cJSON *x = *(cJSON *const *)a, *y = *(cJSON *const *)b;
+	const cJSON *tx =
+	    cJSON_GetObjectItemCaseSensitive(x, "commit_timestamp");
+	const cJSON *ty =
+	    cJSON_GetObjectItemCaseSensitive(y, "commit_timestamp");
+
+	return strcmp(cJSON_IsString(ty) ? ty->valuestring : "",
+	    cJSON_IsString(tx) ? tx->valuestring : "");
+}
+
+/* Several repositories' lists: newest first (the ISO timestamps sort as
+ * text), cut to limit. */
+static cJSON *
+list_merge(cJSON *all, size_t limit)
+{
+	cJSON **v, *out = cJSON_CreateArray(), *it;
+	size_t n = 0, i;
+
+	v = xcalloc((size_t)cJSON_GetArraySize(all) + 1, sizeof(*v));
+	while ((it = cJSON_DetachItemFromArray(all, 0)) != NULL)
+		v[n++] = it;
+	qsort(v, n, sizeof(*v), list_newer_first);
+	for (i = 0; i < n; i++) {
+		if (i < limit)
+			cJSON_AddItemToArray(out, v[i]);
+		else
+			cJSON_Delete(v[i]);
+	}
+	free(v);
+	cJSON_Delete(all);
+	return out;
+}
+
 int
 cmd_list(int argc, char **argv, struct config *cfg)
 {
@@ -66,7 +131,8 @@ cmd_list(int argc, char **argv, struct config *cfg)
 		"its branch and commit.",
 		opts, sizeof(opts) / sizeof(opts[0]), 0, 0 };
 	struct list_args a = { NULL, 50, false, false };
-	struct store *st = NULL;
+	struct repos *repos = NULL;
+	struct list_each le;
 	struct error err = { 0 };
 	char **args = NULL, *text;
 	size_t nargs = 0;
@@ -86,13 +152,18 @@ cmd_list(int argc, char **argv, struct config *cfg)
 		goto out;
 	}
 	app_log_init(cfg);
-	if (app_open_store(&st, cfg, &err) < 0 ||
-	    store_list(st, &arr, a.workflow, (size_t)a.limit, &err) < 0) {
+	le.workflow = a.workflow;
+	le.limit = (size_t)a.limit;
+	le.all = arr = cJSON_CreateArray();
+	le.err = &err;
+	if (app_open_repos(&repos, cfg, &err) < 0 ||
+	    repos_each(repos, list_one, &le, &err) < 0) {
 		rc = cli_fail_error(&spec, a.json,
 		    err.rc == ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILED,
 		    &err);
 		goto out;
 	}
+	arr = list_merge(arr, (size_t)a.limit);
 	if (a.json) {
 		text = cJSON_Print(arr);
 		printf("%s\n", text ? text : "[]");
@@ -113,7 +184,7 @@ cmd_list(int argc, char **argv, struct config *cfg)
 	rc = 0;
 out:
 	cJSON_Delete(arr);
-	store_free(st);
+	repos_free(repos);
 	free(args);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include "worker/app.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
+#include "worker/repos.h"
 
 struct revert_args {
 	const char *branch;
@@ -33,6 +34,29 @@ revert_opt(const char *name, const char *value, void *arg)
 	return 0;
 }
 
+/* What revert_one is asked and answers. */
+struct revert_each {
+	const char *tag, *branch, *event_id;
+	cJSON *out;
+	struct error *err;
+};
+
+/* Revert in the repository that has the tag: 1 when done (stop), 0 when
+ * this repository has no such tag. */
+static int
+revert_one(struct store *st, const char *workflow_id, void *arg)
+{
+	struct revert_each *re = arg;
+	int rc;
+
+	(void)workflow_id;
+	rc = store_revert(st, &re->out, re->tag, re->branch, re->event_id,
+	    re->err);
+	if (rc == ERR_NOTFOUND && strncmp(re->err->msg, "no tag ", 7) == 0)
+		return 0;
+	return rc < 0 ? rc : 1;
+}
+
 int
 cmd_revert(int argc, char **argv, struct config *cfg)
 {
@@ -51,7 +75,8 @@ cmd_revert(int argc, char **argv, struct config *cfg)
 		"when auto-push is on.",
 		opts, sizeof(opts) / sizeof(opts[0]), 1, 1 };
 	struct revert_args a = { NULL, NULL, false };
-	struct store *st = NULL;
+	struct repos *repos = NULL;
+	struct revert_each re;
 	struct error err = { 0 };
 	char **args = NULL, *text;
 	size_t nargs = 0;
@@ -66,14 +91,23 @@ cmd_revert(int argc, char **argv, struct config *cfg)
 	if (rc != 0)
 		goto out;
 	app_log_init(cfg);
-	if (app_open_store(&st, cfg, &err) < 0 ||
-	    store_revert(st, &o, args[0],
-	        a.branch ? a.branch : cfg->base_branch, a.event_id, &err) < 0) {
+	re.tag = args[0];
+	re.branch = a.branch ? a.branch : cfg->base_branch;
+	re.event_id = a.event_id;
+	re.out = NULL;
+	re.err = &err;
+	/* With a repo template: in the repository that has the tag. */
+	if (app_open_repos(&repos, cfg, &err) < 0 ||
+	    (rc = repos_each(repos, revert_one, &re, &err)) < 0 ||
+	    (rc == 0 && (err.rc == ERR_NOTFOUND ||
+	                    error_set(&err, ERR_NOTFOUND, "NOT_FOUND",
+	                        "no tag %s in any repository", args[0]) < 0))) {
 		rc = cli_fail_error(&spec, a.json,
 		    err.rc == ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILED,
 		    &err);
 		goto out;
 	}
+	o = re.out;
 	if (a.json) {
 		text = cJSON_Print(o);
 		printf("%s\n", text ? text : "{}");
@@ -91,7 +125,7 @@ cmd_revert(int argc, char **argv, struct config *cfg)
 	rc = 0;
 out:
 	cJSON_Delete(o);
-	store_free(st);
+	repos_free(repos);
 	free(args);
 	return rc;
 }

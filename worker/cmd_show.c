@@ -11,6 +11,7 @@
 #include "worker/app.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
+#include "worker/repos.h"
 
 static int
 show_opt(const char *name, const char *value, void *arg)
@@ -19,6 +20,28 @@ show_opt(const char *name, const char *value, void *arg)
 	if (strcmp(name, "json") == 0)
 		*(bool *)arg = true;
 	return 0;
+}
+
+/* What show_one looks for and finds. */
+struct show_each {
+	const char *id;
+	cJSON *found;
+	struct error *err;
+};
+
+/* The artifact in one repository: 1 when found (stop), 0 when this one
+ * has not got it. */
+static int
+show_one(struct store *st, const char *workflow_id, void *arg)
+{
+	struct show_each *se = arg;
+	int rc;
+
+	(void)workflow_id;
+	rc = store_show(st, &se->found, se->id, se->err);
+	if (rc == ERR_NOTFOUND)
+		return 0;
+	return rc < 0 ? rc : 1;
 }
 
 int
@@ -33,7 +56,8 @@ cmd_show(int argc, char **argv, struct config *cfg)
 		"corr_<id>; the\n\"corr_\" prefix may be given or not): its "
 		"metadata.json, branch, commit\nand files.",
 		opts, 1, 1, 1 };
-	struct store *st = NULL;
+	struct repos *repos = NULL;
+	struct show_each se;
 	struct error err = { 0 };
 	char **args = NULL, *text;
 	size_t nargs = 0;
@@ -49,13 +73,21 @@ cmd_show(int argc, char **argv, struct config *cfg)
 	if (rc != 0)
 		goto out;
 	app_log_init(cfg);
-	if (app_open_store(&st, cfg, &err) < 0 ||
-	    store_show(st, &o, args[0], &err) < 0) {
+	se.id = args[0];
+	se.found = NULL;
+	se.err = &err;
+	if (app_open_repos(&repos, cfg, &err) < 0 ||
+	    (rc = repos_each(repos, show_one, &se, &err)) < 0 ||
+	    (rc == 0 && (err.rc == ERR_NOTFOUND ||
+	                    error_set(&err, ERR_NOTFOUND, "NOT_FOUND",
+	                        "no artifact for %s in any repository",
+	                        args[0]) < 0))) {
 		rc = cli_fail_error(&spec, json,
 		    err.rc == ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILED,
 		    &err);
 		goto out;
 	}
+	o = se.found;
 	if (json) {
 		text = cJSON_Print(o);
 		printf("%s\n", text ? text : "{}");
@@ -80,7 +112,7 @@ cmd_show(int argc, char **argv, struct config *cfg)
 	rc = 0;
 out:
 	cJSON_Delete(o);
-	store_free(st);
+	repos_free(repos);
 	free(args);
 	return rc;
 }

@@ -29,6 +29,7 @@
 #include "publishers/publisher.h"
 #include "store/sign.h"
 #include "store/store.h"
+#include "worker/repos.h"
 
 enum config_type { CT_STR, CT_INT, CT_BOOL, CT_LIST };
 
@@ -180,6 +181,12 @@ static const struct config_desc config_descs[] = {
 	{ "push-timeout", { "ARTIFACTD_PUSH_TIMEOUT", "GIT_PUSH_TIMEOUT" },
 	    NULL, CT_INT, F(push_timeout_s), 0, "30", 3600, false,
 	    "hard deadline of one push, seconds" },
+	/* At most 10 s: every answer waits for its push, and a window
+	 * longer than a few seconds only delays answers. */
+	{ "push-window-ms", { "ARTIFACTD_PUSH_WINDOW_MS" }, NULL, CT_INT,
+	    F(push_window_ms), 0, "200", 10000, false,
+	    "refs ready within this window go out in one push (0: one push "
+	    "per event)" },
 	{ "git-username", { "ARTIFACTD_GIT_USERNAME" }, NULL, CT_STR,
 	    F(git_username), 0, NULL, 0, true,
 	    "user name for git over HTTPS (default x-access-token)" },
@@ -787,14 +794,6 @@ config_package_set(struct config *cfg, const char *key, char *val, size_t line,
 	} else if (strcmp(key, "targets") == 0) {
 		config_list_free(pk->targets, pk->ntargets);
 		config_split(&list, val, &pk->targets, &pk->ntargets);
-	} else if (strcmp(key, "bundle") == 0) {
-		if (util_parse_bool(&pk->bundle, val) < 0)
-			rc = error_set(err, ERR_INVALID, "CONFIG",
-			    "bundle must be true or false");
-	} else if (config_key_eq(key, "bundle-paths")) {
-		config_list_free(pk->bundle_paths, pk->nbundle_paths);
-		config_split(&list, val, &pk->bundle_paths, &pk->nbundle_paths);
-		pk->bundle = true;
 	} else {
 		rc = error_set(err, ERR_INVALID, "CONFIG", "unknown key %s",
 		    key);
@@ -1194,7 +1193,7 @@ config_validate(const struct config *cfg, struct error *err)
 	}
 	/* The check the store makes when it opens, so that check-config
 	 * refuses what run would. */
-	if (store_url_check(cfg->remote_url, err) < 0)
+	if (repos_config_check(cfg, err) < 0) /* templates, then the URL */
 		return ERR_INVALID;
 	/* The key the store will load: unusable is an error here too. */
 	if (cfg->signing_key != NULL && *cfg->signing_key != '\0' &&
@@ -1448,8 +1447,6 @@ config_dispose(struct config *cfg)
 		free(cfg->packages[i].name);
 		config_list_free(cfg->packages[i].tag_patterns,
 		    cfg->packages[i].ntag_patterns);
-		config_list_free(cfg->packages[i].bundle_paths,
-		    cfg->packages[i].nbundle_paths);
 		config_list_free(cfg->packages[i].targets,
 		    cfg->packages[i].ntargets);
 	}

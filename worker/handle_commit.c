@@ -21,6 +21,7 @@
 #include "store/store.h"
 #include "worker/artifacts.h"
 #include "worker/handler.h"
+#include "worker/repos.h"
 
 /*
  * Every ref name the event would create or move, checked before any
@@ -107,15 +108,12 @@ handle_commit(const struct handler_ctx *ctx, const struct handler_job *job,
 	struct artifact_set set = { 0 };
 	struct error err = { 0 };
 	struct envelope *out;
+	struct store *st = NULL;
 	cJSON *extra = cJSON_CreateObject(), *data, *item;
 	int64_t t0 = util_mono_ms();
 	int rc;
 
 	if ((rc = artifacts_collect(&set, env->data, cfg->artifacts_root,
-	         (size_t)cfg->max_file_bytes,
-	         (size_t)cfg->max_event_files_bytes, &err)) < 0 ||
-	    (rc = artifacts_add_strategy(&set, cfg->strategy_path,
-	         env->workflow_id, env->task_id, cfg->artifacts_root,
 	         (size_t)cfg->max_file_bytes,
 	         (size_t)cfg->max_event_files_bytes, &err)) < 0) {
 		handler_fail(res, job, &err);
@@ -138,7 +136,17 @@ handle_commit(const struct handler_ctx *ctx, const struct handler_job *job,
 	req.extra = extra;
 	req.files = set.files;
 	req.nfiles = set.nfiles;
-	if ((rc = store_commit(ctx->store, &req, &cr, &err)) < 0) {
+	/* The workflow's repository (the one, or its own with a template):
+	 * a workflow_id that cannot name one is refused (PATH_REJECTED). */
+	if ((rc = repos_get(ctx->repos, env->workflow_id, &st, &err)) < 0) {
+		log_warnx("commit_failed event_id=%s code=%s msg=\"%s\"",
+		    env->event_id, err.code, err.msg);
+		handler_fail(res, job, &err);
+		goto out;
+	}
+	rc = store_commit(st, &req, &cr, &err);
+	repos_put(ctx->repos, st);
+	if (rc < 0) {
 		log_warnx("commit_failed event_id=%s code=%s msg=\"%s\"",
 		    env->event_id, err.code, err.msg);
 		handler_fail(res, job, &err);
@@ -153,6 +161,7 @@ handle_commit(const struct handler_ctx *ctx, const struct handler_job *job,
 		cJSON_AddItemToObject(data, "tags_existing",
 		    handler_string_array(cr.tags_existing, cr.ntags_existing));
 	cJSON_AddBoolToObject(data, "pushed", cr.pushed);
+	cJSON_AddStringToObject(data, "push", store_push_name(cr.push));
 	cJSON_AddItemToObject(data, "files",
 	    handler_string_array(cr.files, cr.nfiles));
 	cJSON_AddBoolToObject(data, "duplicate", cr.duplicate);
@@ -162,9 +171,10 @@ handle_commit(const struct handler_ctx *ctx, const struct handler_job *job,
 	res->action = HANDLER_ACK;
 	res->duplicate = cr.duplicate;
 	log_info("commit_done event_id=%s branch=%s sha=%s duplicate=%s "
-	         "pushed=%s files=%zu ms=%lld",
+	         "push=%s files=%zu ms=%lld",
 	    env->event_id, cr.branch, cr.commit_sha, log_bool(cr.duplicate),
-	    log_bool(cr.pushed), set.nfiles, (long long)(util_mono_ms() - t0));
+	    store_push_name(cr.push), set.nfiles,
+	    (long long)(util_mono_ms() - t0));
 out:
 	store_commit_result_dispose(&cr);
 	artifacts_dispose(&set);

@@ -12,6 +12,7 @@
 #include "events/envelope.h"
 #include "store/store.h"
 #include "worker/handler.h"
+#include "worker/repos.h"
 
 /* data.branch, or the base branch when the event names none. */
 static const char *
@@ -53,11 +54,18 @@ handle_rollback(const struct handler_ctx *ctx, const struct handler_job *job,
 	struct error err = { 0 };
 	struct envelope *out;
 	cJSON *data = NULL;
+	struct store *st = NULL;
+	int rc;
 
 	/* A tag or branch that is not there (ERR_NOTFOUND) is the event's
 	 * fault: the policy dead-letters it. */
-	if (store_revert(ctx->store, &data, tag, branch, env->event_id, &err) <
-	    0) {
+	if (repos_get(ctx->repos, env->workflow_id, &st, &err) < 0) {
+		handler_fail(res, job, &err);
+		return;
+	}
+	rc = store_revert(st, &data, tag, branch, env->event_id, &err);
+	repos_put(ctx->repos, st);
+	if (rc < 0) {
 		handler_fail(res, job, &err);
 		return;
 	}

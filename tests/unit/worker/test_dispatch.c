@@ -180,7 +180,7 @@ static void
 test_unknown_skipped(void **state)
 {
 	struct config *cfg = *state;
-	struct handler_ctx ctx = { cfg, NULL, NULL };
+	struct handler_ctx ctx = { cfg, NULL, NULL, NULL };
 	struct handler_result res;
 	struct handler_job *job = (struct handler_job *)&ctx;
 	char *json = replace(good_commit, "TEST_PASSED", "TEST_FAILED");
@@ -255,7 +255,7 @@ static void
 test_fail_consistent(void **state)
 {
 	struct config *cfg = *state;
-	struct handler_ctx ctx = { cfg, NULL, NULL };
+	struct handler_ctx ctx = { cfg, NULL, NULL, NULL };
 	struct handler_result res;
 	struct handler_job *job = NULL;
 	struct error err;
@@ -290,7 +290,7 @@ static void
 test_refuse(void **state)
 {
 	struct config *cfg = *state;
-	struct handler_ctx ctx = { cfg, NULL, NULL };
+	struct handler_ctx ctx = { cfg, NULL, NULL, NULL };
 	struct handler_result a, b;
 	struct handler_job *job = NULL;
 	static const char junk[] = "{not json";
@@ -356,7 +356,7 @@ static void
 test_prepare_invalid(void **state)
 {
 	struct config *cfg = *state;
-	struct handler_ctx ctx = { cfg, NULL, NULL };
+	struct handler_ctx ctx = { cfg, NULL, NULL, NULL };
 	struct handler_result res;
 	struct handler_job *job = NULL;
 	char *json = replace(good_commit, "\"t1\"", "\"a..b\"");
@@ -386,7 +386,7 @@ static void
 test_secret_ids(void **state)
 {
 	struct config *cfg = *state;
-	struct handler_ctx ctx = { cfg, NULL, NULL };
+	struct handler_ctx ctx = { cfg, NULL, NULL, NULL };
 	struct handler_result res;
 	struct handler_job *job = NULL;
 	struct scanner *sc = NULL;
