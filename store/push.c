@@ -232,6 +232,18 @@ store_clone_fetch(struct store *st, struct error *err)
 	return rc;
 }
 
+int
+store_push_op(struct store *st, const char *op, char *const *refs, size_t nrefs,
+    struct buf *text, struct error *err)
+{
+	struct push_reply reply;
+	int rc;
+
+	rc = push_run(st, op, refs, nrefs, &reply, err);
+	*text = reply.text;
+	return rc;
+}
+
 /* The reply, and the bounded retries --------------------------------------- */
 
 /* Split "<word> <a> <b>" into a and b (bounded copies). True when the line

@@ -530,6 +530,31 @@ child_compare_refs(struct child_ctx *c, git_repository *repo,
 	return any_nonff;
 }
 
+/*
+ * Op "release" (push_release.c): the branch and the tag in one push, or
+ * nothing. A ref the comparison failed (a remote tip that is not an
+ * ancestor of ours, the tag there on another object) stops it before
+ * anything is sent, and nothing is fetched: a release is never rebuilt.
+ * Both go in one receive-pack request, so a pre-receive hook that
+ * refuses one refuses both; a refusal is reported as "ref <name> nonff
+ * <the server's message>".
+ */
+static int
+child_push_release(git_remote *remote, struct child_ctx *c,
+    const git_remote_callbacks *cb, struct child_ref *refs, size_t n)
+{
+	bool nonff = false;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (refs[i].state == 2)
+			return 0; /* the comparison said why */
+	/* child_push_set sends every pending non-tag in one request. */
+	for (i = 0; i < n; i++)
+		refs[i].is_tag = false;
+	return child_push_set(remote, c, cb, refs, n, false, &nonff);
+}
+
 /* One operation, in the child. Never returns. */
 static void
 child_run(int fd, const struct store_creds *creds)
@@ -587,6 +612,10 @@ child_run(int fd, const struct store_creds *creds)
 		goto done;
 	any_nonff =
 	    child_compare_refs(&c, repo, heads, nheads, refs, rq.nnames);
+	if (strcmp(rq.op, "release") == 0) {
+		grc = child_push_release(remote, &c, &cb, refs, rq.nnames);
+		goto done;
+	}
 
 	/* Branches first, then the tags whose commits are now there. */
 	if ((grc = child_push_set(remote, &c, &cb, refs, rq.nnames, false,

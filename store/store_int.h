@@ -177,6 +177,17 @@ void store_helper_stop(struct store *st);
 int store_clone_fetch(struct store *st, struct error *err);
 
 /*
+ * Run one operation of push_child.c's protocol (op "release": the
+ * branch and the tag in one push, nothing rebuilt) on refs in a child
+ * under the push deadline. text gets the child's lines; the caller
+ * disposes of it, also on failure. Returns 0 when the child said
+ * "done 0", else ERR_TRANSIENT (network, timeout) or ERR_FAIL (AUTH).
+ */
+struct buf;
+int store_push_op(struct store *st, const char *op, char *const *refs,
+    size_t nrefs, struct buf *text, struct error *err);
+
+/*
  * Push `branch_ref` then `tags` to the push URL, rebuilding our commits
  * on the remote tip when the remote moved (bounded). On success the local
  * branch may have been rebuilt: *new_tip (may be NULL) gets its final

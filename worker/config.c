@@ -794,6 +794,14 @@ config_package_set(struct config *cfg, const char *key, char *val, size_t line,
 	} else if (strcmp(key, "targets") == 0) {
 		config_list_free(pk->targets, pk->ntargets);
 		config_split(&list, val, &pk->targets, &pk->ntargets);
+	} else if (strcmp(key, "bundle") == 0) {
+		if (util_parse_bool(&pk->bundle, val) < 0)
+			rc = error_set(err, ERR_INVALID, "CONFIG",
+			    "bundle must be true or false");
+	} else if (config_key_eq(key, "bundle-paths")) {
+		config_list_free(pk->bundle_paths, pk->nbundle_paths);
+		config_split(&list, val, &pk->bundle_paths, &pk->nbundle_paths);
+		pk->bundle = true;
 	} else {
 		rc = error_set(err, ERR_INVALID, "CONFIG", "unknown key %s",
 		    key);
@@ -1447,6 +1455,8 @@ config_dispose(struct config *cfg)
 		free(cfg->packages[i].name);
 		config_list_free(cfg->packages[i].tag_patterns,
 		    cfg->packages[i].ntag_patterns);
+		config_list_free(cfg->packages[i].bundle_paths,
+		    cfg->packages[i].nbundle_paths);
 		config_list_free(cfg->packages[i].targets,
 		    cfg->packages[i].ntargets);
 	}

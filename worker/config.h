@@ -41,6 +41,12 @@ struct config_package {
 	char **targets; /* names of config_target */
 	size_t ntargets;
 	bool tag_patterns_set; /* while loading: a second spelling is refused */
+	/* A RELEASE_TAGGED of the package also builds and publishes
+	 * <Name>_v<version>.zip of the tag's tree (store_bundle), of
+	 * bundle_paths only when some are given (docs/releasing.md). */
+	bool bundle;
+	char **bundle_paths;
+	size_t nbundle_paths;
 };
 
 struct config {

@@ -55,6 +55,8 @@ struct handler_event {
 	char *correlation_id; /* NULL when the answer has none */
 	char *error_code;     /* data.error.code of a failure, else NULL */
 	char *json;           /* the whole event, serialized once */
+	char *stream; /* NULL: the output stream; else written to this input
+	                 stream (handler_result_forward) */
 };
 
 struct handler_result {
@@ -147,6 +149,13 @@ void handler_answer_failure(struct handler_result *res,
  * JSON text is built here, once. ev stays the caller's. */
 void handler_result_add(struct handler_result *res, const struct envelope *ev);
 
+/* As handler_result_add, but the event is written to `stream` (one of
+ * the daemon's input streams) instead of the output stream, in the same
+ * atomic completion: a RELEASE_REQUESTED hands its RELEASE_TAGGED to the
+ * publishing path this way. */
+void handler_result_forward(struct handler_result *res,
+    const struct envelope *ev, const char *stream);
+
 /*
  * Answer a failure of the job's input: one event of the row's failure
  * type carrying err, res->action and the answer's retryable from
@@ -183,6 +192,13 @@ int handle_release_check(const struct config *cfg, const struct envelope *env,
     struct error *err);
 char *handle_release_key(const struct config *cfg, const struct envelope *env);
 void handle_release(const struct handler_ctx *ctx,
+    const struct handler_job *job, struct handler_result *res);
+
+int handle_release_request_check(const struct config *cfg,
+    const struct envelope *env, struct error *err);
+char *handle_release_request_key(const struct config *cfg,
+    const struct envelope *env);
+void handle_release_request(const struct handler_ctx *ctx,
     const struct handler_job *job, struct handler_result *res);
 
 struct release_config;
