@@ -115,6 +115,10 @@ handle_commit(const struct handler_ctx *ctx, const struct handler_job *job,
 
 	if ((rc = artifacts_collect(&set, env->data, cfg->artifacts_root,
 	         (size_t)cfg->max_file_bytes,
+	         (size_t)cfg->max_event_files_bytes, &err)) < 0 ||
+	    (rc = artifacts_add_strategy(&set, cfg->strategy_path,
+	         env->workflow_id, env->task_id, cfg->artifacts_root,
+	         (size_t)cfg->max_file_bytes,
 	         (size_t)cfg->max_event_files_bytes, &err)) < 0) {
 		handler_fail(res, job, &err);
 		goto out;

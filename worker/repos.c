@@ -72,6 +72,8 @@ repos_store_opts(struct store_opts *o, const struct config *cfg,
 	o->require_correlation_id = cfg->require_correlation_id;
 	o->signing_key = cfg->signing_key;
 	o->consumer = cfg->consumer;
+	o->task_dir_replace = strcmp(cfg->task_dir_mode, "merge") != 0;
+	o->max_rollback_depth = (int)cfg->max_rollback_depth;
 	o->creds.username = cfg->git_username;
 	o->creds.token = cfg->git_token;
 	o->creds.password = cfg->git_password;
