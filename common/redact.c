@@ -14,12 +14,21 @@
  * caught by the registered secret values instead (config and store
  * register every configured password, decoded and as written).
  *
- * Registered secrets live in an append-only array whose count is
- * published with release semantics: readers take no lock, so redacting
- * is safe in a child forked while another thread was registering.
+ * Registered secrets live in a fixed array of slots, each an atomic
+ * pointer to an immutable entry: readers take no lock, so redacting is
+ * safe in a child forked while another thread was registering. A secret
+ * registered through an owner string (secret_register, secret_get) is
+ * released when that string is freed (secret_free -> redact_secret_release):
+ * its slot is emptied at once, and the entry is wiped and freed only when
+ * no reader is inside redact_text (a reader count, checked after the
+ * slot is emptied; every access is sequentially consistent, so a reader
+ * that could still hold the entry is always counted). Values registered
+ * without an owner (redact_secret_add, URLs) stay for the process's
+ * life, as before.
  */
 #include "common/redact.h"
 
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -30,10 +39,31 @@
 #include "common/buf.h"
 #include "common/xalloc.h"
 
+/* One registered value; len and value never change once published. */
+struct redact_entry {
+	size_t len;
+	size_t refs; /* owner records pointing here (under the lock) */
+	bool pinned; /* registered without an owner: never released */
+	struct redact_entry *next_retired;
+	char value[];
+};
+
 static pthread_mutex_t redact_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *redact_secrets[REDACT_SECRETS_MAX];
-static size_t redact_lens[REDACT_SECRETS_MAX];
+static _Atomic(struct redact_entry *) redact_slots[REDACT_SECRETS_MAX];
+/* Slots below this may be in use (a high-water mark). */
 static _Atomic size_t redact_nsecrets;
+/* Readers inside redact_text. */
+static _Atomic size_t redact_readers;
+/* Entries released while a reader may hold them (under the lock). */
+static struct redact_entry *redact_retired;
+/* Which string registered which entry (under the lock): secret_free of
+ * that string releases it. Four per slot: a value is often registered by
+ * a few copies; when full, a new registration is pinned instead (kept
+ * for good, the old behaviour). */
+#define REDACT_OWNERS_MAX (4 * REDACT_SECRETS_MAX)
+static const void *redact_owner_ptr[REDACT_OWNERS_MAX];
+static struct redact_entry *redact_owner_entry[REDACT_OWNERS_MAX];
+static size_t redact_nowners;
 
 /* Query parameters whose value is a credential (compared without case):
  * tokens, passwords, and the parts of an AWS presigned URL that let
@@ -55,14 +85,15 @@ redact_stop(unsigned char c)
 static size_t
 redact_secret_match(const char *p, size_t n)
 {
-	size_t i,
-	    best = 0,
-	    cnt = atomic_load_explicit(&redact_nsecrets, memory_order_acquire);
+	size_t i, best = 0, cnt = atomic_load(&redact_nsecrets);
+	const struct redact_entry *e;
 
-	for (i = 0; i < cnt; i++)
-		if (redact_lens[i] > best && redact_lens[i] <= n &&
-		    memcmp(p, redact_secrets[i], redact_lens[i]) == 0)
-			best = redact_lens[i];
+	for (i = 0; i < cnt; i++) {
+		e = atomic_load(&redact_slots[i]);
+		if (e != NULL && e->len > best && e->len <= n &&
+		    memcmp(p, e->value, e->len) == 0)
+			best = e->len;
+	}
 	return best;
 }
 
@@ -134,6 +165,7 @@ redact_text(const char *text)
 	if (text == NULL)
 		return NULL;
 	n = strlen(text);
+	atomic_fetch_add(&redact_readers, 1);
 	/* Masks grow the text by at most half: "://a@" gains two bytes. */
 	buf_init(&o, 2 * n + 64);
 	while (i < n) {
@@ -159,6 +191,7 @@ redact_text(const char *text)
 		}
 	}
 	redact_span(&o, text + run, n - run);
+	atomic_fetch_sub(&redact_readers, 1);
 	return buf_detach(&o, NULL);
 }
 
@@ -179,24 +212,115 @@ redact_buf(char *buf, size_t size)
 	free(r);
 }
 
-void
-redact_secret_add(const char *value)
+/* Wipe and free the retired entries when no reader can hold one. Under
+ * the lock. */
+static void
+redact_reclaim(void)
 {
-	size_t i, n, cnt;
+	struct redact_entry *e;
+
+	if (atomic_load(&redact_readers) != 0)
+		return; /* a later release or registration frees them */
+	while ((e = redact_retired) != NULL) {
+		redact_retired = e->next_retired;
+		OPENSSL_cleanse(e->value, e->len);
+		free(e);
+	}
+}
+
+/* The entry holding value, or a new one in a free slot, or NULL when
+ * every slot is taken. Under the lock. */
+static struct redact_entry *
+redact_entry_get(const char *value, size_t n)
+{
+	size_t i, cnt = atomic_load(&redact_nsecrets), free_slot = cnt;
+	struct redact_entry *e;
+
+	for (i = 0; i < cnt; i++) {
+		e = atomic_load(&redact_slots[i]);
+		if (e == NULL) {
+			if (free_slot == cnt)
+				free_slot = i;
+		} else if (e->len == n && memcmp(e->value, value, n) == 0) {
+			return e;
+		}
+	}
+	if (free_slot == REDACT_SECRETS_MAX)
+		return NULL;
+	e = xcalloc(1, sizeof(*e) + n + 1);
+	e->len = n;
+	memcpy(e->value, value, n);
+	atomic_store(&redact_slots[free_slot], e);
+	if (free_slot == cnt)
+		atomic_store(&redact_nsecrets, cnt + 1);
+	return e;
+}
+
+static void
+redact_add(const char *value, const void *owner)
+{
+	struct redact_entry *e;
+	size_t n;
 
 	if (value == NULL || (n = strlen(value)) < REDACT_SECRET_MIN)
 		return;
 	pthread_mutex_lock(&redact_lock);
-	cnt = atomic_load_explicit(&redact_nsecrets, memory_order_relaxed);
-	for (i = 0; i < cnt; i++)
-		if (strcmp(redact_secrets[i], value) == 0)
-			break;
-	if (i == cnt && cnt < REDACT_SECRETS_MAX) {
-		redact_secrets[cnt] = xstrdup(value);
-		redact_lens[cnt] = n;
-		atomic_store_explicit(&redact_nsecrets, cnt + 1,
-		    memory_order_release);
+	redact_reclaim();
+	if ((e = redact_entry_get(value, n)) != NULL) {
+		if (owner != NULL && redact_nowners < REDACT_OWNERS_MAX) {
+			redact_owner_ptr[redact_nowners] = owner;
+			redact_owner_entry[redact_nowners++] = e;
+			e->refs++;
+		} else {
+			e->pinned = true;
+		}
 	}
+	pthread_mutex_unlock(&redact_lock);
+}
+
+void
+redact_secret_add(const char *value)
+{
+	redact_add(value, NULL);
+}
+
+void
+redact_secret_add_owned(const char *value)
+{
+	redact_add(value, value);
+}
+
+void
+redact_secret_release(const char *value)
+{
+	struct redact_entry *e;
+	size_t i, n, k;
+
+	if (value == NULL || (n = strlen(value)) < REDACT_SECRET_MIN)
+		return;
+	pthread_mutex_lock(&redact_lock);
+	for (i = 0; i < redact_nowners; i++) {
+		e = redact_owner_entry[i];
+		if (redact_owner_ptr[i] == value && e->len == n &&
+		    memcmp(e->value, value, n) == 0)
+			break;
+	}
+	if (i == redact_nowners)
+		goto out;
+	redact_nowners--;
+	redact_owner_ptr[i] = redact_owner_ptr[redact_nowners];
+	redact_owner_entry[i] = redact_owner_entry[redact_nowners];
+	if (--e->refs > 0 || e->pinned)
+		goto out;
+	for (k = 0; k < atomic_load(&redact_nsecrets); k++)
+		if (atomic_load(&redact_slots[k]) == e) {
+			atomic_store(&redact_slots[k], NULL);
+			break;
+		}
+	e->next_retired = redact_retired;
+	redact_retired = e;
+	redact_reclaim();
+out:
 	pthread_mutex_unlock(&redact_lock);
 }
 
@@ -261,10 +385,17 @@ void
 redact_secret_reset(void)
 {
 	size_t i, cnt = atomic_load(&redact_nsecrets);
+	struct redact_entry *e;
 
+	pthread_mutex_lock(&redact_lock);
+	for (i = 0; i < cnt; i++)
+		if ((e = atomic_exchange(&redact_slots[i], NULL)) != NULL)
+			free(e);
 	atomic_store(&redact_nsecrets, 0);
-	for (i = 0; i < cnt; i++) {
-		free(redact_secrets[i]);
-		redact_secrets[i] = NULL;
+	redact_nowners = 0;
+	while ((e = redact_retired) != NULL) {
+		redact_retired = e->next_retired;
+		free(e);
 	}
+	pthread_mutex_unlock(&redact_lock);
 }

@@ -25,9 +25,11 @@
  * inside URLs. */
 #define REDACT_SECRET_MIN 4
 
-/* At most this many registered secrets: the remote password, the Redis
- * password and one token per publishing target fit many times over;
- * further ones are ignored (still masked inside URLs). */
+/* At most this many registered secrets at once: the remote password, the
+ * Redis password and one token per publishing target fit many times
+ * over; secrets registered through an owner string are released when it
+ * is freed (secret_free), so short-lived tokens do not fill the table.
+ * Further ones are ignored while it is full (still masked inside URLs). */
 #define REDACT_SECRETS_MAX 128
 
 /*
@@ -46,6 +48,19 @@ void redact_buf(char *buf, size_t size);
  * appears. NULL, empty, too short or already known values are ignored.
  */
 void redact_secret_add(const char *value);
+
+/*
+ * Remember value like redact_secret_add, owned by the string value
+ * itself: redact_secret_release(value) on that same string (secret_free
+ * calls it) forgets it again once no other owner holds the same value,
+ * and wipes the registry's copy. A value also registered without an
+ * owner stays.
+ */
+void redact_secret_add_owned(const char *value);
+
+/* Release the registration made through this very string (pointer and
+ * content must match); anything else is ignored. */
+void redact_secret_release(const char *value);
 
 /*
  * Remember the credentials inside a URL: the password (or a bare user

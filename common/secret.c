@@ -33,6 +33,7 @@ secret_free(char *s)
 {
 	if (s == NULL)
 		return;
+	redact_secret_release(s);
 	secret_wipe(s, strlen(s));
 	free(s);
 }
@@ -45,7 +46,7 @@ secret_register(const char *value)
 	if (strstr(value, "://") != NULL)
 		redact_secret_url(value);
 	else
-		redact_secret_add(value);
+		redact_secret_add_owned(value);
 }
 
 /* Read the size bytes fstat saw, and one more to notice a file that grew

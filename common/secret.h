@@ -62,8 +62,10 @@ int secret_read_file_plain(char **out, const char *path, const char *what,
 
 /*
  * Register value with the redactor so it is masked wherever it appears:
- * a URL registers its credentials only (redact_secret_url), anything
- * else the whole value (redact_secret_add). NULL and "" are ignored.
+ * a URL registers its credentials only (redact_secret_url, for good),
+ * anything else the whole value, owned by this string
+ * (redact_secret_add_owned: secret_free(value) releases it). NULL and ""
+ * are ignored.
  */
 void secret_register(const char *value);
 
@@ -71,7 +73,10 @@ void secret_register(const char *value);
  * drop (the memory is about to be freed or reused). */
 void secret_wipe(void *p, size_t n);
 
-/* Wipe the NUL-terminated string s, then free it. NULL is fine. */
+/* Wipe the NUL-terminated string s, then free it. NULL is fine. When s
+ * itself was registered (secret_register, secret_get, secret_read_file),
+ * the redactor forgets that registration (redact_secret_release): a copy
+ * of the value still registered elsewhere stays masked. */
 void secret_free(char *s);
 
 #endif

@@ -502,7 +502,7 @@ config_set_desc(struct config *cfg, const struct config_desc *d,
 		 * plain path or host:path stays readable. */
 		if (d->secret && (!config_is_url_setting(d->name) ||
 		                     (value != NULL && strstr(value, "://"))))
-			secret_register(value);
+			secret_register(*slot); /* owned by the slot's copy */
 		/* The bus reads a redis+sentinel:// URL with these two
 		 * (endpoint.h); kept in step whichever layer sets them. */
 		if (d->off == F(sentinel_master) ||
