@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/version.h"
 #include "common/xalloc.h"
 
 static bool
@@ -76,179 +77,22 @@ dist_name_valid(const char *name)
 	return true;
 }
 
-/* PEP 440 parsing state: a cursor over a lower-cased copy. */
-struct vcur {
-	const char *p;
-};
-
-static bool
-is_sep(char c)
-{
-	return c == '-' || c == '_' || c == '.';
-}
-
-/* Digits as a number string without leading zeros into out. */
-static bool
-take_num(struct vcur *c, char *out, size_t n)
-{
-	const char *s = c->p;
-
-	if (!isdigit((unsigned char)*s))
-		return false;
-	while (*s == '0' && isdigit((unsigned char)s[1]))
-		s++;
-	c->p = s;
-	while (isdigit((unsigned char)*c->p))
-		c->p++;
-	if ((size_t)(c->p - s) >= n)
-		return false;
-	copy_n(out, n, s, (size_t)(c->p - s));
-	return true;
-}
-
-/* Match one of labels at p (longest first in the list); returns the index
- * or -1, advancing past it. */
-static int
-take_label(const char **p, const char *const *labels)
-{
-	int i;
-
-	for (i = 0; labels[i] != NULL; i++) {
-		size_t n = strlen(labels[i]);
-
-		if (strncmp(*p, labels[i], n) == 0) {
-			*p += n;
-			return i;
-		}
-	}
-	return -1;
-}
-
-/* [sep] label [sep] [number]; on success appends "<canon><num>" (num 0 if
- * absent) to out. */
-static bool
-take_segment(struct vcur *c, const char *const *labels,
-    const char *const *canon, char *out, size_t n)
-{
-	const char *p = c->p, *save;
-	char num[64] = "0";
-	int li;
-
-	if (is_sep(*p))
-		p++;
-	if ((li = take_label(&p, labels)) < 0)
-		return false;
-	save = p;
-	if (is_sep(*p))
-		p++;
-	if (isdigit((unsigned char)*p)) {
-		struct vcur d = { p };
-
-		if (!take_num(&d, num, sizeof(num)))
-			return false;
-		p = d.p;
-	} else {
-		p = save;
-	}
-	c->p = p;
-	snprintf(out + strlen(out), n - strlen(out), "%s%s", canon[li], num);
-	return true;
-}
-
+/* One normaliser for the whole daemon: common/version.c's (the release
+ * tags use it too); the "+local" part is reported for the metadata
+ * check. */
 int
 dist_version_normalize(char *out, size_t n, const char *v, bool *has_local)
 {
-	static const char *const pre_l[] = { "alpha", "beta", "preview", "pre",
-		"rc", "a", "b", "c", NULL };
-	static const char *const pre_c[] = { "a", "b", "rc", "rc", "rc", "a",
-		"b", "rc" };
-	static const char *const post_l[] = { "post", "rev", "r", NULL };
-	static const char *const post_c[] = { ".post", ".post", ".post" };
-	static const char *const dev_l[] = { "dev", NULL };
-	static const char *const dev_c[] = { ".dev" };
-	char low[256], res[512] = "", num[64];
-	struct vcur c;
-	size_t i, len;
+	char norm[VERSION_MAX];
 
 	if (has_local != NULL)
 		*has_local = false;
-	while (isspace((unsigned char)*v))
-		v++;
-	len = strlen(v);
-	while (len > 0 && isspace((unsigned char)v[len - 1]))
-		len--;
-	if (len == 0 || len >= sizeof(low))
+	if (pep440_normalize(norm, sizeof(norm), v, NULL) < 0 ||
+	    strlen(norm) >= n)
 		return ERR_INVALID;
-	for (i = 0; i < len; i++)
-		low[i] = (char)tolower((unsigned char)v[i]);
-	low[len] = '\0';
-	c.p = low;
-	if (*c.p == 'v')
-		c.p++;
-	if (!take_num(&c, num, sizeof(num)))
-		return ERR_INVALID;
-	if (*c.p == '!') {
-		c.p++;
-		if (strcmp(num, "0") != 0)
-			snprintf(res, sizeof(res), "%s!", num);
-		if (!take_num(&c, num, sizeof(num)))
-			return ERR_INVALID;
-	}
-	snprintf(res + strlen(res), sizeof(res) - strlen(res), "%s", num);
-	while (c.p[0] == '.' && isdigit((unsigned char)c.p[1])) {
-		c.p++;
-		if (!take_num(&c, num, sizeof(num)))
-			return ERR_INVALID;
-		snprintf(res + strlen(res), sizeof(res) - strlen(res), ".%s",
-		    num);
-	}
-	(void)take_segment(&c, pre_l, pre_c, res, sizeof(res));
-	/* "1.0-1" is an implicit post release. */
-	if (c.p[0] == '-' && isdigit((unsigned char)c.p[1])) {
-		c.p++;
-		if (!take_num(&c, num, sizeof(num)))
-			return ERR_INVALID;
-		snprintf(res + strlen(res), sizeof(res) - strlen(res),
-		    ".post%s", num);
-	} else {
-		(void)take_segment(&c, post_l, post_c, res, sizeof(res));
-	}
-	(void)take_segment(&c, dev_l, dev_c, res, sizeof(res));
-	if (*c.p == '+') {
-		bool seg_start = true;
-
-		c.p++;
-		snprintf(res + strlen(res), sizeof(res) - strlen(res), "+");
-		for (; *c.p != '\0'; c.p++) {
-			char ch = *c.p;
-
-			if (isalnum((unsigned char)ch)) {
-				size_t l = strlen(res);
-
-				if (l + 1 < sizeof(res)) {
-					res[l] = ch;
-					res[l + 1] = '\0';
-				}
-				seg_start = false;
-			} else if (is_sep(ch) && !seg_start &&
-			           isalnum((unsigned char)c.p[1])) {
-				snprintf(res + strlen(res),
-				    sizeof(res) - strlen(res), ".");
-				seg_start = true;
-			} else {
-				return ERR_INVALID;
-			}
-		}
-		if (seg_start)
-			return ERR_INVALID;
-		if (has_local != NULL)
-			*has_local = true;
-	}
-	if (*c.p != '\0')
-		return ERR_INVALID;
-	if (strlen(res) >= n)
-		return ERR_INVALID;
-	snprintf(out, n, "%s", res);
+	if (has_local != NULL)
+		*has_local = strchr(norm, '+') != NULL;
+	snprintf(out, n, "%s", norm);
 	return 0;
 }
 
