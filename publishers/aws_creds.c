@@ -24,6 +24,7 @@
 #include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "publishers/aws_creds_int.h"
 #include "publishers/http.h"
 
 /* The ECS task credentials endpoint for *_RELATIVE_URI. */
@@ -31,8 +32,6 @@
 /* botocore's container fetcher: 2 s per attempt, 3 attempts. */
 #define AWS_CONTAINER_TIMEOUT_S 2
 #define AWS_CONTAINER_ATTEMPTS 3
-/* Answers of STS and the container endpoint are a few hundred bytes. */
-#define AWS_ANSWER_MAX (64 * 1024)
 
 static bool
 aws_blank(const char *s)
@@ -131,21 +130,36 @@ aws_region_resolve(char **out, const char *configured,
     const struct publish_env *env, struct error *err)
 {
 	const char *r = configured;
+	struct aws_profiles p = { 0 };
+	struct error perr;
+	int rc = ERR_INVALID;
 
 	if (aws_blank(r) && env != NULL)
 		r = env->aws_region;
 	if (aws_blank(r) && env != NULL)
 		r = env->aws_default_region;
-	if (aws_blank(r))
-		return error_set(err, ERR_INVALID, "CONFIG",
-		    "no AWS region: set region on the target, AWS_REGION or "
-		    "AWS_DEFAULT_REGION");
-	if (!aws_region_valid(r))
-		return error_set(err, ERR_INVALID, "CONFIG",
+	/* botocore's region: the profile's "region" (full_config, so the
+	 * credentials file's wins); a file that does not parse is left to
+	 * the credentials step to report. */
+	if (aws_blank(r) && aws_profiles_load(&p, env, &perr) == 0)
+		r = aws_profile_get(&p, p.name, "region");
+	if (aws_blank(r)) {
+		error_set(err, rc, "CONFIG",
+		    "no AWS region: set region on the target, AWS_REGION, "
+		    "AWS_DEFAULT_REGION or region in the profile");
+		goto out;
+	}
+	if (!aws_region_valid(r)) {
+		error_set(err, rc, "CONFIG",
 		    "AWS region \"%.40s\" is not a region name like us-east-1",
 		    r);
+		goto out;
+	}
 	*out = xstrdup(r);
-	return 0;
+	rc = 0;
+out:
+	aws_profiles_dispose(&p);
+	return rc;
 }
 
 const char *
@@ -255,57 +269,32 @@ aws_xml_text(const char *xml, const char *tag)
 	return buf_detach(&out, NULL);
 }
 
-static bool
-aws_set(char **dst, const char *v)
-{
-	if (aws_blank(v))
-		return false;
-	*dst = xstrdup(v);
-	return true;
-}
-
-/* Keys given directly: on the target, else in the environment. A lone
- * half of a pair is an error rather than a silent fall-through, as in
- * botocore (PartialCredentialsError). */
-static int
-aws_static_keys(struct aws_credentials *out, const struct aws_settings *s,
+/* Keys in the environment. A lone half of a pair is an error rather
+ * than a silent fall-through, as in botocore (PartialCredentialsError). */
+int
+aws_step_env(struct aws_credentials *out, const struct publish_env *env,
     bool *found, struct error *err)
 {
-	char *id = NULL, *secret = NULL, *token = NULL;
-	const char *where = "target";
+	char *id = AWS_ENV(env, aws_access_key_id);
+	char *secret = AWS_ENV(env, aws_secret_access_key);
+	char *token = AWS_ENV(env, aws_session_token);
 	int rc = 0;
 
 	*found = false;
-	if (s != NULL && (!aws_blank(s->access_key_id) ||
-	                     !aws_blank(s->secret_access_key))) {
-		aws_set(&id, s->access_key_id);
-		aws_set(&secret, s->secret_access_key);
-		aws_set(&token, s->session_token);
-	} else {
-		where = "env";
-		const struct publish_env *env = s != NULL ? s->env : NULL;
-
-		id = AWS_ENV(env, aws_access_key_id);
-		secret = AWS_ENV(env, aws_secret_access_key);
-		token = AWS_ENV(env, aws_session_token);
-		if (token == NULL)
-			token = AWS_ENV(env, aws_security_token);
-	}
+	if (token == NULL)
+		token = AWS_ENV(env, aws_security_token);
 	if (id == NULL && secret == NULL)
 		goto out;
 	if (id == NULL || secret == NULL) {
 		rc = error_set(err, ERR_FAIL, "AUTH",
 		    "only one of the access key id and the secret access key "
-		    "is set (%s)",
-		    strcmp(where, "env") == 0 ? "AWS_ACCESS_KEY_ID / "
-		                                "AWS_SECRET_ACCESS_KEY"
-		                              : "target settings");
+		    "is set (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)");
 		goto out;
 	}
 	out->access_key_id = id;
 	out->secret_access_key = secret;
 	out->session_token = token;
-	out->source = where;
+	out->source = "env";
 	id = secret = token = NULL;
 	*found = true;
 out:
@@ -356,7 +345,7 @@ aws_jwt_read(char **out, const char *tokfile, struct error *err)
 
 /* STS's URL. STS has a global endpoint; regional ones are preferred when
  * the region is known, as the SDKs now do. */
-static int
+int
 aws_sts_url(char **out, const struct aws_settings *s, struct error *err)
 {
 	char *region = NULL, *endpoint = NULL;
@@ -390,9 +379,10 @@ out:
 
 /* STS AssumeRoleWithWebIdentity: an unsigned form POST; the token file is
  * read again on every call because EKS and GitHub rotate it. */
-static int
-aws_web_identity(struct aws_credentials *out, const struct aws_settings *s,
-    bool *found, struct error *err)
+int
+aws_step_web_identity_with(struct aws_credentials *out,
+    const struct aws_settings *s, const char *role_arn, const char *token_file,
+    const char *session_name, struct error *err)
 {
 	char *role = NULL, *tokfile = NULL, *session = NULL, *jwt = NULL;
 	char *url = NULL, *form = NULL;
@@ -408,25 +398,13 @@ aws_web_identity(struct aws_credentials *out, const struct aws_settings *s,
 	int64_t exp_ms = 0;
 	int rc = 0;
 
-	*found = false;
 	http_response_init(&resp);
 	http_body_init(&body);
-	if (s != NULL && !aws_blank(s->role_arn))
-		role = xstrdup(s->role_arn);
+	role = xstrdup(role_arn);
+	tokfile = xstrdup(token_file);
+	if (!aws_blank(session_name))
+		session = xstrdup(session_name);
 	else
-		role = AWS_ENV(s != NULL ? s->env : NULL, aws_role_arn);
-	if (s != NULL && !aws_blank(s->web_identity_token_file))
-		tokfile = xstrdup(s->web_identity_token_file);
-	else
-		tokfile = AWS_ENV(s != NULL ? s->env : NULL,
-		    aws_web_identity_token_file);
-	if (role == NULL || tokfile == NULL)
-		goto out; /* not configured: next provider */
-	*found = true;
-	if (s != NULL && !aws_blank(s->role_session_name))
-		session = xstrdup(s->role_session_name);
-	else if ((session = AWS_ENV(s != NULL ? s->env : NULL,
-	              aws_role_session_name)) == NULL)
 		session = xasprintf("artifactd-%lld", (long long)util_now_ms());
 	if (!aws_session_name_valid(session)) {
 		rc = error_set(err, ERR_INVALID, "CONFIG",
@@ -587,8 +565,8 @@ aws_link_local_get(struct http_response *resp, const char *url,
 	return rc;
 }
 
-static int
-aws_container(struct aws_credentials *out, const struct publish_env *env,
+int
+aws_step_container(struct aws_credentials *out, const struct publish_env *env,
     bool *found, struct error *err)
 {
 	char *full = AWS_ENV(env, aws_container_credentials_full_uri);
@@ -696,103 +674,5 @@ out:
 	free(rel);
 	free(url);
 	free(safe);
-	return rc;
-}
-
-int
-aws_credentials_resolve(struct aws_credentials *out,
-    const struct aws_settings *s, struct error *err)
-{
-	struct aws_credentials c = { 0 };
-	bool found = false;
-	int rc;
-
-	if ((rc = aws_static_keys(&c, s, &found, err)) < 0)
-		goto out;
-	if (!found && (rc = aws_web_identity(&c, s, &found, err)) < 0)
-		goto out;
-	if (!found && (rc = aws_container(&c, s != NULL ? s->env : NULL, &found,
-	                   err)) < 0)
-		goto out;
-	if (!found) {
-		rc = error_set(err, ERR_FAIL, "AUTH",
-		    "no AWS credentials: set AWS_ACCESS_KEY_ID and "
-		    "AWS_SECRET_ACCESS_KEY, AWS_ROLE_ARN and "
-		    "AWS_WEB_IDENTITY_TOKEN_FILE, or a container credentials "
-		    "URI");
-		goto out;
-	}
-	*out = c;
-	memset(&c, 0, sizeof(c));
-	rc = 0;
-out:
-	aws_credentials_dispose(&c);
-	return rc;
-}
-
-int
-aws_credentials_source(const struct publish_target *t, char *src, size_t n,
-    struct error *err)
-{
-	struct aws_settings s;
-	char *id = NULL, *secret = NULL, *role = NULL, *tokfile = NULL;
-	char *full = NULL, *rel = NULL;
-	const char *where = "target keys";
-	int rc = 0;
-
-	/* The same steps, in the same order, as aws_credentials_resolve,
-	 * stopping before any request. */
-	aws_settings_load(&s, t);
-	if (!aws_blank(s.access_key_id) || !aws_blank(s.secret_access_key)) {
-		id = aws_blank(s.access_key_id) ? NULL : xstrdup("");
-		secret = aws_blank(s.secret_access_key) ? NULL : xstrdup("");
-	} else {
-		where = "environment AWS_ACCESS_KEY_ID / "
-		        "AWS_SECRET_ACCESS_KEY";
-		id = AWS_ENV(t->env, aws_access_key_id);
-		secret = AWS_ENV(t->env, aws_secret_access_key);
-	}
-	if (id != NULL || secret != NULL) {
-		if (id == NULL || secret == NULL)
-			rc = error_set(err, ERR_FAIL, "AUTH",
-			    "target %s: only one of the access key id and the "
-			    "secret access key is set (%s)",
-			    t->name, where);
-		else
-			snprintf(src, n, "AWS keys from %s", where);
-		goto out;
-	}
-	role = !aws_blank(s.role_arn) ? xstrdup(s.role_arn)
-	                              : AWS_ENV(t->env, aws_role_arn);
-	tokfile = !aws_blank(s.web_identity_token_file)
-	              ? xstrdup(s.web_identity_token_file)
-	              : AWS_ENV(t->env, aws_web_identity_token_file);
-	if (role != NULL && tokfile != NULL) {
-		snprintf(src, n, "web identity (role %s, token file %s)", role,
-		    tokfile);
-		goto out;
-	}
-	rel = AWS_ENV(t->env, aws_container_credentials_relative_uri);
-	full = AWS_ENV(t->env, aws_container_credentials_full_uri);
-	if (rel != NULL || full != NULL) {
-		snprintf(src, n, "container credentials endpoint (%s)",
-		    rel != NULL ? "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
-		                : "AWS_CONTAINER_CREDENTIALS_FULL_URI");
-		goto out;
-	}
-	rc = error_set(err, ERR_FAIL, "AUTH",
-	    "target %s has no AWS credentials: set access_key_id and "
-	    "secret_access_key, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-	    "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE, or a container "
-	    "credentials URI",
-	    t->name);
-out:
-	secret_free(id);
-	secret_free(secret);
-	free(role);
-	free(tokfile);
-	free(rel);
-	free(full);
-	aws_settings_dispose(&s);
 	return rc;
 }

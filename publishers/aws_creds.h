@@ -2,17 +2,21 @@
  * aws_creds.h - AWS credentials, region and endpoints for the S3 and
  * CodeArtifact publishers.
  *
- * Credentials are looked up the way the AWS SDKs do it in a container
- * (botocore's resolver order, without the profile files): keys set on the
- * target, then AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
- * AWS_SESSION_TOKEN (each also as NAME_FILE), then a web identity token
- * exchanged with STS AssumeRoleWithWebIdentity (AWS_ROLE_ARN +
- * AWS_WEB_IDENTITY_TOKEN_FILE: GitHub Actions OIDC, EKS IRSA), then the
- * container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI or
- * _RELATIVE_URI, with AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE): ECS, EKS
- * Pod Identity). Endpoints follow the SDKs' AWS_ENDPOINT_URL_<SERVICE> and
- * AWS_ENDPOINT_URL. No function here logs or returns a secret in a
- * message.
+ * Credentials are looked up in botocore's resolver order
+ * (credentials.py, create_credential_resolver): keys set on the target,
+ * then AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
+ * (each also as NAME_FILE), then the profile's role_arn (STS AssumeRole
+ * signed with the source_profile's or credential_source's keys), then a
+ * web identity token exchanged with STS AssumeRoleWithWebIdentity
+ * (AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, or the profile's:
+ * GitHub Actions OIDC, EKS IRSA), then the profile (AWS_PROFILE, else
+ * "default") in ~/.aws/credentials, its credential_process, its keys in
+ * ~/.aws/config (aws_profile.h), then the container credentials endpoint
+ * (AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI, with
+ * AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE): ECS, EKS Pod Identity), then
+ * the EC2 instance metadata service (IMDSv2, aws_imds.c). Endpoints
+ * follow the SDKs' AWS_ENDPOINT_URL_<SERVICE> and AWS_ENDPOINT_URL. No
+ * function here logs or returns a secret in a message.
  */
 #ifndef PUBLISHERS_AWS_CREDS_H
 #define PUBLISHERS_AWS_CREDS_H
@@ -36,7 +40,10 @@ struct aws_credentials {
 	char *secret_access_key;
 	char *session_token; /* NULL when none */
 	int64_t expires_ms;  /* epoch ms; 0: does not expire */
-	const char *source;  /* "target", "env", "web-identity", "container" */
+	/* "target", "env", "assume-role", "web-identity",
+	 * "shared-credentials-file", "process", "config-file", "container",
+	 * "imds" (botocore's method names where it has one) */
+	const char *source;
 };
 
 /*
@@ -82,13 +89,23 @@ int aws_credentials_resolve(struct aws_credentials *out,
 /*
  * Which step of the chain will give target t its credentials, decided
  * without a request (keys present, a role and token file named, a
- * container URI set): "target keys", "environment AWS_ACCESS_KEY_ID",
- * "web identity (AWS_ROLE_ARN)", "container endpoint" into src. Returns
+ * profile in the shared files, a container URI set, else the instance
+ * metadata service unless AWS_EC2_METADATA_DISABLED is true) into src. Returns
  * 0, or ERR_FAIL (code AUTH) when no step applies or only half of a key
  * pair is set. The publishers' credential operation (check-config).
  */
 int aws_credentials_source(const struct publish_target *t, char *src, size_t n,
     struct error *err);
+
+/*
+ * Resolve target t's credentials now (requests included) and describe
+ * them into out: "source=<step> access_key_id=<id> session_token=yes|no"
+ * - the secret key and the session token are never written. For
+ * `artifactd check-config --aws-credentials` and the tests that compare
+ * the chain with botocore. Returns what aws_credentials_resolve returns.
+ */
+int aws_credentials_describe(const struct publish_target *t, char *out,
+    size_t n, struct error *err);
 
 /* Free and wipe c (which may be zeroed). */
 void aws_credentials_dispose(struct aws_credentials *c);
@@ -102,8 +119,9 @@ void aws_credentials_view(struct sigv4_credentials *out,
 
 /*
  * The region: configured when not NULL, else AWS_REGION, else
- * AWS_DEFAULT_REGION (both from env, which may be NULL). *out is the
- * caller's. Returns 0, or ERR_INVALID (code CONFIG) when none is set or
+ * AWS_DEFAULT_REGION (both from env, which may be NULL), else the
+ * region of the profile (AWS_PROFILE, else default) in the shared files. *out
+ * is the caller's. Returns 0, or ERR_INVALID (code CONFIG) when none is set or
  * it is not a region name.
  */
 int aws_region_resolve(char **out, const char *configured,

@@ -60,6 +60,13 @@ struct publish_env {
 	const char *aws_container_credentials_full_uri;
 	const char *aws_container_credentials_relative_uri;
 	const char *aws_container_authorization_token;
+	/* profiles and IMDS (aws_profile.h, aws_imds.c) */
+	const char *aws_profile;
+	const char *aws_default_profile;
+	const char *aws_config_file;
+	const char *aws_shared_credentials_file;
+	const char *aws_ec2_metadata_service_endpoint;
+	const char *aws_ec2_metadata_disabled;
 	const char *aws_region;
 	const char *aws_default_region;
 	const char *aws_endpoint_url;

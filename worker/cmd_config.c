@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "events/version.h"
+#include "publishers/aws_creds.h"
 #include "publishers/publisher.h"
 #include "publishers/release.h"
 #include "publishers/version.h"
@@ -28,7 +29,47 @@ cmd_config_opt(const char *name, const char *value, void *arg)
 		flags[1] = true;
 	else if (strcmp(name, "settings-markdown") == 0)
 		flags[2] = true;
+	else if (strcmp(name, "aws-credentials") == 0)
+		flags[3] = true;
 	return 0;
+}
+
+/*
+ * --aws-credentials: resolve the credentials of every s3 and
+ * codeartifact target now (requests to STS, a credential_process, the
+ * container endpoint or IMDS included) and print which step gave them
+ * and the access key id - never the secret key or the token. Returns
+ * the number of targets that got none.
+ */
+static size_t
+cmd_aws_credentials(const struct config *cfg)
+{
+	struct release_config rc;
+	size_t i, failed = 0;
+
+	handler_release_config(&rc, cfg);
+	for (i = 0; i < rc.ntargets; i++) {
+		const struct release_target *t = &rc.targets[i];
+		struct publish_target pt = { t->name, t->type,
+			(const char *const *)t->keys,
+			(const char *const *)t->values, t->n, rc.env };
+		struct error err = { 0 };
+		char line[512];
+
+		if (strcmp(t->type, "s3") != 0 &&
+		    strcmp(t->type, "codeartifact") != 0)
+			continue;
+		if (aws_credentials_describe(&pt, line, sizeof(line), &err) <
+		    0) {
+			printf("aws-credentials target=%s NONE: %s\n", t->name,
+			    err.msg);
+			failed++;
+		} else {
+			printf("aws-credentials target=%s %s\n", t->name, line);
+		}
+	}
+	release_config_dispose(&rc);
+	return failed;
 }
 
 /* One target of a package: the credential it will use, by source. */
@@ -102,6 +143,9 @@ cmd_check_config(int argc, char **argv, struct config *cfg)
 		    "list every setting with its flag and variable" },
 		{ "settings-markdown", 0, false,
 		    "print the settings table of docs/guide.md" },
+		{ "aws-credentials", 0, false,
+		    "resolve each AWS target's credentials now and print "
+		    "their source and access key id" },
 	};
 	static const struct cli_spec spec = { "check-config", "[options]",
 		"Load the settings (defaults, config file, environment, "
@@ -110,7 +154,7 @@ cmd_check_config(int argc, char **argv, struct config *cfg)
 		"masked. Exits 1 when they are invalid.",
 		opts, sizeof(opts) / sizeof(opts[0]), 0, 0 };
 	struct error err = { 0 };
-	bool flags[3] = { false, false, false };
+	bool flags[4] = { false, false, false, false };
 	char **args = NULL;
 	size_t nargs = 0, missing;
 	int rc;
@@ -134,6 +178,8 @@ cmd_check_config(int argc, char **argv, struct config *cfg)
 		return cli_fail(&spec, flags[0], CLI_EXIT_FAILED,
 		    err.code[0] ? err.code : "CONFIG",
 		    "invalid configuration: %s", err.msg);
+	if (flags[3])
+		return cmd_aws_credentials(cfg) > 0 ? CLI_EXIT_FAILED : 0;
 	/* JSON: one object on stdout, the settings or the error. */
 	if (flags[0] && (missing = cmd_credentials_report(cfg, false)) > 0)
 		goto no_credential;

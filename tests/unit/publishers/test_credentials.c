@@ -329,6 +329,12 @@ test_github_and_aws(void **state)
 	assert_int_equal(cred(src, sizeof(src), &gh, &err), 0);
 	assert_string_equal(src, "token from environment GITHUB_TOKEN");
 
+	/* Nothing set: the last step, the instance metadata service, is
+	 * what an SDK would ask (not probed without a request)... */
+	assert_int_equal(cred(src, sizeof(src), &s3, &err), 0);
+	assert_non_null(strstr(src, "instance metadata service"));
+	/* ...unless it is turned off, as botocore allows. */
+	E.aws_ec2_metadata_disabled = "TRUE";
 	assert_int_equal(cred(src, sizeof(src), &s3, &err), ERR_FAIL);
 	assert_string_equal(err.code, "AUTH");
 	assert_int_equal(cred(src, sizeof(src), &half, &err), ERR_FAIL);
