@@ -555,6 +555,143 @@ child_push_release(git_remote *remote, struct child_ctx *c,
 	return child_push_set(remote, c, cb, refs, n, false, &nonff);
 }
 
+/*
+ * One upload of specs (NULL-terminated count k) on remote, reconnecting
+ * when the last one closed the session; the server's refusals are
+ * appended to rej as "refname\tstatus\n".
+ */
+static int
+child_upload(git_remote *remote, struct child_ctx *c,
+    const git_remote_callbacks *cb, char **specs, size_t k, struct buf *rej)
+{
+	git_strarray sa = { specs, k };
+	git_push_options po;
+	int grc;
+
+	if (k == 0)
+		return 0;
+	c->rejected = rej;
+	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+	po.callbacks = *cb;
+	c->cred_calls = 0;
+	grc = git_remote_connected(remote)
+	          ? STORE_GIT(git_remote_upload(remote, &sa, &po))
+	          : STORE_GIT(git_remote_push(remote, &sa, &po));
+	git_remote_disconnect(remote);
+	c->rejected = NULL;
+	return grc;
+}
+
+/* Did the server refuse ref `name` (a line "name\t..." of rej)? */
+static bool
+child_refused(const struct buf *rej, const char *name)
+{
+	const char *p = rej->data;
+	size_t n = strlen(name);
+
+	for (; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		if (strncmp(p, name, n) == 0 && p[n] == '\t')
+			return true;
+	return false;
+}
+
+/*
+ * Op "expire" (expire.c): each request line is "<branch> <oid>
+ * [<archive>]". The archive refs are pushed first; then each branch whose
+ * archive went through (or that has none) is deleted on the remote when
+ * the remote's tip is still <oid>: the delete command carries that value
+ * as its old id, so receive-pack refuses it if the branch moved even
+ * after the advertisement (a compare-and-swap on the server). Says "ref
+ * <branch> deleted|gone|moved|rejected <why>".
+ */
+static int
+child_expire(git_remote *remote, struct child_ctx *c,
+    const git_remote_callbacks *cb, const struct child_req *rq)
+{
+	const git_remote_head **heads = NULL, **sorted = NULL, *h;
+	char **specs = NULL, **br = NULL, **ar = NULL, *sp;
+	git_oid *want = NULL;
+	struct buf rej;
+	size_t nheads = 0, i, k = 0;
+	bool *skip = NULL;
+	int grc;
+
+	buf_init(&rej, PUSH_REPLY_MAX);
+	br = xcalloc(rq->nnames + 1, sizeof(*br));
+	ar = xcalloc(rq->nnames + 1, sizeof(*ar));
+	want = xcalloc(rq->nnames + 1, sizeof(*want));
+	skip = xcalloc(rq->nnames + 1, sizeof(*skip));
+	specs = xcalloc(rq->nnames + 1, sizeof(*specs));
+	for (i = 0; i < rq->nnames; i++) {
+		br[i] = rq->names[i];
+		if ((sp = strchr(br[i], ' ')) == NULL ||
+		    git_oid_fromstrn(&want[i], sp + 1, GIT_OID_HEXSZ) < 0) {
+			skip[i] = true;
+			continue;
+		}
+		*sp = '\0';
+		if ((sp = strchr(sp + 1, ' ')) != NULL)
+			ar[i] = sp + 1;
+	}
+	if ((grc = STORE_GIT(git_remote_connect(remote, GIT_DIRECTION_PUSH, cb,
+	         NULL, NULL))) < 0 ||
+	    (grc = STORE_GIT(git_remote_ls(&heads, &nheads, remote))) < 0)
+		goto out;
+	sorted = xcalloc(nheads + 1, sizeof(*sorted));
+	if (nheads > 0)
+		memcpy(sorted, heads, nheads * sizeof(*sorted));
+	qsort(sorted, nheads, sizeof(*sorted), child_cmp_head);
+	for (i = 0; i < rq->nnames; i++) {
+		if (skip[i])
+			continue;
+		if ((h = child_find_head(sorted, nheads, br[i])) == NULL) {
+			child_say(c, "ref %s gone", br[i]);
+			skip[i] = true;
+		} else if (!git_oid_equal(&h->oid, &want[i])) {
+			child_say(c, "ref %s moved", br[i]);
+			skip[i] = true;
+		} else if (ar[i] != NULL) {
+			specs[k++] = xasprintf("%s:%s", ar[i], ar[i]);
+		}
+	}
+	if ((grc = child_upload(remote, c, cb, specs, k, &rej)) < 0)
+		goto out;
+	for (i = 0; i < rq->nnames; i++)
+		if (!skip[i] && ar[i] != NULL && child_refused(&rej, ar[i])) {
+			child_say(c, "ref %s rejected archive", br[i]);
+			skip[i] = true;
+		}
+	for (i = 0; i < k; i++)
+		free(specs[i]);
+	k = 0;
+	buf_dispose(&rej);
+	buf_init(&rej, PUSH_REPLY_MAX);
+	for (i = 0; i < rq->nnames; i++)
+		if (!skip[i])
+			specs[k++] = xasprintf(":%s", br[i]);
+	if ((grc = child_upload(remote, c, cb, specs, k, &rej)) < 0)
+		goto out;
+	for (i = 0; i < rq->nnames; i++) {
+		if (skip[i])
+			continue;
+		if (child_refused(&rej, br[i]))
+			child_say(c, "ref %s rejected", br[i]);
+		else
+			child_say(c, "ref %s deleted", br[i]);
+	}
+out:
+	for (i = 0; i < k; i++)
+		free(specs[i]);
+	buf_dispose(&rej);
+	free(specs);
+	free(sorted);
+	free(skip);
+	free(want);
+	free(ar);
+	free(br);
+	return grc;
+}
+
 /* One operation, in the child. Never returns. */
 static void
 child_run(int fd, const struct store_creds *creds)
@@ -591,6 +728,10 @@ child_run(int fd, const struct store_creds *creds)
 		fo.callbacks = cb;
 		grc = STORE_GIT(
 		    git_remote_fetch(remote, &specs, &fo, "artifactd: clone"));
+		goto done;
+	}
+	if (strcmp(rq.op, "expire") == 0) {
+		grc = child_expire(remote, &c, &cb, &rq);
 		goto done;
 	}
 	if (strcmp(rq.op, "pending") == 0)
@@ -720,12 +861,6 @@ store_helper_start(struct store *st, struct error *err)
 	int sv[2];
 	pid_t pid;
 
-	if (st->opts.push_helper != NULL) {
-		/* Borrowed (push.c sends through it): nothing to stop. */
-		st->helper_fd = -1;
-		st->helper_pid = -1;
-		return 0;
-	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return error_set(err, ERR_FAIL, "GIT",
 		    "socketpair for the push helper: %s", strerror(errno));
@@ -758,43 +893,4 @@ store_helper_stop(struct store *st)
 			;
 		st->helper_pid = -1;
 	}
-}
-
-int
-store_helper_open(struct store **out, const struct store_creds *creds,
-    struct error *err)
-{
-	struct store *h;
-	int rc;
-
-	*out = NULL;
-	/* The children open the repositories of later stores: the options
-	 * store_open sets before its own fork (open.c) are set here. */
-	git_libgit2_init();
-	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
-	h = xcalloc(1, sizeof(*h));
-	pthread_mutex_init(&h->helper_lock, NULL);
-	h->helper_fd = -1;
-	h->helper_pid = -1;
-	if (creds != NULL)
-		h->opts.creds = *creds; /* borrowed: the fork copies them */
-	rc = store_helper_start(h, err);
-	memset(&h->opts.creds, 0, sizeof(h->opts.creds));
-	if (rc < 0) {
-		store_helper_close(h);
-		return rc;
-	}
-	*out = h;
-	return 0;
-}
-
-void
-store_helper_close(struct store *h)
-{
-	if (h == NULL)
-		return;
-	store_helper_stop(h);
-	pthread_mutex_destroy(&h->helper_lock);
-	free(h);
-	git_libgit2_shutdown();
 }

@@ -19,6 +19,7 @@ int cmd_unpublish(int argc, char **argv, struct config *cfg);
 int cmd_list(int argc, char **argv, struct config *cfg);
 int cmd_show(int argc, char **argv, struct config *cfg);
 int cmd_revert(int argc, char **argv, struct config *cfg);
+int cmd_expire(int argc, char **argv, struct config *cfg);
 int cmd_release(int argc, char **argv, struct config *cfg);
 int cmd_bundle(int argc, char **argv, struct config *cfg);
 int cmd_scan(int argc, char **argv, struct config *cfg);

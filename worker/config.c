@@ -29,7 +29,6 @@
 #include "publishers/publisher.h"
 #include "store/sign.h"
 #include "store/store.h"
-#include "worker/repos.h"
 
 enum config_type { CT_STR, CT_INT, CT_BOOL, CT_LIST };
 
@@ -49,6 +48,7 @@ struct config_desc {
 static int config_check_branch_prefix(const char *value, struct error *err);
 static int config_check_base_branch(const char *value, struct error *err);
 static int config_check_task_dir_mode(const char *value, struct error *err);
+static int config_check_age(const char *value, struct error *err);
 
 /* Checks of a string setting beyond its type, by name. */
 static const struct config_check {
@@ -58,6 +58,8 @@ static const struct config_check {
 	{ "base-branch", config_check_base_branch },
 	{ "branch-prefix", config_check_branch_prefix },
 	{ "task-dir-mode", config_check_task_dir_mode },
+	{ "expire-after", config_check_age },
+	{ "expire-interval", config_check_age },
 };
 
 #define F(field) offsetof(struct config, field)
@@ -159,6 +161,19 @@ static const struct config_desc config_descs[] = {
 	    CT_INT, F(max_rollback_depth), 0, "10", 1000000, false,
 	    "revert restores only a commit at most N commits behind its task "
 	    "branch's tip (0: no limit)" },
+	{ "expire-after", { "ARTIFACTD_EXPIRE_AFTER" }, NULL, CT_STR,
+	    F(expire_after), 0, NULL, 0, false,
+	    "run: remove task branches whose tip is older (30d, 12h; none: "
+	    "off)" },
+	{ "expire-interval", { "ARTIFACTD_EXPIRE_INTERVAL" }, NULL, CT_STR,
+	    F(expire_interval), 0, "1h", 0, false,
+	    "run: how often the expiry job runs (one worker at a time)" },
+	{ "expire-archive", { "ARTIFACTD_EXPIRE_ARCHIVE" }, NULL, CT_BOOL,
+	    F(expire_archive), 0, "true", 0, false,
+	    "run: keep expired branches under refs/archive/" },
+	{ "expire-tags", { "ARTIFACTD_EXPIRE_TAGS" }, NULL, CT_BOOL,
+	    F(expire_tags), 0, "false", 0, false,
+	    "run: also delete the corr_/prompt_ tags of expired branches" },
 	{ "author-name", { "ARTIFACTD_AUTHOR_NAME", "GIT_AUTHOR_NAME" },
 	    "commit_author_name", CT_STR, F(author_name), 0, "algo-agent-bot",
 	    0, false, "commit author name" },
@@ -181,12 +196,6 @@ static const struct config_desc config_descs[] = {
 	{ "push-timeout", { "ARTIFACTD_PUSH_TIMEOUT", "GIT_PUSH_TIMEOUT" },
 	    NULL, CT_INT, F(push_timeout_s), 0, "30", 3600, false,
 	    "hard deadline of one push, seconds" },
-	/* At most 10 s: every answer waits for its push, and a window
-	 * longer than a few seconds only delays answers. */
-	{ "push-window-ms", { "ARTIFACTD_PUSH_WINDOW_MS" }, NULL, CT_INT,
-	    F(push_window_ms), 0, "200", 10000, false,
-	    "refs ready within this window go out in one push (0: one push "
-	    "per event)" },
 	{ "git-username", { "ARTIFACTD_GIT_USERNAME" }, NULL, CT_STR,
 	    F(git_username), 0, NULL, 0, true,
 	    "user name for git over HTTPS (default x-access-token)" },
@@ -344,29 +353,6 @@ static const struct config_desc config_descs[] = {
 	    { "AWS_CONTAINER_AUTHORIZATION_TOKEN" }, NULL, CT_STR,
 	    F(publish_env.aws_container_authorization_token), 0, NULL, 0, true,
 	    "AWS targets: Authorization of the container endpoint" },
-	{ "aws-profile", { "AWS_PROFILE" }, NULL, CT_STR,
-	    F(publish_env.aws_profile), 0, NULL, 0, false,
-	    "AWS targets: profile of the shared files (default: default)" },
-	{ "aws-default-profile", { "AWS_DEFAULT_PROFILE" }, NULL, CT_STR,
-	    F(publish_env.aws_default_profile), 0, NULL, 0, false,
-	    "AWS targets: older name of aws-profile (wins, as in botocore)" },
-	{ "aws-config-file", { "AWS_CONFIG_FILE" }, NULL, CT_STR,
-	    F(publish_env.aws_config_file), 0, NULL, 0, false,
-	    "AWS targets: shared config file (default ~/.aws/config)" },
-	{ "aws-shared-credentials-file", { "AWS_SHARED_CREDENTIALS_FILE" },
-	    NULL, CT_STR, F(publish_env.aws_shared_credentials_file), 0, NULL,
-	    0, false,
-	    "AWS targets: shared credentials file (default "
-	    "~/.aws/credentials)" },
-	{ "aws-ec2-metadata-service-endpoint",
-	    { "AWS_EC2_METADATA_SERVICE_ENDPOINT" }, NULL, CT_STR,
-	    F(publish_env.aws_ec2_metadata_service_endpoint), 0, NULL, 0,
-	    false,
-	    "AWS targets: instance metadata service (default "
-	    "http://169.254.169.254/)" },
-	{ "aws-ec2-metadata-disabled", { "AWS_EC2_METADATA_DISABLED" }, NULL,
-	    CT_STR, F(publish_env.aws_ec2_metadata_disabled), 0, NULL, 0, false,
-	    "AWS targets: true turns the instance metadata step off" },
 	{ "aws-region", { "AWS_REGION" }, NULL, CT_STR,
 	    F(publish_env.aws_region), 0, NULL, 0, false,
 	    "AWS targets: region" },
@@ -525,7 +511,7 @@ config_set_desc(struct config *cfg, const struct config_desc *d,
 		 * plain path or host:path stays readable. */
 		if (d->secret && (!config_is_url_setting(d->name) ||
 		                     (value != NULL && strstr(value, "://"))))
-			secret_register(*slot); /* owned by the slot's copy */
+			secret_register(value);
 		/* The bus reads a redis+sentinel:// URL with these two
 		 * (endpoint.h); kept in step whichever layer sets them. */
 		if (d->off == F(sentinel_master) ||
@@ -1166,6 +1152,20 @@ config_check_task_dir_mode(const char *value, struct error *err)
 	    "task-dir-mode must be replace or merge");
 }
 
+static int
+config_check_age(const char *value, struct error *err)
+{
+	long long s;
+
+	/* Empty: the job is off. */
+	if (*value != '\0' && store_age_parse(&s, value) < 0)
+		return error_set(err, ERR_INVALID, "INVALID_CONFIG",
+		    "\"%.64s\" is not an age: a number with s, m, h, d or w "
+		    "(at most 100 years)",
+		    value);
+	return 0;
+}
+
 void
 config_apply_tls(const struct config *cfg)
 {
@@ -1224,7 +1224,7 @@ config_validate(const struct config *cfg, struct error *err)
 	}
 	/* The check the store makes when it opens, so that check-config
 	 * refuses what run would. */
-	if (repos_config_check(cfg, err) < 0) /* templates, then the URL */
+	if (store_url_check(cfg->remote_url, err) < 0)
 		return ERR_INVALID;
 	/* The key the store will load: unusable is an error here too. */
 	if (cfg->signing_key != NULL && *cfg->signing_key != '\0' &&

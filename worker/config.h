@@ -83,6 +83,10 @@ struct config {
 	char *task_dir_mode; /* "replace" or "merge" */
 	char *strategy_path; /* template under artifacts_root, "": none */
 	long long max_rollback_depth; /* 0: no limit */
+	char *expire_after;           /* age (store_age_parse), NULL: no job */
+	char *expire_interval;        /* age between runs of the job */
+	bool expire_archive;
+	bool expire_tags;
 	char *author_name;
 	char *author_email;
 	bool include_metadata;
@@ -90,8 +94,6 @@ struct config {
 	bool auto_push;
 	bool git_fsync;
 	long long push_timeout_s;
-	/* coalesced pushes (store/push_batch.c) */
-	long long push_window_ms;
 	char *git_username; /* push credentials (store_creds) */
 	char *git_token;
 	char *git_password;

@@ -37,6 +37,7 @@
 #include "events/bus.h"
 #include "events/envelope.h"
 #include "events/fields.h"
+#include "store/store.h"
 #include "worker/app.h"
 #include "worker/dispatch.h"
 #include "worker/item.h"
@@ -101,9 +102,11 @@ struct loop {
 	bool reader_busy; /* a read may still bring entries after SIGTERM */
 	bool push_running;
 	int push_rc;
+	bool expire_running; /* the expiry job (expire-after) */
 	int signals;
 	struct event *sig_term, *sig_int;
 	struct event *renew_ev, *push_ev, *sample_ev, *drain_ev, *exit_ev;
+	struct event *expire_ev;
 };
 
 static void loop_dispatch(struct loop *lp);
@@ -683,6 +686,43 @@ loop_push_cb(evutil_socket_t fd, short what, void *arg)
 	pool_submit(lp->bg, loop_push_run, loop_push_done, lp);
 }
 
+/* ------------------------------------------------------------- expiry */
+
+static void
+loop_expire_run(void *arg)
+{
+	struct loop *lp = arg;
+	struct error err = { 0 };
+
+	/* app_expire takes the repository's expiry lock: with several
+	 * workers on one repository one runs it, the others skip. */
+	if (app_expire(lp->ctx, &err) < 0)
+		log_warnx("expire_failed err=\"%s\"", err.msg);
+}
+
+static void
+loop_expire_done(void *arg)
+{
+	struct loop *lp = arg;
+
+	lp->expire_running = false;
+	loop_maybe_finish(lp);
+}
+
+static void
+loop_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *lp = arg;
+
+	(void)fd;
+	(void)what;
+	if (lp->expire_running || lp->stopping)
+		return;
+	lp->expire_running = true;
+	/* The background thread, as the push: it may reach the remote. */
+	pool_submit(lp->bg, loop_expire_run, loop_expire_done, lp);
+}
+
 /* ------------------------------------------------------------ metrics */
 
 static void
@@ -858,6 +898,7 @@ loop_run(const struct handler_ctx *ctx, const struct config *cfg,
 	const char *streams[8]; /* one per distinct stream of the event
 	                           types' table: two today */
 	long renew_ms;
+	long long expire_s;
 	bool abandoned = false;
 	struct item *it;
 	int rc;
@@ -909,6 +950,11 @@ loop_run(const struct handler_ctx *ctx, const struct config *cfg,
 	lp.renew_ev = loop_every(&lp, renew_ms, loop_renew_cb);
 	lp.push_ev = loop_every(&lp, LOOP_PUSH_PERIOD_MS, loop_push_cb);
 	lp.sample_ev = loop_every(&lp, LOOP_SAMPLE_MS, loop_sample_cb);
+	if (cfg->expire_after != NULL && *cfg->expire_after != '\0' &&
+	    cfg->expire_interval != NULL &&
+	    store_age_parse(&expire_s, cfg->expire_interval) == 0)
+		lp.expire_ev =
+		    loop_every(&lp, (long)(expire_s * 1000), loop_expire_cb);
 	lp.drain_ev = evtimer_new(lp.base, loop_drain_cb, &lp);
 	lp.exit_ev = evtimer_new(lp.base, loop_exit_cb, &lp);
 	{
@@ -923,7 +969,8 @@ loop_run(const struct handler_ctx *ctx, const struct config *cfg,
 	/* Push what an earlier run could not push, once at start. */
 	loop_push_cb(-1, 0, &lp);
 	event_base_dispatch(lp.base);
-	abandoned = (lp.drain_expired && lp.nrunning > 0) || lp.push_running;
+	abandoned = (lp.drain_expired && lp.nrunning > 0) || lp.push_running ||
+	            lp.expire_running;
 	log_info("daemon_stopped released=%llu",
 	    (unsigned long long)lp.metrics.releases);
 	rc = 0;
@@ -949,6 +996,8 @@ out:
 		event_free(lp.renew_ev);
 	if (lp.push_ev != NULL)
 		event_free(lp.push_ev);
+	if (lp.expire_ev != NULL)
+		event_free(lp.expire_ev);
 	if (lp.sample_ev != NULL)
 		event_free(lp.sample_ev);
 	if (lp.drain_ev != NULL)

@@ -32,6 +32,7 @@ static const struct main_cmd main_cmds[] = {
 	{ "list", cmd_list, "list committed artifacts" },
 	{ "show", cmd_show, "show the artifact of a correlation id" },
 	{ "revert", cmd_revert, "restore a tagged tree as a new commit" },
+	{ "expire", cmd_expire, "remove task branches older than an age" },
 	{ "release", cmd_release,
 	    "next version, changelog commit and tag from the commits" },
 	{ "bundle", cmd_bundle, "ZIP of a tagged tree with its .sha256" },
