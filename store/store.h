@@ -63,6 +63,15 @@ struct store_opts {
 	 * artifact commit carries provenance.intoto.json. */
 	const char *signing_key;
 	const char *consumer; /* recorded in provenance; may be NULL */
+	/* ARTIFACTD_PUSH_WINDOW_MS: refs that become ready within this many
+	 * ms of each other (across events and branches) go out in one push
+	 * (store/push_batch.c); 0: one push per event. */
+	int push_window_ms;
+	/* Borrowed, may be NULL: use this open store's push helper instead
+	 * of forking one (same credentials; it must outlive this store).
+	 * worker/repos.c opens stores while handler threads run, when a
+	 * fork is no longer safe (store/push_child.c). */
+	struct store *push_helper;
 	/* A commit's task directory holds exactly its event's files (false:
 	 * files of earlier events for the task stay, the old behaviour). */
 	bool task_dir_replace;
@@ -71,6 +80,16 @@ struct store_opts {
 	 * max_rollback_depth); 0: no limit. */
 	int max_rollback_depth;
 };
+
+/* How the push of a commit or a revert went: the answer's `push`. */
+enum store_push {
+	STORE_PUSH_DISABLED = 0, /* no remote configured, or auto_push off */
+	STORE_PUSH_OK,           /* every ref of the event is on the remote */
+	STORE_PUSH_FAILED,       /* kept locally; store_push_pending retries */
+};
+
+/* "disabled", "ok" or "failed". */
+const char *store_push_name(enum store_push p);
 
 /* One file to commit: `name` is its path below the task directory
  * (e.g. "strategy.py"); the bytes are borrowed for the call. */
@@ -103,7 +122,8 @@ struct store_commit_result {
 	size_t ntags_existing;
 	char **files; /* repository paths written, metadata included */
 	size_t nfiles;
-	bool pushed;
+	bool pushed;          /* push == STORE_PUSH_OK */
+	enum store_push push; /* how the push went */
 	bool duplicate; /* the event was already committed: nothing written */
 };
 
@@ -121,6 +141,15 @@ int store_open(struct store **out, const struct store_opts *opts,
     struct error *err);
 
 void store_free(struct store *st);
+
+/*
+ * A push helper alone, for stores opened later with opts.push_helper
+ * set (worker/repos.c): forks it now, so call it before starting threads
+ * that use libgit2. creds are read only here. Returns 0 or ERR_FAIL.
+ */
+int store_helper_open(struct store **out, const struct store_creds *creds,
+    struct error *err);
+void store_helper_close(struct store *h);
 
 /*
  * Check a remote URL the way libgit2 1.5 will when it connects: a scheme
@@ -173,33 +202,6 @@ int store_show(struct store *st, cJSON **out, const char *correlation_id,
  */
 int store_revert(struct store *st, cJSON **out, const char *tag,
     const char *branch, const char *event_id, struct error *err);
-
-/* What store_expire does (store/expire.c). */
-struct store_expire_opts {
-	long long older_than_s; /* tip's commit time older than now - this */
-	bool archive;           /* keep each under refs/archive/<branch> */
-	bool tags;              /* also delete the tags on its commits */
-	bool dry_run;           /* judge and report, change nothing */
-};
-
-/*
- * Remove the task branches whose tip commit is older than
- * opts->older_than_s, locally and, with a push URL, on the remote. Every
- * delete is a compare-and-swap from the tip that was judged old: a
- * branch that moved since is kept and reported "moved". *out is
- * {"older_than_s", "dry_run", "branches": [{"branch", "tip", "time",
- * "status", "archive"?, "tags", "remote_removed"?}], "removed", "kept",
- * "remote": "ok" | "failed" | "disabled"}; a remote that could not be
- * reached leaves the local deletions standing (the next run, or
- * store_push_pending's view, does not bring them back). Returns 0,
- * ERR_INVALID or ERR_FAIL.
- */
-int store_expire(struct store *st, const struct store_expire_opts *opts,
-    cJSON **out, struct error *err);
-
-/* Parse an age: digits then s, m, h, d or w ("30d"), at most 100 years.
- * Returns 0 (*secs set) or -1. */
-int store_age_parse(long long *secs, const char *s);
 
 /*
  * Delete the release tag refs/tags/<tag> (store/tag_delete.c): with

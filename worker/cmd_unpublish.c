@@ -180,9 +180,10 @@ cmd_unpublish(int argc, char **argv, struct config *cfg)
 	req.ntargets = a.ntargets;
 	req.dry_run = a.dry_run || cfg->dry_run;
 	rc = unpublish_run(&ur, &rc_cfg, &req, &err);
-	if (rc == 0 && a.delete_tag)
-		rc = error_set(&err, ERR_FAIL, "UNSUPPORTED",
-		    "--delete-tag is not available yet");
+	if (rc == 0 && a.delete_tag &&
+	    (rc = app_open_store(&st, cfg, &err)) == 0)
+		rc = store_tag_delete(st, a.tag, true, ur.dry_run, &git_tag,
+		    &err);
 	if (ur.tag == NULL)
 		ur.tag = xstrdup(a.tag);
 	if (a.json)

@@ -140,12 +140,10 @@ static int
 rollback_tag(cJSON **out, struct store *st, const char *tag, bool dry,
     struct error *err)
 {
-	(void)st;
-	(void)tag;
-	(void)dry;
-	(void)out;
-	return error_set(err, ERR_FAIL, "UNSUPPORTED",
-	    "delete_tag is not available yet");
+	if (st == NULL)
+		return error_set(err, ERR_FAIL, "TAG_DELETE",
+		    "delete_tag: no store to delete the tag in");
+	return store_tag_delete(st, tag, true, dry, out, err);
 }
 
 void
