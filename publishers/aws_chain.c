@@ -600,13 +600,20 @@ aws_credentials_describe(const struct publish_target *t, char *out, size_t n,
 {
 	struct aws_settings s;
 	struct aws_credentials c = { 0 };
+	char *region = NULL;
 	int rc;
 
 	aws_settings_load(&s, t);
-	if ((rc = aws_credentials_resolve(&c, &s, err)) == 0)
-		snprintf(out, n, "source=%s access_key_id=%s session_token=%s",
+	if ((rc = aws_credentials_resolve(&c, &s, err)) == 0) {
+		if (aws_region_resolve(&region, s.region, s.env, NULL) < 0)
+			region = NULL;
+		snprintf(out, n,
+		    "source=%s access_key_id=%s session_token=%s region=%s",
 		    c.source, c.access_key_id,
-		    c.session_token != NULL ? "yes" : "no");
+		    c.session_token != NULL ? "yes" : "no",
+		    region != NULL ? region : "-");
+	}
+	free(region);
 	aws_credentials_dispose(&c);
 	aws_settings_dispose(&s);
 	return rc;

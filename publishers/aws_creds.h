@@ -99,8 +99,9 @@ int aws_credentials_source(const struct publish_target *t, char *src, size_t n,
 
 /*
  * Resolve target t's credentials now (requests included) and describe
- * them into out: "source=<step> access_key_id=<id> session_token=yes|no"
- * - the secret key and the session token are never written. For
+ * them into out: "source=<step> access_key_id=<id> session_token=yes|no
+ * region=<region|->" - the secret key and the session token are never
+ * written. For
  * `artifactd check-config --aws-credentials` and the tests that compare
  * the chain with botocore. Returns what aws_credentials_resolve returns.
  */
