@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include <git2/sys/odb_backend.h>
+#include <git2/sys/repository.h>
 
 #include "common/xalloc.h"
 #include "store/group.h"
@@ -39,9 +40,20 @@
  */
 #define ODB_MEM_MAX_BYTES (64 * 1024 * 1024)
 
+/* Commits on one handle before its object database is opened afresh.
+ * libgit2 1.5's pack backend adds the packs it finds on a miss and never
+ * drops one (odb_pack.c, pack_backend__refresh), so a long-lived handle
+ * kept an entry (and, unbounded by default, an open descriptor) for
+ * every pack ever written, also after a fold unlinked it: ~550 bytes of
+ * heap per event (tests/unit/store/test_store_memory.c). A fresh
+ * database lists only the packs that exist; 64 bounds the stale entries
+ * per handle and costs one directory listing per 64 commits. */
+#define ODB_MEM_RENEW_AFTER 64
+
 struct odb_mem {
 	git_odb_backend parent; /* first: libgit2 hands us this pointer */
 	bool capture;
+	unsigned captures;           /* since this database was opened */
 	struct store_odb_obj **slot; /* open addressing, power of two */
 	size_t nslot;
 	struct store_odb_obj **list; /* in write order */
@@ -232,12 +244,36 @@ odb_mem_of(git_repository *repo, bool add, struct error *err)
 	return m;
 }
 
+/* Give the handle a freshly opened object database (see
+ * ODB_MEM_RENEW_AFTER); the old one and its backends, ours included,
+ * are freed with their last reference. */
+static int
+odb_mem_renew(git_repository *repo, struct error *err)
+{
+	git_odb *fresh = NULL;
+	char *dir = xasprintf("%sobjects", git_repository_path(repo));
+	int grc;
+
+	if ((grc = STORE_GIT(git_odb_open(&fresh, dir))) == 0)
+		grc = STORE_GIT(git_repository_set_odb(repo, fresh));
+	git_odb_free(fresh);
+	free(dir);
+	return grc < 0 ? store_git_error(err, grc, "reopen object database")
+	               : 0;
+}
+
 int
 store_odb_capture(git_repository *repo, bool on, struct error *err)
 {
 	struct odb_mem *m = odb_mem_of(repo, on, err);
 	bool was;
 
+	if (m != NULL && on && !m->capture &&
+	    ++m->captures >= ODB_MEM_RENEW_AFTER) {
+		if (odb_mem_renew(repo, err) < 0)
+			return ERR_FAIL;
+		m = odb_mem_of(repo, true, err);
+	}
 	if (m == NULL)
 		return on ? ERR_FAIL : 0;
 	was = m->capture;

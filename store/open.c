@@ -39,6 +39,11 @@
  * 64 KiB counted holds that 60 times over and ~1.5 MiB of heap. */
 #define STORE_GIT_CACHE_BYTES (64 * 1024)
 
+/* Pack files libgit2 keeps open, process-wide: the packs of a folded
+ * repository (at most STORE_PACK_FOLD small ones plus the big ones)
+ * many times over, far below the descriptor limit. */
+#define STORE_GIT_PACK_FILES 256
+
 /* Present in a repository we created until its first fetch from the
  * remote succeeded. */
 #define STORE_CLONE_MARKER "artifactd-clone-incomplete"
@@ -274,6 +279,11 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 	 * default the daemon's memory grew with every event. */
 	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE,
 	    (ssize_t)STORE_GIT_CACHE_BYTES);
+	/* Group commit writes many packs (store/group.c): libgit2 keeps
+	 * each pack it read open, by default without limit; past this it
+	 * closes the least recently used. */
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT,
+	    (size_t)STORE_GIT_PACK_FILES);
 
 	st = xcalloc(1, sizeof(*st));
 	store_opts_copy(&st->opts, opts);
@@ -293,6 +303,7 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 	    (rc = sign_key_load(&st->signer, opts->signing_key, err)) < 0)
 		goto out;
 	st->consumer = opts->consumer ? xstrdup(opts->consumer) : NULL;
+	st->group = store_group_get(st->opts.repo_path);
 	st->group = store_group_get(st->opts.repo_path);
 	/* Before anything can print it: libgit2 quotes the raw URL. */
 	redact_secret_url(st->opts.remote_url);
@@ -389,6 +400,7 @@ store_free(struct store *st)
 	free(st->push_url);
 	sign_key_free(st->signer);
 	free(st->consumer);
+	store_group_put(st->group);
 	store_group_put(st->group);
 	free(st);
 	git_libgit2_shutdown();
