@@ -304,7 +304,6 @@ store_open(struct store **out, const struct store_opts *opts, struct error *err)
 		goto out;
 	st->consumer = opts->consumer ? xstrdup(opts->consumer) : NULL;
 	st->group = store_group_get(st->opts.repo_path);
-	st->group = store_group_get(st->opts.repo_path);
 	/* Before anything can print it: libgit2 quotes the raw URL. */
 	redact_secret_url(st->opts.remote_url);
 	if ((rc = store_url_check(st->opts.remote_url, err)) < 0)
@@ -400,7 +399,6 @@ store_free(struct store *st)
 	free(st->push_url);
 	sign_key_free(st->signer);
 	free(st->consumer);
-	store_group_put(st->group);
 	store_group_put(st->group);
 	free(st);
 	git_libgit2_shutdown();
