@@ -203,6 +203,33 @@ int store_show(struct store *st, cJSON **out, const char *correlation_id,
 int store_revert(struct store *st, cJSON **out, const char *tag,
     const char *branch, const char *event_id, struct error *err);
 
+/* What store_expire does (store/expire.c). */
+struct store_expire_opts {
+	long long older_than_s; /* tip's commit time older than now - this */
+	bool archive;           /* keep each under refs/archive/<branch> */
+	bool tags;              /* also delete the tags on its commits */
+	bool dry_run;           /* judge and report, change nothing */
+};
+
+/*
+ * Remove the task branches whose tip commit is older than
+ * opts->older_than_s, locally and, with a push URL, on the remote. Every
+ * delete is a compare-and-swap from the tip that was judged old: a
+ * branch that moved since is kept and reported "moved". *out is
+ * {"older_than_s", "dry_run", "branches": [{"branch", "tip", "time",
+ * "status", "archive"?, "tags", "remote_removed"?}], "removed", "kept",
+ * "remote": "ok" | "failed" | "disabled"}; a remote that could not be
+ * reached leaves the local deletions standing (the next run, or
+ * store_push_pending's view, does not bring them back). Returns 0,
+ * ERR_INVALID or ERR_FAIL.
+ */
+int store_expire(struct store *st, const struct store_expire_opts *opts,
+    cJSON **out, struct error *err);
+
+/* Parse an age: digits then s, m, h, d or w ("30d"), at most 100 years.
+ * Returns 0 (*secs set) or -1. */
+int store_age_parse(long long *secs, const char *s);
+
 /*
  * Delete the release tag refs/tags/<tag> (store/tag_delete.c): with
  * remote and a push URL, on the remote first (only while it still points
