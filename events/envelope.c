@@ -41,6 +41,7 @@ envelope_free(struct envelope *env)
 		return;
 	for (i = 0; i < ENVELOPE_NFIELDS; i++)
 		free(*envelope_field(env, i));
+	free(env->traceparent);
 	cJSON_Delete(env->data);
 	free(env);
 }
@@ -232,6 +233,15 @@ envelope_parse(struct envelope **out, const char *buf, size_t len,
 		env->event_id = xstrdup(id);
 		env->event_id_derived = true;
 	}
+	/* Trace context is never a reason to refuse an event: kept as
+	 * given, checked by the worker (an invalid one is ignored). */
+	item = cJSON_GetObjectItemCaseSensitive(root, "traceparent");
+	if (item != NULL && !cJSON_IsNull(item))
+		env->traceparent =
+		    xstrdup(cJSON_IsString(item) && strlen(item->valuestring) <=
+		                                        ENVELOPE_FIELD_MAX
+		                ? item->valuestring
+		                : "");
 	item = cJSON_DetachItemFromObjectCaseSensitive(root, "data");
 	if (item == NULL || cJSON_IsNull(item)) {
 		cJSON_Delete(item);

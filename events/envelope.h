@@ -34,7 +34,11 @@ struct envelope {
 	char *source;
 	char *timestamp;
 	char *causation_id;
-	cJSON *data;           /* owned; an empty object when absent */
+	cJSON *data;       /* owned; an empty object when absent */
+	char *traceparent; /* the top-level W3C traceparent as given (checked
+	                      by common/trace.h, not here); "" when present
+	                      but not a string of at most ENVELOPE_FIELD_MAX
+	                      bytes; NULL when absent. Not serialized. */
 	bool event_id_derived; /* event_id was not in the JSON */
 };
 

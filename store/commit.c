@@ -350,6 +350,10 @@ store_plan_build(struct store_plan *p, const struct store *st,
 	    req->task_id);
 	if (req->prompt_hash)
 		(void)buf_printf(&b, "Prompt-Hash: %s\n", req->prompt_hash);
+	/* The W3C trace id (checked hex, from worker/handler.c): a
+	 * pipeline follows one task from its span to this commit. */
+	if (req->trace_id)
+		(void)buf_printf(&b, "Trace-Id: %s\n", req->trace_id);
 	p->message = buf_detach(&b, NULL);
 
 	if (req->correlation_id)

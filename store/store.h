@@ -109,6 +109,7 @@ struct store_commit_req {
 	const char *llm_version;    /* may be NULL */
 	const cJSON *test_metrics;  /* borrowed, may be NULL */
 	const cJSON *extra;         /* borrowed object of extra metadata */
+	const char *trace_id; /* may be NULL: the Trace-Id trailer (32 hex) */
 	const struct store_file *files;
 	size_t nfiles;
 };

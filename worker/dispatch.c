@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "events/envelope.h"
@@ -246,6 +247,8 @@ handler_refuse(const struct handler_ctx *ctx, const char *stream,
 		env = NULL;
 	else if (field_event_id != NULL && env->event_id_derived)
 		envelope_set_event_id(env, field_event_id);
+	if (env != NULL)
+		handler_trace(&res->trace, env);
 	dispatch_refuse_env(ctx, stream, env, json, len, field_event_id,
 	    field_type, err, reason, res);
 }
@@ -278,6 +281,7 @@ handler_prepare(const struct handler_ctx *ctx, struct handler_job **job,
 		envelope_set_event_id(env, field_event_id);
 	if ((rc = dispatch_ids_clean(ctx->scanner, env, json, len, &err)) < 0)
 		goto bad;
+	handler_trace(&res->trace, env);
 	res->event_id = xstrdup(env->event_id);
 	res->event_type = xstrdup(env->event_type);
 	if ((t = dispatch_find(cfg, stream, env->event_type)) == NULL) {
@@ -294,6 +298,7 @@ handler_prepare(const struct handler_ctx *ctx, struct handler_job **job,
 	j->stream = xstrdup(stream);
 	j->key = t->key(cfg, env);
 	j->env = env;
+	j->trace = res->trace;
 	*job = j;
 	return 0;
 bad:
@@ -329,5 +334,9 @@ handler_run(const struct handler_ctx *ctx, const struct handler_job *job,
 #ifdef ARTIFACTD_TEST_HOOKS
 	dispatch_test_crash(job->env);
 #endif
+	/* Every answer and every line of this handling carry its trace. */
+	res->trace = job->trace;
+	log_context_set(job->trace.trace_id);
 	job->type->run(ctx, job, res);
+	log_context_set(NULL);
 }

@@ -138,6 +138,7 @@ handle_commit(const struct handler_ctx *ctx, const struct handler_job *job,
 	req.test_metrics =
 	    cJSON_GetObjectItemCaseSensitive(env->data, "metrics");
 	req.extra = extra;
+	req.trace_id = job->trace.trace_id[0] ? job->trace.trace_id : NULL;
 	req.files = set.files;
 	req.nfiles = set.nfiles;
 	/* The workflow's repository (the one, or its own with a template):

@@ -9,11 +9,14 @@
  */
 #include "worker/handler.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "common/log.h"
+#include "common/trace.h"
 #include "common/xalloc.h"
 #include "events/envelope.h"
 #include "store/store.h"
@@ -42,6 +45,50 @@ handler_policy(int rc)
 }
 
 void
+handler_trace(struct trace *t, const struct envelope *env)
+{
+	const char *tp = env->traceparent, *where = "traceparent";
+
+	memset(t, 0, sizeof(*t));
+	if (tp == NULL) {
+		tp = envelope_data_string(env, "traceparent");
+		where = "data.traceparent";
+	}
+	/* The value is not logged: it comes from outside and only its
+	 * shape matters here. */
+	if (tp != NULL && !trace_parse(t, tp, strlen(tp)))
+		log_warnx("traceparent_ignored event_id=%s field=%s len=%zu "
+		          "reason=\"not a W3C version-00 traceparent\"",
+		    env->event_id, where, strlen(tp));
+	trace_start(t, env->event_id);
+}
+
+/*
+ * The answer's JSON, with our traceparent and the caller's span first
+ * when there is a trace. The values are hex digits and dashes (checked
+ * by trace_parse, or ours), so they need no escaping, and the object
+ * always holds event_id: the fields go in front of it.
+ */
+static char *
+handler_answer_json(const struct envelope *ev, const struct trace *t)
+{
+	char tp[TRACE_PARENT_SIZE], *json = envelope_to_json(ev), *out;
+
+	if (t->trace_id[0] == '\0')
+		return json;
+	assert(json[0] == '{' && json[1] == '"');
+	trace_format(t, tp);
+	if (t->parent_id[0] != '\0')
+		out = xasprintf("{\"traceparent\":\"%s\",\"parent_span_id\":"
+		                "\"%s\",%s",
+		    tp, t->parent_id, json + 1);
+	else
+		out = xasprintf("{\"traceparent\":\"%s\",%s", tp, json + 1);
+	free(json);
+	return out;
+}
+
+void
 handler_result_add(struct handler_result *res, const struct envelope *ev)
 {
 	struct handler_event *e;
@@ -57,7 +104,7 @@ handler_result_add(struct handler_result *res, const struct envelope *ev)
 	    ev->correlation_id ? xstrdup(ev->correlation_id) : NULL;
 	e->error_code =
 	    cJSON_IsString(code) ? xstrdup(code->valuestring) : NULL;
-	e->json = envelope_to_json(ev);
+	e->json = handler_answer_json(ev, &res->trace);
 	e->stream = NULL;
 }
 

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "common/trace.h"
 #include "worker/config.h"
 
 struct dispatch_type;
@@ -63,10 +64,12 @@ struct handler_result {
 	enum handler_action action;
 	struct handler_event *events; /* in the order to write, owned */
 	size_t nevents;
-	char *reason;     /* why, for dead letters and logs; owned */
-	char *event_id;   /* of the input, once known; owned */
-	char *event_type; /* of the input, once known; owned */
-	bool duplicate;   /* the outcome was already there */
+	char *reason;       /* why, for dead letters and logs; owned */
+	char *event_id;     /* of the input, once known; owned */
+	char *event_type;   /* of the input, once known; owned */
+	bool duplicate;     /* the outcome was already there */
+	struct trace trace; /* of the input once known (trace_id "" before):
+	                       every answer carries it (handler_result_add) */
 };
 
 /* A prepared job: the parsed input, its row and the key of the ref it
@@ -75,7 +78,8 @@ struct handler_job {
 	const struct dispatch_type *type; /* borrowed from the table */
 	struct envelope *env;             /* owned */
 	char *stream;                     /* input stream name, owned */
-	char *key; /* serialization key (e.g. the branch), owned */
+	char *key;          /* serialization key (e.g. the branch), owned */
+	struct trace trace; /* the input's trace context (handler_trace) */
 };
 
 /*
@@ -109,6 +113,15 @@ void handler_refuse(const struct handler_ctx *ctx, const char *stream,
     const char *json, size_t len, const char *field_event_id,
     const char *field_type, const struct error *err, char *reason,
     struct handler_result *res);
+
+/*
+ * The trace context of an input event into *t: its W3C traceparent (the
+ * top-level field `traceparent`, else `data.traceparent`), checked
+ * strictly (common/trace.h); an invalid one is logged
+ * (traceparent_ignored) and replaced, like a missing one, by a trace id
+ * derived from the event id. Our span id is set too.
+ */
+void handler_trace(struct trace *t, const struct envelope *env);
 
 void handler_job_free(struct handler_job *job);
 void handler_result_dispose(struct handler_result *res);
@@ -146,7 +159,9 @@ void handler_answer_failure(struct handler_result *res,
     char *reason);
 
 /* Append the outcome event `ev` to res: its fields are copied and its
- * JSON text is built here, once. ev stays the caller's. */
+ * JSON text is built here, once. ev stays the caller's. When res has a
+ * trace (res->trace.trace_id set), the JSON gets our `traceparent` (and
+ * `parent_span_id`, the caller's span, when the input had one). */
 void handler_result_add(struct handler_result *res, const struct envelope *ev);
 
 /* As handler_result_add, but the event is written to `stream` (one of

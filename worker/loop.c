@@ -306,6 +306,8 @@ loop_job_done(void *arg)
 	}
 	secs = (double)(util_mono_ms() - it->started_ms) / 1000.0;
 	metrics_observe(&lp->metrics, &it->res, secs);
+	/* The lines about this event carry its trace id (log.h). */
+	log_context_set(it->res.trace.trace_id);
 	log_info("handled stream=%s id=%s event_id=%s action=%s "
 	         "duplicate=%s events=%zu ms=%lld",
 	    it->msg->stream, it->msg->id,
@@ -348,6 +350,7 @@ loop_job_done(void *arg)
 		loop_complete(it);
 		break;
 	}
+	log_context_set(NULL);
 	loop_dispatch(lp);
 	bus_poke(lp->bus); /* a thread is free: read the next entry now */
 }
@@ -454,6 +457,7 @@ loop_rewrite_cb(evutil_socket_t fd, short what, void *arg)
 static void
 loop_complete(struct item *it)
 {
+	log_context_set(it->res.trace.trace_id);
 	switch (it->res.action) {
 	case HANDLER_DEAD_LETTER:
 		it->outcome = METRICS_DEAD_LETTER;
@@ -472,6 +476,7 @@ loop_complete(struct item *it)
 		break;
 	}
 	loop_write(it);
+	log_context_set(NULL);
 }
 
 /*
