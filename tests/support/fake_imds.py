@@ -112,6 +112,8 @@ class _ImdsHandler(_Base):
             return self.answer(401, "IMDSv2 token required")
         if self.path == base:
             f.record(method="GET", path=self.path, status=200)
+            if f.huge:  # an answer far over any client's ceiling
+                return self.answer(200, f.role + "x" * (256 * 1024))
             return self.answer(200, f.role)
         if self.path == base + f.role:
             f.record(method="GET", path=self.path, status=200)
@@ -138,6 +140,7 @@ class Imds(_Server):
         self.role, self.akid, self.secret = role, akid, secret
         self.session_token = session_token
         self.token = "imds-v2-token-AQAEAFakeFakeFake=="
+        self.huge = False
         _Server.__init__(self, _ImdsHandler)
 
 
