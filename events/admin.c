@@ -54,7 +54,6 @@ admin_connect(struct admin **out, const char *url, int timeout_ms,
 {
 	struct endpoint ep = { 0 };
 	struct endpoint_conn ec = { 0 };
-	redisContext *c = NULL;
 	struct admin *adm;
 	int rc;
 
@@ -74,13 +73,14 @@ admin_connect(struct admin **out, const char *url, int timeout_ms,
 		*out = adm;
 		goto out;
 	}
-	/* Through Sentinel: discovered once, here (a tool's run is short). */
-	rc = ep.nsentinels > 0 ? sentinel_connect(&c, &ep, timeout_ms, err)
+	/* Through Sentinel: discovered once, here (a tool's run is short);
+	 * rediss+sentinel:// over TLS to the sentinels and the master. */
+	rc = ep.nsentinels > 0 ? sentinel_connect(&ec, &ep, timeout_ms, err)
 	                       : endpoint_open(&ec, &ep, timeout_ms, err);
 	if (rc < 0)
 		goto out;
 	adm = xcalloc(1, sizeof(*adm));
-	adm->c = c != NULL ? c : ec.c;
+	adm->c = ec.c;
 	adm->tls = ec.tls;
 	adm->timeout_ms = timeout_ms;
 	*out = adm;

@@ -101,7 +101,7 @@ struct bus_conn {
 	unsigned gen;    /* Sentinel: bus->master_gen when it connected */
 	bool ping_out;   /* OUT/DEAD: a heartbeat PING is unanswered */
 	struct cluster_node node; /* Cluster: the master it connects to */
-	struct tls_bridge *tls;   /* Cluster over TLS: its own bridge */
+	struct tls_bridge *tls;   /* Cluster, Sentinel over TLS: its own */
 	int backoff_ms;
 	struct event *retry_ev; /* reconnect timer */
 	struct event *watch_ev; /* connect watchdog, reader reply watchdog */
@@ -725,24 +725,28 @@ bus_cluster_route(struct bus *bus, const char *key, struct cluster_node *out)
 	return 0;
 }
 
-/* Cluster over TLS: a bridge of conn's own, aimed at the node it is
- * about to connect to (a new one each time: the node may differ). */
+/* Cluster or Sentinel over TLS: a bridge of conn's own, aimed at the
+ * node (a cluster master, the discovered master, a sentinel) it is about
+ * to connect to, so the certificate is checked against that address (a
+ * new bridge each time: the node may differ). */
 static int
-conn_cluster_tls(struct bus_conn *conn)
+conn_own_tls(struct bus_conn *conn, const char *host, int port)
 {
 	struct endpoint ep = conn->bus->url; /* borrowed: never disposed */
 	struct error err = { 0 };
+	int rc = 0;
 
 	tls_bridge_free(conn->tls);
 	conn->tls = NULL;
-	ep.host = conn->node.host;
-	ep.port = conn->node.port;
+	ep.host = xstrdup(host); /* the bridge copies it */
+	ep.port = port;
 	if (tls_bridge_new(&conn->tls, conn->bus->base, &ep, &err) < 0) {
 		log_warnx("redis_connect_failed conn=%s err=\"%s\"",
 		    bus_conn_names[conn->kind], err.msg);
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	free(ep.host);
+	return rc;
 }
 
 /* Where conn connects: the URL's address; through Sentinel the master's
@@ -825,11 +829,12 @@ conn_start(struct bus_conn *conn)
 	}
 	/* NB: hiredis resolves host names with a blocking getaddrinfo();
 	 * use an IP address or a unix socket where that matters. */
-	if (bus->cl != NULL && u->tls && conn_cluster_tls(conn) < 0) {
+	if ((bus->cl != NULL || u->nsentinels > 0) && u->tls &&
+	    conn_own_tls(conn, host, port) < 0) {
 		conn_schedule(conn);
 		return;
 	}
-	if (conn->tls != NULL && u->tls) /* rediss+cluster:// */
+	if (conn->tls != NULL && u->tls) /* rediss+cluster/sentinel:// */
 		ac = redisAsyncConnectUnix(tls_bridge_path(conn->tls));
 	else if (bus->tls != NULL) /* rediss://: never clear text to Redis */
 		ac = redisAsyncConnectUnix(tls_bridge_path(bus->tls));
@@ -1535,8 +1540,13 @@ bus_new_one(struct bus **out, struct event_base *base, const struct bus_opts *o,
 		return rc;
 	}
 	bus->cl = cl;
+	/* rediss://: one bridge to the URL's address. Cluster and Sentinel
+	 * make one per connection (conn_own_tls); for Sentinel the files
+	 * are checked now, so that a bad CA fails the start. */
 	if (bus->url.tls && cl == NULL &&
-	    (rc = tls_bridge_new(&bus->tls, base, &bus->url, err)) < 0) {
+	    (rc = bus->url.nsentinels > 0
+	              ? tls_check(&bus->url.tls_opt, err)
+	              : tls_bridge_new(&bus->tls, base, &bus->url, err)) < 0) {
 		endpoint_dispose(&bus->url);
 		free(bus);
 		return rc;

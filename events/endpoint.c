@@ -56,7 +56,7 @@ endpoint_userinfo(struct endpoint *ep, const char *p, const char *at)
 }
 
 static int endpoint_parse_sentinel(struct endpoint *ep, const char *p,
-    struct error *err);
+    const struct endpoint_tls *tls, struct error *err);
 static int endpoint_parse_tls(struct endpoint *ep, const char *url,
     const struct endpoint_tls *defaults, struct error *err);
 static int endpoint_parse_cluster(struct endpoint *ep, const char *p,
@@ -72,7 +72,10 @@ endpoint_parse(struct endpoint *ep, const char *url, struct error *err)
 	memset(ep, 0, sizeof(*ep));
 	ep->port = 6379;
 	if (strncmp(url, "redis+sentinel://", 17) == 0)
-		return endpoint_parse_sentinel(ep, url + 17, err);
+		return endpoint_parse_sentinel(ep, url + 17, NULL, err);
+	if (strncmp(url, "rediss+sentinel://", 18) == 0)
+		return endpoint_parse_sentinel(ep, url + 18,
+		    &endpoint_default_tls, err);
 	if (strncmp(url, "rediss://", 9) == 0)
 		return endpoint_parse_tls(ep, url, &endpoint_default_tls, err);
 	if (strncmp(url, "redis+cluster://", 16) == 0)
@@ -102,8 +105,8 @@ endpoint_parse(struct endpoint *ep, const char *url, struct error *err)
 	if (strncmp(url, "redis://", 8) != 0)
 		return error_set(err, ERR_INVALID, "CONFIG",
 		    "redis URL must start with redis://, rediss://, "
-		    "redis+sentinel://, redis+cluster://, rediss+cluster:// "
-		    "or unix://");
+		    "redis+sentinel://, rediss+sentinel://, redis+cluster://, "
+		    "rediss+cluster:// or unix://");
 	p = url + 8;
 	slash = strchr(p, '/');
 	at = strrchr(p, '@');
@@ -411,29 +414,43 @@ endpoint_parse_master(struct endpoint *ep, const char *p, struct error *err)
 	return 0;
 }
 
+static int endpoint_parse_query(struct endpoint *ep, const char *q,
+    const struct endpoint_tls *tls, const char *what, struct error *err);
+
 /* redis+sentinel://[user:pass@]host:port[,host:port...]/<master>[/db]:
- * p is past the scheme. host/port stay unset until a discovery. */
+ * p is past the scheme; tls non-NULL for rediss+sentinel://, whose
+ * ?tls-... parameters win over those defaults (the sentinels and the
+ * master are both reached over TLS). host/port stay unset until a
+ * discovery. */
 static int
-endpoint_parse_sentinel(struct endpoint *ep, const char *p, struct error *err)
+endpoint_parse_sentinel(struct endpoint *ep, const char *p,
+    const struct endpoint_tls *tls, struct error *err)
 {
-	const char *slash = p + strcspn(p, "/");
+	const char *what = tls ? "rediss+sentinel" : "redis+sentinel";
+	const char *query = strchr(p, '?');
+	char *path = query ? xstrndup(p, (size_t)(query - p)) : xstrdup(p);
+	const char *s = path, *slash = path + strcspn(path, "/");
 	const char *at = NULL, *q;
 	int rc;
 
-	for (q = p; q < slash; q++)
+	for (q = s; q < slash; q++)
 		if (*q == '@')
 			at = q;
 	if (at != NULL) {
-		endpoint_userinfo(ep, p, at);
-		p = at + 1;
+		endpoint_userinfo(ep, s, at);
+		s = at + 1;
 	}
 	if ((rc = endpoint_parse_nodes(&ep->sentinels, &ep->nsentinels,
-	         ENDPOINT_SENTINELS_MAX, p, (size_t)(slash - p),
-	         "redis+sentinel", "sentinel", 26379, err)) < 0 ||
-	    (rc = endpoint_parse_master(ep, slash, err)) < 0) {
+	         ENDPOINT_SENTINELS_MAX, s, (size_t)(slash - s), what,
+	         "sentinel", 26379, err)) < 0 ||
+	    (rc = endpoint_parse_master(ep, slash, err)) < 0 ||
+	    (rc = endpoint_parse_query(ep, query ? query : "", tls, what,
+	         err)) < 0) {
+		free(path);
 		endpoint_dispose(ep);
 		return rc;
 	}
+	free(path);
 	if (endpoint_default_sentinel_password != NULL)
 		ep->sentinel_password =
 		    xstrdup(endpoint_default_sentinel_password);
@@ -482,11 +499,28 @@ endpoint_parse_cluster(struct endpoint *ep, const char *p,
 		}
 		q += strcspn(q, "?");
 	}
-	if (*q == '?' && tls == NULL) {
-		rc = error_set(err, ERR_INVALID, "CONFIG",
-		    "URL parameters are for rediss+cluster:// (TLS) only");
-		goto out;
-	}
+	rc = endpoint_parse_query(ep, q, tls, what, err);
+out:
+	if (rc < 0)
+		endpoint_dispose(ep);
+	return rc;
+}
+
+/* The ?tls-... query of rediss+cluster:// and rediss+sentinel:// (q at
+ * the '?', or at the end): tls non-NULL for those, and then ep->tls is
+ * set and the defaults copied before the parameters are read. Clear-text
+ * schemes (tls NULL) take no parameters: a tls-ca-file there would
+ * otherwise be ignored and the connection made in clear text. */
+static int
+endpoint_parse_query(struct endpoint *ep, const char *q,
+    const struct endpoint_tls *tls, const char *what, struct error *err)
+{
+	int rc;
+
+	if (*q == '?' && tls == NULL)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "URL parameters are for rediss%s:// (TLS) only",
+		    what + strlen("redis"));
 	if (tls != NULL) {
 		ep->tls = true;
 		endpoint_tls_copy(&ep->tls_opt, tls);
@@ -497,14 +531,10 @@ endpoint_parse_cluster(struct endpoint *ep, const char *p,
 
 		if (n > 0 &&
 		    (rc = endpoint_tls_param(&ep->tls_opt, s, n, err)) < 0)
-			goto out;
+			return rc;
 		q = amp ? amp : s + n;
 	}
-	rc = 0;
-out:
-	if (rc < 0)
-		endpoint_dispose(ep);
-	return rc;
+	return 0;
 }
 
 /* ------------------------------------------------------------ rediss */
@@ -631,10 +661,14 @@ endpoint_check(const char *url, const struct endpoint_tls *t, struct error *err)
 	struct endpoint ep;
 	int rc;
 
-	if (strncmp(url, "rediss+cluster://", 17) == 0) {
+	if (strncmp(url, "rediss+cluster://", 17) == 0 ||
+	    strncmp(url, "rediss+sentinel://", 18) == 0) {
 		memset(&ep, 0, sizeof(ep));
-		rc = endpoint_parse_cluster(&ep, url + 17,
-		    t ? t : &endpoint_default_tls, err);
+		ep.port = 6379;
+		rc = url[7] == 'c' ? endpoint_parse_cluster(&ep, url + 17,
+		                         t ? t : &endpoint_default_tls, err)
+		                   : endpoint_parse_sentinel(&ep, url + 18,
+		                         t ? t : &endpoint_default_tls, err);
 		if (rc == 0)
 			rc = tls_check(&ep.tls_opt, err);
 		endpoint_dispose(&ep);

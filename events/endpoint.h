@@ -11,6 +11,10 @@
  * names Redis Sentinels (port 26379 by default) and the master they
  * watch; the credentials and db are the master's. The address of the
  * master is found by sentinel.h, never by this parser.
+ * rediss+sentinel://...[?tls-...] is the same over TLS: the sentinels and
+ * the master are both reached over TLS (the ?tls-... parameters and
+ * tls-* settings of rediss://), each certificate checked against the
+ * address it is reached at; the clear-text form takes no parameters.
  *
  * redis+cluster://[user:pass@]host:port[,host:port...] names seed nodes
  * of a Redis Cluster (port 6379 by default; a cluster has db 0 only).
@@ -44,7 +48,8 @@ struct endpoint {
 	 * first asked for */
 	struct endpoint_node *seeds;
 	size_t nseeds;
-	/* rediss:// (tls true): TLS through events/tls.h */
+	/* rediss://, rediss+cluster://, rediss+sentinel:// (tls true): TLS
+	 * through events/tls.h */
 	bool tls;
 	struct endpoint_tls {
 		char *ca_file;   /* PEM bundle, or NULL */
@@ -91,7 +96,8 @@ void endpoint_tls_defaults(const struct endpoint_tls *t);
 /*
  * Parse url as endpoint_parse does, with t as the TLS settings (NULL:
  * those of endpoint_tls_defaults), and for a rediss:// URL also check the
- * certificate files (tls.h's tls_check). For check-config. Returns 0 or
+ * certificate files (tls.h's tls_check); the same for rediss+cluster://
+ * and rediss+sentinel://. For check-config. Returns 0 or
  * ERR_INVALID.
  */
 int endpoint_check(const char *url, const struct endpoint_tls *t,

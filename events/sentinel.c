@@ -71,25 +71,62 @@ sentinel_answer(struct sentinel_master *out, const redisReply *r,
 	return 0;
 }
 
+/* A blocking connection to one sentinel: clear text, or for
+ * rediss+sentinel:// TLS with the URL's TLS settings, the certificate
+ * checked against the sentinel's address as the URL gives it. No AUTH
+ * here (the sentinels' password is not the master's). */
+static int
+sentinel_open(struct endpoint_conn *out, const struct endpoint *ep,
+    const struct endpoint_node *n, const char *who, struct error *err)
+{
+	struct endpoint one = { 0 }; /* shallow: never disposed */
+	struct error why = { 0 };
+	redisContext *c;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (ep->tls) {
+		one.host = n->host;
+		one.port = n->port;
+		one.tls = true;
+		one.tls_opt = ep->tls_opt;
+		if ((rc = endpoint_open(out, &one, SENTINEL_TIMEOUT_MS, &why)) <
+		    0)
+			return error_set(err,
+			    rc == ERR_INVALID ? rc : ERR_TRANSIENT, "SENTINEL",
+			    "sentinel %s (TLS): %s", who, why.msg);
+		return 0;
+	}
+	c = redisConnectWithTimeout(n->host, n->port,
+	    sentinel_tv(SENTINEL_TIMEOUT_MS));
+	if (c == NULL || c->err) {
+		error_set(err, ERR_TRANSIENT, "SENTINEL", "sentinel %s: %s",
+		    who, c ? c->errstr : "out of memory");
+		if (c != NULL)
+			redisFree(c);
+		return ERR_TRANSIENT;
+	}
+	redisSetTimeout(c, sentinel_tv(SENTINEL_TIMEOUT_MS));
+	out->c = c;
+	return 0;
+}
+
 /* Ask one sentinel. */
 static int
 sentinel_ask(struct sentinel_master *out, const struct endpoint *ep,
     const struct endpoint_node *n, struct error *err)
 {
+	struct endpoint_conn conn = { 0 };
 	char who[240];
 	redisContext *c;
 	redisReply *r = NULL;
-	int rc = ERR_TRANSIENT;
+	int rc;
 
 	sentinel_name(who, sizeof(who), n);
-	c = redisConnectWithTimeout(n->host, n->port,
-	    sentinel_tv(SENTINEL_TIMEOUT_MS));
-	if (c == NULL || c->err) {
-		error_set(err, rc, "SENTINEL", "sentinel %s: %s", who,
-		    c ? c->errstr : "out of memory");
+	if ((rc = sentinel_open(&conn, ep, n, who, err)) < 0)
 		goto out;
-	}
-	redisSetTimeout(c, sentinel_tv(SENTINEL_TIMEOUT_MS));
+	c = conn.c;
+	rc = ERR_TRANSIENT;
 	if (ep->sentinel_password != NULL) {
 		r = redisCommand(c, "AUTH %s", ep->sentinel_password);
 		if (r == NULL) {
@@ -117,8 +154,7 @@ sentinel_ask(struct sentinel_master *out, const struct endpoint *ep,
 out:
 	if (r != NULL)
 		freeReplyObject(r);
-	if (c != NULL)
-		redisFree(c);
+	endpoint_close(&conn);
 	return rc;
 }
 
@@ -216,14 +252,16 @@ sentinel_switch_parse(struct sentinel_master *out, const char *master,
 	return 0;
 }
 
-/* Connect to m and check it is the master: 0, or a code with err set. */
+/* Connect to m (over TLS for rediss+sentinel://, the certificate
+ * checked against m's address) and check it is the master: 0, or a code
+ * with err set. */
 static int
-sentinel_try_master(redisContext **out, const struct endpoint *ep,
+sentinel_try_master(struct endpoint_conn *out, const struct endpoint *ep,
     const struct sentinel_master *m, int timeout_ms, struct error *err)
 {
 	struct endpoint direct = *ep; /* shallow: never disposed */
 	struct sentinel_master addr = *m;
-	redisContext *c = NULL;
+	struct endpoint_conn conn = { 0 };
 	redisReply *r = NULL;
 	int rc;
 
@@ -232,9 +270,9 @@ sentinel_try_master(redisContext **out, const struct endpoint *ep,
 	direct.path = NULL;
 	direct.sentinels = NULL;
 	direct.nsentinels = 0;
-	if ((rc = endpoint_connect(&c, &direct, timeout_ms, err)) < 0)
+	if ((rc = endpoint_open(&conn, &direct, timeout_ms, err)) < 0)
 		goto out;
-	r = redisCommand(c, "ROLE");
+	r = redisCommand(conn.c, "ROLE");
 	if (!sentinel_role_is_master(r)) {
 		rc = error_set(err, ERR_TRANSIENT, "SENTINEL",
 		    "%s:%d, given by the sentinels for master '%s', is not a "
@@ -242,19 +280,18 @@ sentinel_try_master(redisContext **out, const struct endpoint *ep,
 		    m->host, m->port, ep->master_name);
 		goto out;
 	}
-	*out = c;
-	c = NULL;
+	*out = conn;
+	memset(&conn, 0, sizeof(conn));
 out:
 	if (r != NULL)
 		freeReplyObject(r);
-	if (c != NULL)
-		redisFree(c);
+	endpoint_close(&conn);
 	return rc;
 }
 
 int
-sentinel_connect(redisContext **out, const struct endpoint *ep, int timeout_ms,
-    struct error *err)
+sentinel_connect(struct endpoint_conn *out, const struct endpoint *ep,
+    int timeout_ms, struct error *err)
 {
 	struct sentinel_master m;
 	size_t first = 0;

@@ -8,6 +8,10 @@
  * types): bus.c uses it for the daemon's connections, admin.c through
  * sentinel_connect for the command-line tools.
  *
+ * rediss+sentinel:// asks the sentinels over TLS too (endpoint_open per
+ * sentinel, the certificate checked against the sentinel's address as
+ * the URL gives it); never in clear text.
+ *
  * Discovery is blocking. Each sentinel gets SENTINEL_TIMEOUT_MS per
  * step (connect, AUTH, the question) and one discovery stops asking once
  * SENTINEL_BUDGET_MS have passed, so it holds the daemon's event loop for
@@ -21,7 +25,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
-#include "events/endpoint.h"
+#include "events/endpoint_int.h"
 
 /* Per sentinel and step: the guide's "a few hundred milliseconds". On
  * loopback or a LAN a sentinel answers in well under 10 ms. */
@@ -63,13 +67,14 @@ int sentinel_switch_parse(struct sentinel_master *out, const char *master,
 
 /*
  * The tools' blocking connection through Sentinel: discover, connect (AUTH,
- * SELECT as endpoint_connect) and check ROLE; a replica at the address
- * (a failover under way) means asking again, SENTINEL_CONNECT_TRIES times
- * at most. *out is the caller's (redisFree). Codes as sentinel_discover
- * and endpoint_connect.
+ * SELECT as endpoint_open; over TLS for rediss+sentinel://, the
+ * certificate checked against the discovered address) and check ROLE; a
+ * replica at the address (a failover under way) means asking again,
+ * SENTINEL_CONNECT_TRIES times at most. *out is the caller's
+ * (endpoint_close). Codes as sentinel_discover and endpoint_open.
  */
 #define SENTINEL_CONNECT_TRIES 5
-int sentinel_connect(redisContext **out, const struct endpoint *ep,
+int sentinel_connect(struct endpoint_conn *out, const struct endpoint *ep,
     int timeout_ms, struct error *err);
 
 #endif

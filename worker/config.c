@@ -1189,7 +1189,9 @@ config_check_tls(const struct config *cfg, struct error *err)
 #undef CONFIG_SET
 
 	config_apply_tls(cfg);
-	if (strncmp(cfg->redis_url, "rediss://", 9) == 0)
+	if (strncmp(cfg->redis_url, "rediss://", 9) == 0 ||
+	    strncmp(cfg->redis_url, "rediss+cluster://", 17) == 0 ||
+	    strncmp(cfg->redis_url, "rediss+sentinel://", 18) == 0)
 		return endpoint_check(cfg->redis_url, NULL, err);
 	if (set)
 		return error_set(err, ERR_INVALID, "CONFIG",
@@ -1206,16 +1208,21 @@ config_validate(const struct config *cfg, struct error *err)
 	if (strncmp(cfg->redis_url, "redis://", 8) != 0 &&
 	    strncmp(cfg->redis_url, "unix://", 7) != 0 &&
 	    strncmp(cfg->redis_url, "redis+sentinel://", 17) != 0 &&
+	    strncmp(cfg->redis_url, "rediss+sentinel://", 18) != 0 &&
+	    strncmp(cfg->redis_url, "redis+cluster://", 16) != 0 &&
+	    strncmp(cfg->redis_url, "rediss+cluster://", 17) != 0 &&
 	    strncmp(cfg->redis_url, "rediss://", 9) != 0)
 		return error_set(err, ERR_INVALID, "CONFIG",
 		    "redis-url must start with redis://, rediss://, "
-		    "redis+sentinel:// or unix://");
+		    "redis+sentinel://, rediss+sentinel://, redis+cluster://, "
+		    "rediss+cluster:// or unix://");
 	if (config_check_tls(cfg, err) < 0)
 		return ERR_INVALID;
 	/* Parsed as the bus will (with sentinel-master, see
 	 * config_set_desc): a missing or conflicting master name is caught
 	 * here, by check-config too. */
-	if (strncmp(cfg->redis_url, "redis+sentinel://", 17) == 0) {
+	if (strncmp(cfg->redis_url, "redis+sentinel://", 17) == 0 ||
+	    strncmp(cfg->redis_url, "redis+cluster://", 16) == 0) {
 		struct endpoint ep;
 
 		if (endpoint_parse(&ep, cfg->redis_url, err) < 0)
