@@ -47,9 +47,10 @@ aws_process_timeout_ms(void)
 {
 #ifdef ARTIFACTD_TEST_HOOKS
 	const char *v = getenv("ARTIFACTD_TEST_AWS_PROCESS_TIMEOUT_MS");
+	long ms = v != NULL ? strtol(v, NULL, 10) : 0;
 
-	if (v != NULL && atoi(v) > 0)
-		return atoi(v);
+	if (ms > 0)
+		return ms;
 #endif
 	return AWS_PROCESS_TIMEOUT_MS;
 }

@@ -353,6 +353,28 @@ static const struct config_desc config_descs[] = {
 	    { "AWS_CONTAINER_AUTHORIZATION_TOKEN" }, NULL, CT_STR,
 	    F(publish_env.aws_container_authorization_token), 0, NULL, 0, true,
 	    "AWS targets: Authorization of the container endpoint" },
+	{ "aws-profile", { "AWS_PROFILE" }, NULL, CT_STR,
+	    F(publish_env.aws_profile), 0, NULL, 0, false,
+	    "AWS targets: profile of the shared files (default: default)" },
+	{ "aws-default-profile", { "AWS_DEFAULT_PROFILE" }, NULL, CT_STR,
+	    F(publish_env.aws_default_profile), 0, NULL, 0, false,
+	    "AWS targets: older name of aws-profile (wins, as in botocore)" },
+	{ "aws-config-file", { "AWS_CONFIG_FILE" }, NULL, CT_STR,
+	    F(publish_env.aws_config_file), 0, NULL, 0, false,
+	    "AWS targets: shared config file (default ~/.aws/config)" },
+	{ "aws-shared-credentials-file", { "AWS_SHARED_CREDENTIALS_FILE" },
+	    NULL, CT_STR, F(publish_env.aws_shared_credentials_file), 0, NULL,
+	    0, false,
+	    "AWS targets: shared credentials file (default "
+	    "~/.aws/credentials)" },
+	{ "aws-ec2-metadata-service-endpoint",
+	    { "AWS_EC2_METADATA_SERVICE_ENDPOINT" }, NULL, CT_STR,
+	    F(publish_env.aws_ec2_metadata_service_endpoint), 0, NULL, 0, false,
+	    "AWS targets: instance metadata service (default "
+	    "http://169.254.169.254/)" },
+	{ "aws-ec2-metadata-disabled", { "AWS_EC2_METADATA_DISABLED" }, NULL,
+	    CT_STR, F(publish_env.aws_ec2_metadata_disabled), 0, NULL, 0, false,
+	    "AWS targets: true turns the instance metadata step off" },
 	{ "aws-region", { "AWS_REGION" }, NULL, CT_STR,
 	    F(publish_env.aws_region), 0, NULL, 0, false,
 	    "AWS targets: region" },
@@ -511,7 +533,7 @@ config_set_desc(struct config *cfg, const struct config_desc *d,
 		 * plain path or host:path stays readable. */
 		if (d->secret && (!config_is_url_setting(d->name) ||
 		                     (value != NULL && strstr(value, "://"))))
-			secret_register(value);
+			secret_register(*slot); /* owned by the slot's copy */
 		/* The bus reads a redis+sentinel:// URL with these two
 		 * (endpoint.h); kept in step whichever layer sets them. */
 		if (d->off == F(sentinel_master) ||

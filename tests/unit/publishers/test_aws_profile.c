@@ -26,8 +26,7 @@ parse_ok(const char *text)
 	struct aws_ini *ini = NULL;
 	struct error err = { 0 };
 
-	assert_int_equal(aws_ini_parse(&ini, text, strlen(text), "t", &err),
-	    0);
+	assert_int_equal(aws_ini_parse(&ini, text, strlen(text), "t", &err), 0);
 	return ini;
 }
 
@@ -75,8 +74,7 @@ test_configparser_rules(void **state)
 	assert_string_equal(aws_ini_get(ini, "default",
 	                        "aws_secret_access_key"),
 	    "s e c");
-	assert_string_equal(aws_ini_get(ini, "default", "region"),
-	    "eu-west-1");
+	assert_string_equal(aws_ini_get(ini, "default", "region"), "eu-west-1");
 	assert_string_equal(aws_ini_get(ini, "default", "note"),
 	    "a # not a comment");
 	assert_string_equal(aws_ini_get(ini, "default", "empty"), "");
@@ -185,8 +183,7 @@ test_profile_maps(void **state)
 	assert_null(aws_profile_creds_get(&p, "dev2", "aws_access_key_id"));
 	assert_true(aws_profile_exists(&p, "profile dev2"));
 	/* full_config: the credentials file's value wins */
-	assert_string_equal(aws_profile_get(&p, "dev", "region"),
-	    "sa-east-1");
+	assert_string_equal(aws_profile_get(&p, "dev", "region"), "sa-east-1");
 	assert_string_equal(aws_profile_get(&p, "dev", "role_arn"),
 	    "arn:aws:iam::1:role/r");
 	assert_true(aws_profile_exists(&p, "dev"));
