@@ -2,7 +2,7 @@
  * test_sentinel.c - redis+sentinel:// URLs (events/endpoint.c) and the
  * pieces of Sentinel discovery that need no server (events/sentinel.c):
  * the ROLE check, +switch-master messages, and a discovery where no
- * sentinel listens.
+ * sentinel listens (also over TLS); rediss+sentinel:// URLs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -215,6 +215,102 @@ test_discover_none_reachable(void **state)
 	endpoint_dispose(&ep);
 }
 
+/* rediss+sentinel://: the same list, master and db, TLS on, with the
+ * ?tls-... parameters of rediss+cluster:// winning over the settings. */
+static void
+test_parse_tls(void **state)
+{
+	struct endpoint_tls def = { 0 };
+	struct endpoint ep;
+	struct error err = { 0 };
+
+	(void)state;
+	def.ca_file = (char *)(uintptr_t) "/set/ca.pem";
+	def.cert_file = (char *)(uintptr_t) "/set/c.pem";
+	def.key_file = (char *)(uintptr_t) "/set/c.key";
+	endpoint_tls_defaults(&def);
+	assert_int_equal(endpoint_parse(&ep,
+	                     "rediss+sentinel://u:p%3Fw@127.0.0.1:26380,"
+	                     "[::1]/tm/4?tls-ca-file=/url/ca.pem&"
+	                     "tls-insecure=no",
+	                     &err),
+	    0);
+	assert_true(ep.tls);
+	assert_int_equal(ep.nsentinels, 2);
+	assert_int_equal(ep.sentinels[0].port, 26380);
+	assert_string_equal(ep.sentinels[1].host, "::1");
+	assert_int_equal(ep.sentinels[1].port, 26379);
+	assert_string_equal(ep.master_name, "tm");
+	assert_int_equal(ep.db, 4);
+	assert_string_equal(ep.user, "u");
+	assert_string_equal(ep.password, "p?w");
+	assert_string_equal(ep.tls_opt.ca_file, "/url/ca.pem"); /* URL wins */
+	assert_string_equal(ep.tls_opt.cert_file, "/set/c.pem");
+	assert_false(ep.tls_opt.insecure);
+	assert_null(ep.host);
+	endpoint_dispose(&ep);
+	/* the query right after the master, or with the name a setting */
+	assert_int_equal(endpoint_parse(&ep,
+	                     "rediss+sentinel://h/tm?tls-insecure=yes", &err),
+	    0);
+	assert_string_equal(ep.master_name, "tm");
+	assert_int_equal(ep.db, 0);
+	assert_true(ep.tls_opt.insecure);
+	endpoint_dispose(&ep);
+	endpoint_sentinel_defaults("tm", NULL);
+	assert_int_equal(endpoint_parse(&ep,
+	                     "rediss+sentinel://h?tls-ca-dir=/d", &err),
+	    0);
+	assert_string_equal(ep.master_name, "tm");
+	assert_string_equal(ep.tls_opt.ca_dir, "/d");
+	endpoint_dispose(&ep);
+	endpoint_sentinel_defaults(NULL, NULL);
+	/* the clear form is never TLS and takes no TLS parameters (they
+	 * would be ignored and the connection made in clear text) */
+	assert_int_equal(endpoint_parse(&ep, "redis+sentinel://h/tm", &err), 0);
+	assert_false(ep.tls);
+	assert_null(ep.tls_opt.ca_file);
+	endpoint_dispose(&ep);
+	expect_refused("redis+sentinel://h/tm?tls-ca-file=/x",
+	    "rediss+sentinel:// (TLS) only");
+	expect_refused("rediss+sentinel://h/tm?tls-cafile=/x",
+	    "unknown parameter");
+	expect_refused("rediss+sentinel://h/tm?tls-ca-file", "needs a value");
+	expect_refused("rediss+sentinel://h?tls-insecure=yes",
+	    "needs a master name");
+	expect_refused("rediss+sentinel:///tm", "names no sentinel");
+	endpoint_tls_defaults(NULL);
+	/* check-config's check loads the files */
+	assert_int_equal(endpoint_check("rediss+sentinel://h/tm?tls-ca-file="
+	                                "/nonexistent/ca.pem",
+	                     NULL, &err),
+	    ERR_INVALID);
+	assert_non_null(strstr(err.msg, "/nonexistent/ca.pem"));
+	assert_int_equal(endpoint_check("rediss+sentinel://h/tm/x", NULL, &err),
+	    ERR_INVALID);
+}
+
+/* rediss+sentinel:// asks its sentinels over TLS, never in clear text:
+ * the failure names the TLS connection. */
+static void
+test_discover_tls_none_reachable(void **state)
+{
+	struct endpoint ep;
+	struct error err = { 0 };
+	struct sentinel_master m;
+	size_t first = 0;
+
+	(void)state;
+	assert_int_equal(endpoint_parse(&ep,
+	                     "rediss+sentinel://127.0.0.1:1/m?tls-insecure=yes",
+	                     &err),
+	    0);
+	assert_int_equal(sentinel_discover(&m, &ep, &first, &err),
+	    ERR_TRANSIENT);
+	assert_non_null(strstr(err.msg, "sentinel 127.0.0.1:1 (TLS)"));
+	endpoint_dispose(&ep);
+}
+
 int
 main(void)
 {
@@ -226,6 +322,8 @@ main(void)
 		cmocka_unit_test(test_switch_message),
 		cmocka_unit_test(test_role),
 		cmocka_unit_test(test_discover_none_reachable),
+		cmocka_unit_test(test_parse_tls),
+		cmocka_unit_test(test_discover_tls_none_reachable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
