@@ -27,6 +27,7 @@
 #include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "publishers/progress.h"
 
 struct http_body_seg {
 	char *mem; /* NULL for a file segment */
@@ -785,7 +786,8 @@ http_request(struct http_response *resp, const struct http_request *req,
 		 * from it: it is redacted before use. */
 		cerr[0] = '\0';
 		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-		cc = curl_easy_perform(c);
+		/* A body being sent reports its progress (progress.h). */
+		cc = progress_perform(c, req->body ? req->body->size : 0);
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 		scrub_credentials(resp, req);
 		curl_easy_cleanup(c);

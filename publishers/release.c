@@ -29,6 +29,7 @@
 #include "publishers/digest.h"
 #include "publishers/dist.h"
 #include "publishers/http.h"
+#include "publishers/progress.h"
 #include "publishers/release_pool.h"
 #include "publishers/verify.h"
 
@@ -588,8 +589,10 @@ run_target(struct release_result *out, const struct release_target *t,
 		it = item_new(out, t->name, f->name, f->d.sha256);
 		error_clear(&it->err);
 		t0 = util_mono_ms();
+		progress_name_set(t->name, f->name); /* progress.h */
 		it->rc =
 		    ops->upload(state, &pt, rel, &pf, &it->outcome, &it->err);
+		progress_name_set(NULL, NULL);
 		/* Issue 13: answered only once served back (verify.h). */
 		if (it->rc == 0)
 			it->rc = verify_file(ops, state, &pt, rel, &pf,

@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "common/xalloc.h"
+#include "publishers/progress.h"
 #include "publishers/release.h"
 #include "store/scan.h"
 #include "worker/app.h"
@@ -38,6 +39,8 @@ struct publish_args {
 	bool dry_run;
 	bool json;
 	bool too_many;
+	bool quiet;
+	bool progress;
 };
 
 static const struct cli_opt publish_opts[] = {
@@ -46,6 +49,9 @@ static const struct cli_opt publish_opts[] = {
 	{ "target", 0, true, "publish to this target only (repeatable)" },
 	{ "dry-run", 'n', false, "build and check every request, send none" },
 	{ "json", 0, false, "print the result as JSON" },
+	{ "quiet", 'q', false, "no progress lines on the terminal" },
+	{ "progress", 0, false,
+	    "show progress on stderr even when it is not a terminal" },
 };
 
 static int
@@ -67,6 +73,10 @@ publish_opt(const char *name, const char *value, void *arg)
 		pa->dry_run = true;
 	} else if (strcmp(name, "json") == 0) {
 		pa->json = true;
+	} else if (strcmp(name, "quiet") == 0) {
+		pa->quiet = true;
+	} else if (strcmp(name, "progress") == 0) {
+		pa->progress = true;
 	}
 	return 0;
 }
@@ -161,12 +171,14 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 {
 	static const struct cli_spec spec = { "publish",
 		"--tag TAG [--package P] [--target NAME]... [--dry-run] "
-		"[--json] FILE...",
+		"[--json] [--quiet] [--progress] FILE...",
 		"Publish release FILEs (wheels, sdists, other assets inside "
 		"the artifacts\nroot) for TAG to the targets of its package, "
 		"as the daemon does for a\nRELEASE_TAGGED event: every file is "
 		"checked first, SHA256SUMS and\n<file>.sha256 are added, and "
-		"one line per file and target is printed.\nWith --dry-run "
+		"one line per file and target is printed.\nOn a terminal each "
+		"upload shows its bytes, rate and time left\n(--quiet: "
+		"not).\nWith --dry-run "
 		"every request is built and checked but nothing is sent.",
 		publish_opts, sizeof(publish_opts) / sizeof(publish_opts[0]), 1,
 		RELEASE_MAX_FILES };
@@ -202,6 +214,11 @@ cmd_publish(int argc, char **argv, struct config *cfg)
 		goto out;
 	}
 	app_log_init(cfg);
+	/* Per file bytes, rate and time left, redrawn on a terminal; the
+	 * daemon's periodic log line is not for an interactive run. */
+	progress_mode_set(pa.progress || (!pa.quiet && isatty(STDERR_FILENO))
+	                      ? PROGRESS_TTY
+	                      : PROGRESS_OFF);
 	handler_release_config(&rc_cfg, cfg);
 	/* The daemon's secret gate: nothing is sent when a file holds a
 	 * secret. */
