@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/buf.h"
+#include "common/util.h"
 #include "common/xalloc.h"
 
 void
@@ -26,6 +28,130 @@ conv_rules_default(struct conv_rules *r)
 	r->default_bump = VERSION_BUMP_NONE;
 	r->major_on_zero = true;
 	r->patch_without_tag = false;
+}
+
+/* key == name, '-' and '_' alike. */
+static bool
+key_is(const char *key, const char *name)
+{
+	for (; *key != '\0' && *name != '\0'; key++, name++)
+		if (*key != *name && !(*key == '-' && *name == '_'))
+			return false;
+	return *key == '\0' && *name == '\0';
+}
+
+/* value as a list of type names, written "a,b,c" into out (CONV_TYPES_MAX
+ * bytes). */
+static int
+types_parse(char *out, const char *key, const char *value, struct error *err)
+{
+	const char *p = value;
+	size_t n = 0;
+
+	out[0] = '\0';
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",\n");
+		const char *w = p;
+
+		p += len + (p[len] != '\0');
+		while (len > 0 && (*w == ' ' || *w == '\t' || *w == '\r')) {
+			w++;
+			len--;
+		}
+		while (len > 0 && (w[len - 1] == ' ' || w[len - 1] == '\t' ||
+		                      w[len - 1] == '\r'))
+			len--;
+		if (len == 0)
+			continue;
+		if (len > CONV_TYPE_NAME_MAX ||
+		    strspn(w,
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
+		        "YZ0123456789_-") < len)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s: '%.*s' is not a commit type (1 to %d letters, "
+			    "digits, '-' or '_')",
+			    key, (int)(len > 64 ? 64 : len), w,
+			    CONV_TYPE_NAME_MAX);
+		if (conv_type_in(out, w, len))
+			continue; /* named twice: once is what it means */
+		if (n + len + 2 > CONV_TYPES_MAX)
+			return error_set(err, ERR_INVALID, "CONFIG",
+			    "%s: the list is longer than %d bytes", key,
+			    CONV_TYPES_MAX - 1);
+		n += (size_t)snprintf(out + n, CONV_TYPES_MAX - n, "%s%.*s",
+		    n > 0 ? "," : "", (int)len, w);
+	}
+	return 0;
+}
+
+/* configparser's getboolean() words, as util_parse_bool reads them. */
+static int
+flag_parse(bool *out, const char *key, const char *value, struct error *err)
+{
+	if (util_parse_bool(out, value) < 0)
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "%s must be true or false", key);
+	return 0;
+}
+
+int
+conv_rules_set(struct conv_rules *r, const char *key, const char *value,
+    struct error *err)
+{
+	static const char *const levels[] = { "no-release", "patch", "minor",
+		"major" };
+	static const enum version_bump bumps[] = { VERSION_BUMP_NONE,
+		VERSION_BUMP_PATCH, VERSION_BUMP_MINOR, VERSION_BUMP_MAJOR };
+
+	if (key_is(key, "parser_angular_allowed_types"))
+		return types_parse(r->allowed_types, key, value, err);
+	if (key_is(key, "parser_angular_minor_types"))
+		return types_parse(r->minor_types, key, value, err);
+	if (key_is(key, "parser_angular_patch_types"))
+		return types_parse(r->patch_types, key, value, err);
+	if (key_is(key, "major_on_zero"))
+		return flag_parse(&r->major_on_zero, key, value, err);
+	if (key_is(key, "patch_without_tag"))
+		return flag_parse(&r->patch_without_tag, key, value, err);
+	if (!key_is(key, "parser_angular_default_level_bump"))
+		return ERR_NOTFOUND;
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcasecmp(value, levels[i]) == 0) {
+			r->default_bump = bumps[i];
+			return 0;
+		}
+	return error_set(err, ERR_INVALID, "CONFIG",
+	    "%s must be no-release, patch, minor or major", key);
+}
+
+int
+conv_rules_check(const struct conv_rules *r, struct error *err)
+{
+	const char *lists[] = { r->minor_types, r->patch_types };
+	const char *names[] = { "parser_angular_minor_types",
+		"parser_angular_patch_types" };
+
+	if (r->allowed_types[0] == '\0')
+		return error_set(err, ERR_INVALID, "CONFIG",
+		    "has an empty parser_angular_allowed_types: no commit "
+		    "would ever parse");
+	for (size_t l = 0; l < 2; l++)
+		for (const char *p = lists[l]; *p != '\0';) {
+			size_t n = strcspn(p, ",");
+
+			if (!conv_type_in(r->allowed_types, p, n))
+				return error_set(err, ERR_INVALID, "CONFIG",
+				    "has '%.*s' in %s, which is not in "
+				    "parser_angular_allowed_types (%s)",
+				    (int)n, p, names[l], r->allowed_types);
+			if (l == 0 && conv_type_in(r->patch_types, p, n))
+				return error_set(err, ERR_INVALID, "CONFIG",
+				    "has '%.*s' as both a minor and a patch "
+				    "type",
+				    (int)n, p);
+			p += n + (p[n] == ',');
+		}
+	return 0;
 }
 
 bool

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/error.h"
 #include "common/version.h"
 
 /* Longest commit message we parse. Larger messages (generated, pasted
@@ -46,6 +47,38 @@ struct conv_rules {
  * fix, perf, style, refactor, test; minor feat; patch fix, perf; default
  * none; major_on_zero true; patch_without_tag false. */
 void conv_rules_default(struct conv_rules *r);
+
+/* Longest type name in a rule: a word, far longer than any in use, and
+ * short enough for the changelog's section titles. */
+#define CONV_TYPE_NAME_MAX 32
+
+/*
+ * Set one rule by its python-semantic-release 7 setting name, as a team's
+ * setup.cfg / pyproject.toml [semantic_release] section spells it ('-'
+ * may stand for '_'):
+ *
+ *   parser_angular_allowed_types, parser_angular_minor_types,
+ *   parser_angular_patch_types  lists of type names (comma or newline
+ *                               separated; empty entries dropped)
+ *   parser_angular_default_level_bump  no-release|patch|minor|major
+ *                               (case-insensitive, as the reference)
+ *   major_on_zero, patch_without_tag   true|false
+ *
+ * A type name is 1..CONV_TYPE_NAME_MAX of [A-Za-z0-9_-]: the reference
+ * pastes the names into a regular expression, so anything else would mean
+ * something else there. Returns 0; ERR_NOTFOUND (err untouched) when key
+ * is none of these; ERR_INVALID (code CONFIG) for a bad value.
+ */
+int conv_rules_set(struct conv_rules *r, const char *key, const char *value,
+    struct error *err);
+
+/*
+ * The rules as a whole: at least one allowed type, and every minor and
+ * patch type among the allowed ones (the reference's parser never sees a
+ * commit of another type, so such a name is a mistake). 0 or ERR_INVALID
+ * (code CONFIG).
+ */
+int conv_rules_check(const struct conv_rules *r, struct error *err);
 
 struct conv_commit {
 	char *type;     /* "feat" */

@@ -1,8 +1,9 @@
 /*
  * history.c - releases from a branch's history: the package's last
  * release tag, the Conventional Commits since it, the next version, the
- * CHANGELOG.md commit and the annotated tag (store_release), and
- * setuptools_scm's development version of the tip (store_dev_version).
+ * CHANGELOG.md commit and the annotated tag (store_release),
+ * setuptools_scm's development version of the tip (store_dev_version),
+ * and the notes back from a release tag's message (store_tag_message).
  *
  * The reference for the version is python-semantic-release 7.32 and for
  * dev versions setuptools_scm 7.1.0 (docs/releasing.md says where we
@@ -255,6 +256,8 @@ section_title(const char *type)
 		return "Fixes";
 	if (strcmp(type, "perf") == 0)
 		return "Performance";
+	if (strcmp(type, "docs") == 0) /* a patch type in some configs */
+		return "Documentation";
 	return type;
 }
 
@@ -290,20 +293,28 @@ notes_group(struct buf *b, const struct hist *h, const char *type, size_t len)
 	}
 }
 
-/* The notes: breaking, then the minor types, then the patch types. */
+/* The notes: breaking, then the minor types, then the patch types; then,
+ * when the rules give the other allowed types a bump of their own
+ * (parser_angular_default_level_bump), those types in the allowed list's
+ * order, so that every releasing commit is listed. */
 static char *
 notes_render(const struct hist *h, const struct conv_rules *rules)
 {
-	const char *lists[] = { rules->minor_types, rules->patch_types };
+	const char *lists[] = { rules->minor_types, rules->patch_types,
+		rules->allowed_types };
+	size_t nlists = rules->default_bump != VERSION_BUMP_NONE ? 3 : 2;
 	struct buf b;
 
 	buf_init(&b, STORE_CHANGELOG_MAX);
 	notes_group(&b, h, NULL, 0);
-	for (size_t l = 0; l < 2; l++)
+	for (size_t l = 0; l < nlists; l++)
 		for (const char *p = lists[l]; *p != '\0';) {
 			size_t n = strcspn(p, ",");
 
-			if (n > 0)
+			if (n > 0 &&
+			    (l < 2 ||
+			        (!conv_type_in(rules->minor_types, p, n) &&
+			            !conv_type_in(rules->patch_types, p, n))))
 				notes_group(&b, h, p, n);
 			p += n + (p[n] == ',');
 		}
@@ -981,4 +992,86 @@ store_dev_result_dispose(struct store_dev_result *res)
 	free(res->tag);
 	free(res->commit_sha);
 	memset(res, 0, sizeof(*res));
+}
+
+/* ---- store_tag_message ---------------------------------------------- */
+
+/* Where a signature block appended to a tag message starts (at the start
+ * of a line), or the message's end. */
+static size_t
+tag_message_len(const char *msg)
+{
+	static const char *const marks[] = { "-----BEGIN PGP SIGNATURE-----",
+		"-----BEGIN SSH SIGNATURE-----",
+		"-----BEGIN SIGNED MESSAGE-----" };
+	size_t len = strlen(msg);
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		const char *p = msg;
+
+		while ((p = strstr(p, marks[i])) != NULL) {
+			if (p == msg || p[-1] == '\n') {
+				if ((size_t)(p - msg) < len)
+					len = (size_t)(p - msg);
+				break;
+			}
+			p++;
+		}
+	}
+	return len;
+}
+
+int
+store_tag_message(struct store *st, const char *tag, char **out,
+    struct error *err)
+{
+	git_repository *repo = NULL;
+	git_reference *ref = NULL;
+	git_object *obj = NULL;
+	char *name = xasprintf("refs/tags/%s", tag);
+	const char *msg;
+	size_t len;
+	int valid = 0, grc, rc;
+
+	*out = NULL;
+	if ((rc = store_repo_acquire(st, &repo, err)) < 0) {
+		free(name);
+		return rc;
+	}
+	grc = git_reference_name_is_valid(&valid, name);
+	if (grc == 0 && !valid)
+		grc = GIT_ENOTFOUND;
+	if (grc == 0)
+		grc = STORE_GIT(git_reference_lookup(&ref, repo, name));
+	if (grc == GIT_ENOTFOUND) {
+		git_error_clear();
+		rc = error_set(err, ERR_NOTFOUND, "TAG_NOT_FOUND",
+		    "no tag %.*s", VERSION_MAX, tag);
+		goto out;
+	}
+	/* The ref's own target: an annotated tag is a tag object. */
+	if (grc == 0 && git_reference_target(ref) == NULL)
+		grc = GIT_ERROR; /* symbolic: not a tag store_release made */
+	if (grc < 0 || (grc = STORE_GIT(git_object_lookup(&obj, repo,
+	                    git_reference_target(ref), GIT_OBJECT_ANY))) < 0) {
+		rc = store_git_error(err, grc, "read tag");
+		goto out;
+	}
+	rc = 0;
+	if (git_object_type(obj) != GIT_OBJECT_TAG)
+		goto out; /* lightweight: no message */
+	msg = git_tag_message((const git_tag *)obj);
+	len = msg != NULL ? tag_message_len(msg) : 0;
+	if (len > STORE_TAG_MESSAGE_MAX)
+		rc = error_set(err, ERR_INVALID, "TAG_MESSAGE_TOO_LARGE",
+		    "the message of tag %.*s is over %d bytes", VERSION_MAX,
+		    tag, STORE_TAG_MESSAGE_MAX);
+	else
+		*out = xstrndup(msg != NULL ? msg : "", len);
+out:
+	git_object_free(obj);
+	git_reference_free(ref);
+	store_repo_release(st, repo);
+	free(name);
+	return rc;
 }

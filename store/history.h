@@ -128,6 +128,22 @@ int store_dev_version(struct store *st, const char *branch,
 
 void store_dev_result_dispose(struct store_dev_result *res);
 
+/* Longest annotated tag message store_tag_message returns: release notes
+ * of thousands of commits fit; GitHub itself keeps a release body under
+ * 125000 characters. A message over it is refused, not cut. */
+#define STORE_TAG_MESSAGE_MAX (1024 * 1024)
+
+/*
+ * The message of the annotated tag refs/tags/<tag> (the release notes of
+ * a tag store_release made) in *out, without a trailing signature block
+ * ("-----BEGIN PGP SIGNATURE-----", SSH, X.509); caller frees. *out is
+ * NULL for a lightweight tag, which has no message. Returns 0;
+ * ERR_NOTFOUND (TAG_NOT_FOUND); ERR_INVALID (TAG_MESSAGE_TOO_LARGE, over
+ * STORE_TAG_MESSAGE_MAX); ERR_FAIL (GIT).
+ */
+int store_tag_message(struct store *st, const char *tag, char **out,
+    struct error *err);
+
 /* Limits of a bundle: files and bytes of the tagged tree written into
  * one ZIP. A release bundle is an application's source or build tree;
  * 100000 files and 4 GiB are far above it and keep a wrong --path (the

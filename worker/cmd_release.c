@@ -4,7 +4,9 @@
  * CHANGELOG.md commit and the annotated tag (store_release), or with
  * --dev the setuptools_scm development version of the branch tip
  * (store_dev_version). The package's tag prefix comes from its first tag
- * pattern in the config (packages: ... tags:), "v" without --package.
+ * pattern in the config (packages: ... tags:), "v" without --package, and
+ * its bump rules from its parser_angular_* / major_on_zero /
+ * patch_without_tag keys (semantic-release's defaults without them).
  *
  * Unless a dry run, a new release is pushed to the store's remote (branch
  * and tag in one push; a refused push undoes it: store_release_push). The
@@ -89,10 +91,12 @@ release_dev(struct store *st, const struct release_args *a, const char *branch,
 }
 
 static int
-release_once(struct store *st, const struct release_args *a, const char *branch,
-    const char *prefix, struct error *err)
+release_once(struct store *st, const struct config *cfg,
+    const struct release_args *a, const char *branch, const char *prefix,
+    struct error *err)
 {
-	struct store_release_req req = { branch, prefix, NULL, a->dry_run };
+	struct store_release_req req = { branch, prefix,
+		release_rules(cfg, a->package), a->dry_run };
 	struct store_release_result r;
 	bool pushed;
 	cJSON *o;
@@ -176,7 +180,7 @@ cmd_release(int argc, char **argv, struct config *cfg)
 	branch = a.branch ? a.branch : cfg->base_branch;
 	if (app_open_store(&st, cfg, &err) < 0 ||
 	    (a.dev ? release_dev(st, &a, branch, prefix, &err)
-	           : release_once(st, &a, branch, prefix, &err)) < 0) {
+	           : release_once(st, cfg, &a, branch, prefix, &err)) < 0) {
 		rc = cli_fail(&spec, a.json, 1, err.code, "%s: %s", err.code,
 		    err.msg);
 		goto out;

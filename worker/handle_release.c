@@ -218,6 +218,7 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 	struct release_bundle bundle = { 0 };
 	struct error err;
 	const char **files = NULL, **targets = NULL;
+	char *notes = NULL;
 	const cJSON *dry;
 	cJSON *data;
 	bool all_present = true;
@@ -244,9 +245,9 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 		goto failed;
 	req.files = files;
 	req.targets = targets;
-	/* A RELEASE_REQUESTED's release: its notes are the GitHub body,
-	 * and a bundling package's ZIP joins the files. */
-	release_notes_set(&rc, envelope_data_string(env, "notes"));
+	/* GitHub's body (data.notes, else the tag's message); a bundle. */
+	notes = release_notes_for(ctx->store, env);
+	release_notes_set(&rc, notes);
 	if ((r = release_bundle_add(&bundle, ctx->cfg, ctx->store, &req,
 	         &err)) < 0)
 		goto failed;
@@ -323,6 +324,7 @@ failed:
 	    env->event_id, err.code, err.msg);
 out:
 	release_bundle_dispose(&bundle);
+	free(notes);
 	free(files);
 	free(targets);
 	release_result_dispose(&rr);

@@ -150,6 +150,7 @@ handle_release_request(const struct handler_ctx *ctx,
 
 	req.branch = request_branch(cfg, env);
 	req.tag_prefix = prefix;
+	req.rules = release_rules(cfg, package);
 	req.dry_run = cJSON_IsTrue(
 	    cJSON_GetObjectItemCaseSensitive(env->data, "dry_run"));
 	if (release_prefix(prefix, sizeof(prefix), cfg, package, &err) < 0 ||

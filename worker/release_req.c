@@ -1,7 +1,7 @@
 /*
  * release_req.c - the package's tag prefix, making and pushing a release,
- * the release answer's JSON, the package of a tag, the bundle's file name
- * and the bundle a RELEASE_TAGGED builds (release_req.h).
+ * the release answer's JSON, the package of a tag, the bundle's file name,
+ * the bundle a RELEASE_TAGGED builds and its notes (release_req.h).
  */
 #include "worker/release_req.h"
 
@@ -39,6 +39,15 @@ release_prefix(char *out, size_t n, const struct config *cfg,
 		return error_set(err, ERR_INVALID, "INVALID_CONFIG",
 		    "package %s has no tag pattern", p->name);
 	return version_tag_prefix(out, n, p->tag_patterns[0], err);
+}
+
+const struct conv_rules *
+release_rules(const struct config *cfg, const char *package)
+{
+	for (size_t i = 0; package != NULL && i < cfg->npackages; i++)
+		if (strcmp(cfg->packages[i].name, package) == 0)
+			return &cfg->packages[i].rules;
+	return NULL;
 }
 
 static void
@@ -261,4 +270,23 @@ release_notes_set(struct release_config *c, const char *notes)
 	for (size_t i = 0; notes != NULL && notes[0] != '\0' && i < c->ntargets;
 	     i++)
 		release_target_set(&c->targets[i], "release_notes", notes);
+}
+
+char *
+release_notes_for(struct store *st, const struct envelope *env)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(env->data, "notes");
+	const char *tag = envelope_data_string(env, "tag");
+	struct error err = { 0 };
+	char *msg = NULL;
+
+	if (cJSON_IsString(n))
+		return xstrdup(n->valuestring);
+	if (st == NULL || tag == NULL)
+		return NULL;
+	if (store_tag_message(st, tag, &msg, &err) < 0)
+		log_warnx("release_notes_unread event_id=%s tag=%.*s code=%s "
+		          "error=\"%s\"",
+		    env->event_id, VERSION_MAX, tag, err.code, err.msg);
+	return msg;
 }

@@ -28,6 +28,12 @@ struct envelope;
 int release_prefix(char *out, size_t n, const struct config *cfg,
     const char *package, struct error *err);
 
+/* The bump rules of `package` (its parser_angular_*, major_on_zero and
+ * patch_without_tag keys), borrowed from cfg; NULL (semantic-release's
+ * defaults) without a package or when there is none of that name. */
+const struct conv_rules *release_rules(const struct config *cfg,
+    const char *package);
+
 /*
  * store_release(), then, unless a dry run or nothing released,
  * store_release_push() (*pushed says whether the store's remote got the
@@ -92,6 +98,17 @@ int release_bundle_add(struct release_bundle *b, const struct config *cfg,
 /* notes (NULL: nothing) as the setting release_notes of every target of
  * c: the body of the GitHub release a run creates (publishers/github.c). */
 void release_notes_set(struct release_config *c, const char *notes);
+
+/*
+ * The GitHub body of a RELEASE_TAGGED's release: data.notes when the
+ * event carries it (a RELEASE_REQUESTED's forward does; "" means no
+ * body), else the message of the annotated tag data.tag in st (the notes
+ * `artifactd release` wrote into it; store_tag_message), else NULL - a
+ * lightweight tag, no store (a repo template), or a tag message that
+ * cannot be read (logged; publishing goes on without a body). Caller
+ * frees.
+ */
+char *release_notes_for(struct store *st, const struct envelope *env);
 
 /* Remove the bundle's files and directory, free b's strings. */
 void release_bundle_dispose(struct release_bundle *b);
