@@ -861,6 +861,12 @@ store_helper_start(struct store *st, struct error *err)
 	int sv[2];
 	pid_t pid;
 
+	if (st->opts.push_helper != NULL) {
+		/* Borrowed (push.c sends through it): nothing to stop. */
+		st->helper_fd = -1;
+		st->helper_pid = -1;
+		return 0;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return error_set(err, ERR_FAIL, "GIT",
 		    "socketpair for the push helper: %s", strerror(errno));
@@ -893,4 +899,43 @@ store_helper_stop(struct store *st)
 			;
 		st->helper_pid = -1;
 	}
+}
+
+int
+store_helper_open(struct store **out, const struct store_creds *creds,
+    struct error *err)
+{
+	struct store *h;
+	int rc;
+
+	*out = NULL;
+	/* The children open the repositories of later stores: the options
+	 * store_open sets before its own fork (open.c) are set here. */
+	git_libgit2_init();
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+	h = xcalloc(1, sizeof(*h));
+	pthread_mutex_init(&h->helper_lock, NULL);
+	h->helper_fd = -1;
+	h->helper_pid = -1;
+	if (creds != NULL)
+		h->opts.creds = *creds; /* borrowed: the fork copies them */
+	rc = store_helper_start(h, err);
+	memset(&h->opts.creds, 0, sizeof(h->opts.creds));
+	if (rc < 0) {
+		store_helper_close(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+void
+store_helper_close(struct store *h)
+{
+	if (h == NULL)
+		return;
+	store_helper_stop(h);
+	pthread_mutex_destroy(&h->helper_lock);
+	free(h);
+	git_libgit2_shutdown();
 }

@@ -198,7 +198,7 @@ int store_show(struct store *st, cJSON **out, const char *correlation_id,
 /*
  * A new commit on `branch` whose tree is the tree of `tag` (history is
  * never rewritten). *out is {"branch","commit_sha","reverted_to","pushed",
- * "duplicate"}. event_id (may be NULL) makes it idempotent. Returns 0,
+ * "push","duplicate"}. event_id (may be NULL) makes it idempotent. Returns 0,
  * ERR_NOTFOUND (no such tag or branch) or ERR_FAIL.
  */
 int store_revert(struct store *st, cJSON **out, const char *tag,

@@ -88,12 +88,12 @@ struct store {
 	struct sign_key *signer;
 	char *consumer; /* opts.consumer, owned */
 
+	/* This process's group committer for repo_path (group.c). */
+	struct store_group *group;
+
 	/* The refs waiting for the next coalesced push (push_batch.c),
 	 * made on first use. */
 	struct push_batch *batch;
-
-	/* This process's group committer for repo_path (group.c). */
-	struct store_group *group;
 };
 
 /* The trailers of one of our commits; empty strings when absent. */

@@ -505,6 +505,7 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 	char *tagref = NULL, *bref = NULL, *msg = NULL;
 	char tagsha[GIT_OID_HEXSZ + 1];
 	bool dup = false, pushed = false;
+	enum store_push push = STORE_PUSH_DISABLED;
 	int grc, rc;
 	cJSON *o;
 
@@ -545,9 +546,11 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 		struct error perr;
 
 		error_clear(&perr);
-		if (store_push_branch(st, repo, bref, NULL, 0, &newtip,
+		push = STORE_PUSH_FAILED;
+		if (store_push_batched(st, repo, bref, NULL, 0, &newtip,
 		        &perr) == 0) {
 			pushed = true;
+			push = STORE_PUSH_OK;
 			/* Rebuilt on the remote's tip: find it again. */
 			if (event_id != NULL && !git_oid_equal(&cid, &newtip))
 				(void)revert_find_event(&cid, repo, &newtip,
@@ -563,6 +566,7 @@ store_revert(struct store *st, cJSON **out, const char *tag, const char *branch,
 	cJSON_AddStringToObject(o, "reverted_to", tag);
 	cJSON_AddStringToObject(o, "reverted_to_sha", tagsha);
 	cJSON_AddBoolToObject(o, "pushed", pushed);
+	cJSON_AddStringToObject(o, "push", store_push_name(push));
 	cJSON_AddBoolToObject(o, "duplicate", dup);
 	log_info("store_revert branch=%s tag=%s sha=%s duplicate=%s", branch,
 	    tag, git_oid_tostr_s(&cid), log_bool(dup));

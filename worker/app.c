@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "store/scan.h"
 #include "store/store.h"
+#include "worker/repos.h"
 #include "worker/scan_gate.h"
 
 void
@@ -19,68 +20,44 @@ app_log_init(const struct config *cfg)
 	    strcmp(cfg->log_format, "json") == 0);
 }
 
-static void
-app_store_opts(struct store_opts *o, const struct config *cfg,
-    struct scanner *sc)
-{
-	memset(o, 0, sizeof(*o));
-	o->repo_path = cfg->repo;
-	o->remote_url = cfg->remote_url;
-	o->remote_name = cfg->remote_name;
-	o->base_branch = cfg->base_branch;
-	o->branch_prefix = cfg->branch_prefix;
-	o->path_template = cfg->path_template;
-	o->author_name = cfg->author_name;
-	o->author_email = cfg->author_email;
-	o->include_metadata = cfg->include_metadata;
-	o->metadata_filename = cfg->metadata_filename;
-	o->auto_push = cfg->auto_push;
-	o->fsync = cfg->git_fsync;
-	o->push_timeout_s = (int)cfg->push_timeout_s;
-	o->scan_for_secrets = cfg->scan_for_secrets && sc != NULL;
-	o->scanner = sc;
-	o->require_correlation_id = cfg->require_correlation_id;
-	o->signing_key = cfg->signing_key;
-	o->consumer = cfg->consumer;
-	o->task_dir_replace = strcmp(cfg->task_dir_mode, "merge") != 0;
-	o->max_rollback_depth = (int)cfg->max_rollback_depth;
-	o->creds.username = cfg->git_username;
-	o->creds.token = cfg->git_token;
-	o->creds.password = cfg->git_password;
-	o->creds.ssh_key = cfg->git_ssh_key;
-	o->creds.ssh_pubkey = cfg->git_ssh_pubkey;
-	o->creds.ssh_passphrase = cfg->git_ssh_passphrase;
-	o->creds.ssh_host_key = cfg->git_ssh_host_key;
-}
-
 int
 app_open_store(struct store **out, const struct config *cfg, struct error *err)
 {
 	struct store_opts o;
 
-	app_store_opts(&o, cfg, NULL);
+	if (repos_templated(cfg))
+		return error_set(err, ERR_INVALID, "INVALID_CONFIG",
+		    "repo is a template (%s): this command works on one "
+		    "repository; give --repo",
+		    REPOS_PLACEHOLDER);
+	repos_store_opts(&o, cfg, NULL, cfg->repo, cfg->remote_url);
 	return store_open(out, &o, err);
+}
+
+int
+app_open_repos(struct repos **out, const struct config *cfg, struct error *err)
+{
+	return repos_open(out, cfg, NULL, err);
 }
 
 int
 app_init(struct handler_ctx *ctx, const struct config *cfg, struct error *err)
 {
 	struct scanner *sc = NULL;
-	struct store *st = NULL;
-	struct store_opts o;
+	struct repos *r = NULL;
 	int rc;
 
 	memset(ctx, 0, sizeof(*ctx));
 	if (cfg->scan_for_secrets &&
 	    (rc = scan_gate_scanner_new(&sc, cfg, err)) < 0)
 		return rc;
-	app_store_opts(&o, cfg, sc);
-	if ((rc = store_open(&st, &o, err)) < 0) {
+	if ((rc = repos_open(&r, cfg, sc, err)) < 0) {
 		scanner_free(sc);
 		return rc;
 	}
 	ctx->cfg = cfg;
-	ctx->store = st;
+	ctx->repos = r;
+	ctx->store = repos_single(r);
 	ctx->scanner = sc;
 	return 0;
 }
@@ -88,35 +65,73 @@ app_init(struct handler_ctx *ctx, const struct config *cfg, struct error *err)
 void
 app_dispose(struct handler_ctx *ctx)
 {
-	store_free(ctx->store);
+	repos_free(ctx->repos);
 	scanner_free(ctx->scanner);
 	memset(ctx, 0, sizeof(*ctx));
+}
+
+/* store_push_pending on one repository; the next still gets its turn. */
+static int
+app_push_one(struct store *st, const char *workflow_id, void *arg)
+{
+	struct error *err = arg, e;
+
+	(void)workflow_id;
+	error_clear(&e);
+	if (store_push_pending(st, &e) < 0 && err->rc == 0)
+		*err = e;
+	return 0;
+}
+
+struct app_expire_arg {
+	struct store_expire_opts o;
+	struct error *err;
+};
+
+/* store_expire on one repository; the next still gets its turn. Another
+ * worker holding a repository's expiry lock (BUSY) is its turn there. */
+static int
+app_expire_one(struct store *st, const char *workflow_id, void *arg)
+{
+	struct app_expire_arg *a = arg;
+	struct error e;
+	cJSON *rep = NULL;
+
+	(void)workflow_id;
+	error_clear(&e);
+	if (store_expire(st, &a->o, &rep, &e) < 0 &&
+	    strcmp(e.code, "BUSY") != 0 && a->err->rc == 0)
+		*a->err = e;
+	cJSON_Delete(rep);
+	return 0;
 }
 
 int
 app_expire(const struct handler_ctx *ctx, struct error *err)
 {
-	struct store_expire_opts o = { 0 };
-	cJSON *rep = NULL;
+	struct app_expire_arg a = { { 0 }, err };
 	int rc;
 
 	if (ctx->cfg->expire_after == NULL || *ctx->cfg->expire_after == '\0' ||
-	    store_age_parse(&o.older_than_s, ctx->cfg->expire_after) < 0)
+	    store_age_parse(&a.o.older_than_s, ctx->cfg->expire_after) < 0)
 		return 0;
-	o.archive = ctx->cfg->expire_archive;
-	o.tags = ctx->cfg->expire_tags;
-	rc = store_expire(ctx->store, &o, &rep, err);
-	cJSON_Delete(rep);
-	/* Another worker holds the repository's expiry lock: its turn. */
-	if (rc == ERR_TRANSIENT && strcmp(err->code, "BUSY") == 0)
-		return 0;
-	return rc;
+	a.o.archive = ctx->cfg->expire_archive;
+	a.o.tags = ctx->cfg->expire_tags;
+	error_clear(err);
+	if ((rc = repos_each(ctx->repos, app_expire_one, &a, err)) < 0)
+		return rc;
+	return err->rc;
 }
 
 int
 app_push_pending(const struct handler_ctx *ctx, struct error *err)
 {
+	int rc;
+
 	if (ctx->cfg->remote_url == NULL || !ctx->cfg->auto_push)
 		return 0;
-	return store_push_pending(ctx->store, err);
+	error_clear(err);
+	if ((rc = repos_each(ctx->repos, app_push_one, err, err)) < 0)
+		return rc;
+	return err->rc;
 }

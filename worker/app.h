@@ -10,13 +10,19 @@
 #include "worker/config.h"
 #include "worker/handler.h"
 
+struct repos;
 struct store;
 
 /* Re-initialise logging from cfg (after a command applied its flags). */
 void app_log_init(const struct config *cfg);
 
-/* Open the store from the settings (without a scanner). */
+/* Open the store from the settings (without a scanner). ERR_INVALID
+ * when repo is a template: use app_open_repos. */
 int app_open_store(struct store **out, const struct config *cfg,
+    struct error *err);
+
+/* Every repository of the settings (repos.h), without a scanner. */
+int app_open_repos(struct repos **out, const struct config *cfg,
     struct error *err);
 
 /*

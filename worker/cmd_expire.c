@@ -13,6 +13,7 @@
 #include "worker/app.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
+#include "worker/repos.h"
 
 struct expire_args {
 	const char *older_than;
@@ -34,6 +35,51 @@ expire_opt(const char *name, const char *value, void *arg)
 		a->dry_run = true;
 	else if (strcmp(name, "json") == 0)
 		a->json = true;
+	return 0;
+}
+
+/* What expire_one gathers over the repositories. */
+struct expire_each {
+	struct store_expire_opts o;
+	cJSON *rep; /* the first repository's report, the others' merged */
+	struct error *err;
+};
+
+static void
+expire_add_num(cJSON *rep, const char *key, const cJSON *more)
+{
+	cJSON *v = cJSON_GetObjectItem(rep, key);
+
+	cJSON_SetNumberValue(v,
+	    v->valuedouble + cJSON_GetObjectItem(more, key)->valuedouble);
+}
+
+/* store_expire on one repository, its report merged into ee->rep. */
+static int
+expire_one(struct store *st, const char *workflow_id, void *arg)
+{
+	struct expire_each *ee = arg;
+	cJSON *rep = NULL, *b, *remote;
+
+	(void)workflow_id;
+	if (store_expire(st, &ee->o, &rep, ee->err) < 0)
+		return ee->err->rc;
+	if (ee->rep == NULL) {
+		ee->rep = rep;
+		return 0;
+	}
+	while (
+	    (b = cJSON_DetachItemFromArray(cJSON_GetObjectItem(rep, "branches"),
+	         0)) != NULL)
+		cJSON_AddItemToArray(cJSON_GetObjectItem(ee->rep, "branches"),
+		    b);
+	expire_add_num(ee->rep, "removed", rep);
+	expire_add_num(ee->rep, "kept", rep);
+	remote = cJSON_GetObjectItem(rep, "remote");
+	if (strcmp(remote->valuestring, "failed") == 0)
+		cJSON_ReplaceItemInObject(ee->rep, "remote",
+		    cJSON_CreateString("failed"));
+	cJSON_Delete(rep);
 	return 0;
 }
 
@@ -81,12 +127,12 @@ cmd_expire(int argc, char **argv, struct config *cfg)
 		"is kept. Tags stay unless --tags.",
 		opts, sizeof(opts) / sizeof(opts[0]), 0, 0 };
 	struct expire_args a = { 0 };
-	struct store_expire_opts eo = { 0 };
-	struct store *st = NULL;
+	struct expire_each ee = { { 0 }, NULL, NULL };
+	struct repos *repos = NULL;
 	struct error err = { 0 };
 	char **args = NULL, *text;
 	size_t nargs = 0;
-	cJSON *rep = NULL;
+	cJSON *rep;
 	int rc;
 
 	rc = cli_parse(&spec, argc, argv, cfg, expire_opt, &a, &args, &nargs);
@@ -97,22 +143,31 @@ cmd_expire(int argc, char **argv, struct config *cfg)
 	if (rc != 0)
 		goto out;
 	if (a.older_than == NULL ||
-	    store_age_parse(&eo.older_than_s, a.older_than) < 0) {
+	    store_age_parse(&ee.o.older_than_s, a.older_than) < 0) {
 		rc = cli_fail(&spec, a.json, CLI_EXIT_USAGE, "USAGE",
 		    "--older-than needs an age: a number with s, m, h, d or "
 		    "w (at most 100 years)");
 		goto out;
 	}
-	eo.archive = a.archive;
-	eo.tags = a.tags;
-	eo.dry_run = a.dry_run;
+	ee.o.archive = a.archive;
+	ee.o.tags = a.tags;
+	ee.o.dry_run = a.dry_run;
+	ee.err = &err;
 	app_log_init(cfg);
-	if (app_open_store(&st, cfg, &err) < 0 ||
-	    store_expire(st, &eo, &rep, &err) < 0) {
+	if (app_open_repos(&repos, cfg, &err) < 0 ||
+	    repos_each(repos, expire_one, &ee, &err) < 0) {
 		rc = cli_fail_error(&spec, a.json,
 		    err.rc == ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILED,
 		    &err);
 		goto out;
+	}
+	if ((rep = ee.rep) == NULL) { /* a template without repositories */
+		ee.rep = rep = cJSON_CreateObject();
+		cJSON_AddArrayToObject(rep, "branches");
+		cJSON_AddNumberToObject(rep, "removed", 0);
+		cJSON_AddNumberToObject(rep, "kept", 0);
+		cJSON_AddStringToObject(rep, "remote", "disabled");
+		cJSON_AddBoolToObject(rep, "dry_run", a.dry_run);
 	}
 	if (a.json) {
 		text = cJSON_Print(rep);
@@ -128,8 +183,8 @@ cmd_expire(int argc, char **argv, struct config *cfg)
 	         ? CLI_EXIT_FAILED
 	         : 0;
 out:
-	cJSON_Delete(rep);
-	store_free(st);
+	cJSON_Delete(ee.rep);
+	repos_free(repos);
 	free(args);
 	return rc;
 }

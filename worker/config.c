@@ -29,6 +29,7 @@
 #include "publishers/publisher.h"
 #include "store/sign.h"
 #include "store/store.h"
+#include "worker/repos.h"
 
 enum config_type { CT_STR, CT_INT, CT_BOOL, CT_LIST };
 
@@ -196,6 +197,12 @@ static const struct config_desc config_descs[] = {
 	{ "push-timeout", { "ARTIFACTD_PUSH_TIMEOUT", "GIT_PUSH_TIMEOUT" },
 	    NULL, CT_INT, F(push_timeout_s), 0, "30", 3600, false,
 	    "hard deadline of one push, seconds" },
+	/* At most 10 s: every answer waits for its push, and a window
+	 * longer than a few seconds only delays answers. */
+	{ "push-window-ms", { "ARTIFACTD_PUSH_WINDOW_MS" }, NULL, CT_INT,
+	    F(push_window_ms), 0, "200", 10000, false,
+	    "refs ready within this window go out in one push (0: one push "
+	    "per event)" },
 	{ "git-username", { "ARTIFACTD_GIT_USERNAME" }, NULL, CT_STR,
 	    F(git_username), 0, NULL, 0, true,
 	    "user name for git over HTTPS (default x-access-token)" },
@@ -801,7 +808,6 @@ config_package_begin(struct config *cfg, const char *name)
 	pk = &cfg->packages[cfg->npackages++];
 	memset(pk, 0, sizeof(*pk));
 	pk->name = xstrdup(name);
-	conv_rules_default(&pk->rules);
 }
 
 static int
@@ -834,9 +840,7 @@ config_package_set(struct config *cfg, const char *key, char *val, size_t line,
 		config_list_free(pk->bundle_paths, pk->nbundle_paths);
 		config_split(&list, val, &pk->bundle_paths, &pk->nbundle_paths);
 		pk->bundle = true;
-	} else if ((rc = conv_rules_set(&pk->rules, key, val, err)) ==
-	           ERR_NOTFOUND) {
-		/* Not one of the release rules (common/conventional.h). */
+	} else {
 		rc = error_set(err, ERR_INVALID, "CONFIG", "unknown key %s",
 		    key);
 	}
@@ -844,18 +848,10 @@ config_package_set(struct config *cfg, const char *key, char *val, size_t line,
 	return rc;
 }
 
-/* The release rules as a whole, once every key of the package is read. */
-static int
-config_package_end(struct config *cfg, size_t *line, struct error *err)
-{
-	(void)line;
-	return conv_rules_check(&cfg->packages[cfg->npackages - 1].rules, err);
-}
-
 static const struct config_section config_targets_section = { "target",
 	config_target_begin, config_target_set, config_target_end };
 static const struct config_section config_packages_section = { "package",
-	config_package_begin, config_package_set, config_package_end };
+	config_package_begin, config_package_set, NULL };
 
 /* The line of an earlier key of the mapping [start, until) that is key
  * in another spelling ('-' or '_'), or 0. */
@@ -1264,7 +1260,7 @@ config_validate(const struct config *cfg, struct error *err)
 	}
 	/* The check the store makes when it opens, so that check-config
 	 * refuses what run would. */
-	if (store_url_check(cfg->remote_url, err) < 0)
+	if (repos_config_check(cfg, err) < 0) /* templates, then the URL */
 		return ERR_INVALID;
 	/* The key the store will load: unusable is an error here too. */
 	if (cfg->signing_key != NULL && *cfg->signing_key != '\0' &&

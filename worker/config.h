@@ -12,7 +12,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/conventional.h"
 #include "common/error.h"
 #include "publishers/publisher.h"
 
@@ -48,10 +47,6 @@ struct config_package {
 	bool bundle;
 	char **bundle_paths;
 	size_t nbundle_paths;
-	/* How its commits bump the version: python-semantic-release 7's
-	 * parser_angular_* / major_on_zero / patch_without_tag settings
-	 * (docs/releasing.md); its defaults unless the package sets them. */
-	struct conv_rules rules;
 };
 
 struct config {
@@ -99,6 +94,8 @@ struct config {
 	bool auto_push;
 	bool git_fsync;
 	long long push_timeout_s;
+	/* coalesced pushes (store/push_batch.c) */
+	long long push_window_ms;
 	char *git_username; /* push credentials (store_creds) */
 	char *git_token;
 	char *git_password;
