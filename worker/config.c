@@ -808,6 +808,7 @@ config_package_begin(struct config *cfg, const char *name)
 	pk = &cfg->packages[cfg->npackages++];
 	memset(pk, 0, sizeof(*pk));
 	pk->name = xstrdup(name);
+	conv_rules_default(&pk->rules);
 }
 
 static int
@@ -840,7 +841,9 @@ config_package_set(struct config *cfg, const char *key, char *val, size_t line,
 		config_list_free(pk->bundle_paths, pk->nbundle_paths);
 		config_split(&list, val, &pk->bundle_paths, &pk->nbundle_paths);
 		pk->bundle = true;
-	} else {
+	} else if ((rc = conv_rules_set(&pk->rules, key, val, err)) ==
+	           ERR_NOTFOUND) {
+		/* Not one of the release rules (common/conventional.h). */
 		rc = error_set(err, ERR_INVALID, "CONFIG", "unknown key %s",
 		    key);
 	}
@@ -848,10 +851,18 @@ config_package_set(struct config *cfg, const char *key, char *val, size_t line,
 	return rc;
 }
 
+/* The release rules as a whole, once every key of the package is read. */
+static int
+config_package_end(struct config *cfg, size_t *line, struct error *err)
+{
+	(void)line;
+	return conv_rules_check(&cfg->packages[cfg->npackages - 1].rules, err);
+}
+
 static const struct config_section config_targets_section = { "target",
 	config_target_begin, config_target_set, config_target_end };
 static const struct config_section config_packages_section = { "package",
-	config_package_begin, config_package_set, NULL };
+	config_package_begin, config_package_set, config_package_end };
 
 /* The line of an earlier key of the mapping [start, until) that is key
  * in another spelling ('-' or '_'), or 0. */

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/conventional.h"
 #include "common/error.h"
 #include "publishers/publisher.h"
 
@@ -47,6 +48,10 @@ struct config_package {
 	bool bundle;
 	char **bundle_paths;
 	size_t nbundle_paths;
+	/* How its commits bump the version: python-semantic-release 7's
+	 * parser_angular_* / major_on_zero / patch_without_tag settings
+	 * (docs/releasing.md); its defaults unless the package sets them. */
+	struct conv_rules rules;
 };
 
 struct config {
