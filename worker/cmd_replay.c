@@ -27,6 +27,9 @@
 #include "common/util.h"
 #include "common/xalloc.h"
 #include "events/admin.h"
+#include "events/bus.h"
+#include "events/envelope.h"
+#include "events/fields.h"
 #include "worker/cli.h"
 #include "worker/cmd.h"
 
@@ -134,13 +137,66 @@ replay_group(struct admin *adm, const struct replay_args *a, const char *from)
 	return 0;
 }
 
-/* Copy (or count) the entries of [start, end]; *copied counts them. */
+/* The event id of an entry, as the workers will see it: the envelope's
+ * (or the one it derives from the bytes), else the plain field. */
+static void
+replay_event_id(char *out, size_t n, const struct bus_msg *m)
+{
+	struct envelope *env = NULL;
+	size_t len = 0;
+	const char *plain = bus_msg_field(m, FIELD_EVENT_ID, &len);
+	const char *json = bus_msg_field(m, FIELD_EVENT, &len);
+
+	if (json != NULL && envelope_parse(&env, json, len, NULL) == 0)
+		snprintf(out, n, "%s",
+		    plain != NULL && env->event_id_derived ? plain
+		                                           : env->event_id);
+	else
+		snprintf(out, n, "%s", plain != NULL ? plain : "-");
+	envelope_free(env);
+}
+
+/* Report one entry: a line of text, or an object of the JSON list. */
+static void
+replay_report(cJSON *list, const struct replay_args *a, const char *id,
+    const char *new_id, const char *event_id, const struct error *err)
+{
+	cJSON *o;
+
+	if (list == NULL) {
+		if (err != NULL)
+			printf("failed %s event_id=%s: %s\n", id, event_id,
+			    err->msg);
+		else if (a->dry_run)
+			printf("would replay %s event_id=%s\n", id, event_id);
+		else
+			printf("replayed %s -> %s event_id=%s\n", id, new_id,
+			    event_id);
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", id);
+	if (new_id != NULL)
+		cJSON_AddStringToObject(o, "new_id", new_id);
+	cJSON_AddStringToObject(o, "event_id", event_id);
+	cJSON_AddStringToObject(o, "status",
+	    err != NULL  ? "failed"
+	    : a->dry_run ? "would_replay"
+	                 : "replayed");
+	if (err != NULL)
+		cJSON_AddStringToObject(o, "message", err->msg);
+	cJSON_AddItemToArray(list, o);
+}
+
+/* Copy (or count) the entries of [start, end]; *copied counts them, and
+ * each is reported (replay_report; list NULL: as text). */
 static int
 replay_range(struct admin *adm, const struct replay_args *a, const char *from,
-    const char *end, size_t *copied, struct error *err)
+    const char *end, size_t *copied, cJSON *list, struct error *err)
 {
 	struct admin_page page = { 0 };
-	char start[ADMIN_ID_MAX + 1];
+	char start[ADMIN_ID_MAX + 1], new_id[ADMIN_ID_MAX];
+	char eid[ENVELOPE_FIELD_MAX + 1];
 	size_t i;
 	int rc = 0;
 
@@ -152,14 +208,19 @@ replay_range(struct admin *adm, const struct replay_args *a, const char *from,
 		if (page.n == 0)
 			break;
 		for (i = 0; i < page.n; i++) {
+			const struct bus_msg *m = page.entries[i];
 			struct error cerr = { 0 };
 
-			if (a->dry_run || admin_replay(NULL, adm,
+			replay_event_id(eid, sizeof(eid), m);
+			if (a->dry_run || admin_replay(new_id, adm,
 			                      page.entries[i], &cerr) == 0) {
 				(*copied)++;
+				replay_report(list, a, m->id,
+				    a->dry_run ? NULL : new_id, eid, NULL);
 			} else {
 				fprintf(stderr, "artifactd replay: %s\n",
 				    cerr.msg);
+				replay_report(list, a, m->id, NULL, eid, &cerr);
 				*err = cerr;
 				rc = -1;
 			}
@@ -180,22 +241,27 @@ replay_copies(struct admin *adm, const struct replay_args *a, const char *from,
 	char end[ADMIN_ID_MAX];
 	size_t copied = 0;
 	int rc = 0;
-	cJSON *o;
+	cJSON *o, *list = a->json ? cJSON_CreateArray() : NULL;
 
 	/* Fix the end before copying, or we would replay our own copies
 	 * forever: "+" becomes the last id now in the stream. */
 	snprintf(end, sizeof(end), "%s", to);
 	if (strcmp(to, "+") == 0 &&
 	    (rc = admin_last_id(end, adm, a->stream, &err)) < 0 &&
-	    rc != ERR_NOTFOUND)
+	    rc != ERR_NOTFOUND) {
+		cJSON_Delete(list);
 		return cli_fail_error(&replay_spec, a->json, CLI_EXIT_FAILED,
 		    &err);
-	if (rc == 0 && replay_range(adm, a, from, end, &copied, &err) < 0) {
+	}
+	if (rc == 0 &&
+	    replay_range(adm, a, from, end, &copied, list, &err) < 0) {
 		/* A page that could not be read stops the replay; an entry
 		 * that could not be copied was reported and is skipped. */
-		if (err.rc != ERR_INVALID)
+		if (err.rc != ERR_INVALID) {
+			cJSON_Delete(list);
 			return cli_fail_error(&replay_spec, a->json,
 			    CLI_EXIT_FAILED, &err);
+		}
 		rc = -1;
 	}
 	if (!a->json) {
@@ -210,6 +276,7 @@ replay_copies(struct admin *adm, const struct replay_args *a, const char *from,
 	cJSON_AddStringToObject(o, "to", rc == ERR_NOTFOUND ? to : end);
 	cJSON_AddNumberToObject(o, "replayed", (double)copied);
 	cJSON_AddBoolToObject(o, "dry_run", a->dry_run);
+	cJSON_AddItemToObject(o, "entries", list);
 	if (rc < 0 && rc != ERR_NOTFOUND) {
 		cJSON *e = cJSON_AddObjectToObject(o, "error");
 
