@@ -246,7 +246,7 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 	req.files = files;
 	req.targets = targets;
 	/* GitHub's body (data.notes, else the tag's message); a bundle. */
-	notes = release_notes_for(ctx->store, env);
+	notes = release_notes_for(ctx->repos, env);
 	release_notes_set(&rc, notes);
 	if ((r = release_bundle_add(&bundle, ctx->cfg, ctx->store, &req,
 	         &err)) < 0)

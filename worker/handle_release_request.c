@@ -4,7 +4,9 @@
  * it to the publishing path.
  *
  * data: repository (optional: the daemon's own, its `repo` or its
- * `remote-url`; another repository is refused), branch (optional:
+ * `remote-url` as the config writes them; another repository is refused:
+ * an event never chooses where the daemon writes and pushes; with a repo
+ * template the workflow's store is used, as for commits), branch (optional:
  * base-branch), package (optional: tags "v*"), dry_run (optional), and,
  * passed on to the RELEASE_TAGGED, files and targets (optional).
  *
@@ -33,6 +35,7 @@
 #include "store/history.h"
 #include "worker/handler.h"
 #include "worker/release_req.h"
+#include "worker/repos.h"
 
 /* data.branch, or the base branch when the event names none. */
 static const char *
@@ -142,6 +145,7 @@ handle_release_request(const struct handler_ctx *ctx,
 	const char *package = envelope_data_string(env, "package");
 	struct store_release_req req = { 0 };
 	struct store_release_result r;
+	struct store *st = NULL;
 	struct error err = { 0 };
 	struct envelope *out;
 	char prefix[VERSION_MAX];
@@ -153,14 +157,19 @@ handle_release_request(const struct handler_ctx *ctx,
 	req.rules = release_rules(cfg, package);
 	req.dry_run = cJSON_IsTrue(
 	    cJSON_GetObjectItemCaseSensitive(env->data, "dry_run"));
+	/* The workflow's store: the one, or its own with a repo template. */
 	if (release_prefix(prefix, sizeof(prefix), cfg, package, &err) < 0 ||
-	    release_make(ctx->store, &req, &r, &pushed, &err) < 0) {
+	    repos_get(ctx->repos, env->workflow_id, &st, &err) < 0 ||
+	    release_make(st, &req, &r, &pushed, &err) < 0) {
+		if (st != NULL)
+			repos_put(ctx->repos, st);
 		log_warnx("release_request_failed event_id=%s branch=%s "
 		          "code=%s error=\"%s\"",
 		    env->event_id, req.branch, err.code, err.msg);
 		handler_fail(res, job, &err);
 		return;
 	}
+	repos_put(ctx->repos, st);
 	data = release_json(&r, req.dry_run, pushed);
 	cJSON_AddStringToObject(data, "branch", req.branch);
 	if (package != NULL)

@@ -18,6 +18,7 @@
 #include "common/version.h"
 #include "common/xalloc.h"
 #include "events/envelope.h"
+#include "worker/repos.h"
 
 int
 release_prefix(char *out, size_t n, const struct config *cfg,
@@ -273,20 +274,24 @@ release_notes_set(struct release_config *c, const char *notes)
 }
 
 char *
-release_notes_for(struct store *st, const struct envelope *env)
+release_notes_for(struct repos *repos, const struct envelope *env)
 {
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(env->data, "notes");
 	const char *tag = envelope_data_string(env, "tag");
 	struct error err = { 0 };
+	struct store *st = NULL;
 	char *msg = NULL;
 
 	if (cJSON_IsString(n))
 		return xstrdup(n->valuestring);
-	if (st == NULL || tag == NULL)
+	if (tag == NULL)
 		return NULL;
-	if (store_tag_message(st, tag, &msg, &err) < 0)
+	if (repos_get(repos, env->workflow_id, &st, &err) < 0 ||
+	    store_tag_message(st, tag, &msg, &err) < 0)
 		log_warnx("release_notes_unread event_id=%s tag=%.*s code=%s "
 		          "error=\"%s\"",
 		    env->event_id, VERSION_MAX, tag, err.code, err.msg);
+	if (st != NULL)
+		repos_put(repos, st);
 	return msg;
 }

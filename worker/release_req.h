@@ -17,6 +17,7 @@
 #include "worker/config.h"
 
 struct envelope;
+struct repos;
 
 /*
  * The tag prefix of `package` (NULL: "v", the default of single-package
@@ -103,12 +104,13 @@ void release_notes_set(struct release_config *c, const char *notes);
  * The GitHub body of a RELEASE_TAGGED's release: data.notes when the
  * event carries it (a RELEASE_REQUESTED's forward does; "" means no
  * body), else the message of the annotated tag data.tag in st (the notes
- * `artifactd release` wrote into it; store_tag_message), else NULL - a
- * lightweight tag, no store (a repo template), or a tag message that
+ * `artifactd release` wrote into it; store_tag_message, in the
+ * workflow's store of repos), else NULL - a lightweight tag, no store
+ * for the workflow, or a tag message that
  * cannot be read (logged; publishing goes on without a body). Caller
  * frees.
  */
-char *release_notes_for(struct store *st, const struct envelope *env);
+char *release_notes_for(struct repos *repos, const struct envelope *env);
 
 /* Remove the bundle's files and directory, free b's strings. */
 void release_bundle_dispose(struct release_bundle *b);
