@@ -298,10 +298,37 @@ out:
 	return rc;
 }
 
+/* The sha256 of the bytes of a body as libcurl takes them (http.h's
+ * tap): hash while sending. Invalid after a rewind to the middle. */
+struct send_hash {
+	EVP_MD_CTX *ctx;
+	uint64_t bytes;
+	bool valid;
+};
+
+static void
+send_hash_tap(void *arg, const void *p, size_t n)
+{
+	struct send_hash *h = arg;
+
+	if (h->valid && EVP_DigestUpdate(h->ctx, p, n) != 1)
+		h->valid = false;
+	h->bytes += n;
+}
+
+static void
+send_hash_reset(void *arg, bool whole)
+{
+	struct send_hash *h = arg;
+
+	h->valid = whole && EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) == 1;
+	h->bytes = 0;
+}
+
 static int
 art_put(const struct art_state *s, const struct publish_file *f,
-    const char *url, bool checksum_only, struct http_response *resp,
-    struct error *err)
+    const char *url, bool checksum_only, struct send_hash *sh,
+    struct http_response *resp, struct error *err)
 {
 	struct http_body body;
 	struct http_request req = { 0 };
@@ -311,6 +338,11 @@ art_put(const struct art_state *s, const struct publish_file *f,
 	int rc;
 
 	http_body_init(&body);
+	if (sh != NULL) {
+		body.tap = send_hash_tap;
+		body.tap_reset = send_hash_reset;
+		body.tap_arg = sh;
+	}
 	snprintf(h1, sizeof(h1), "X-Checksum-Sha256: %s", f->sha256);
 	snprintf(h2, sizeof(h2), "X-Checksum-Sha1: %s", f->sha1);
 	snprintf(h3, sizeof(h3), "X-Checksum-Md5: %s", f->md5);
@@ -337,6 +369,34 @@ art_put(const struct art_state *s, const struct publish_file *f,
 	return rc;
 }
 
+/* Hand the sha256 of what was sent to the release (late digest); NULL
+ * when libcurl rewound to the middle of the body and the hash could not
+ * follow. */
+static int
+art_sent(const struct publish_file *f, struct send_hash *sh, struct error *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[65];
+
+	if (!sh->valid || sh->bytes != f->size)
+		return f->sent(f->digest_arg, NULL, sh->bytes, err);
+	EVP_DigestFinal_ex(sh->ctx, md, &mdlen);
+	util_hex(hex, md, 32);
+	return f->sent(f->digest_arg, hex, sh->bytes, err);
+}
+
+/* Plain PUT servers get the digest after the body (.sha256 and
+ * SHA256SUMS are files of their own); Artifactory's deploy headers carry
+ * it up front. */
+static bool
+art_late_digest(void *state)
+{
+	const struct art_state *s = state;
+
+	return s->plain;
+}
+
 static int
 art_upload(void *state, const struct publish_target *t,
     const struct publish_release *rel, const struct publish_file *f,
@@ -344,10 +404,13 @@ art_upload(void *state, const struct publish_target *t,
 {
 	struct art_state *s = state;
 	struct http_response resp;
-	char there[65], *url = file_url(s, f->filename), *put_url = NULL;
+	struct send_hash sh = { f->sent ? EVP_MD_CTX_new() : NULL, 0, false };
+	char there[65], ours[65], *url = file_url(s, f->filename);
+	char *put_url = NULL;
 	int rc;
 
 	(void)t;
+	snprintf(ours, sizeof(ours), "%s", f->sha256);
 	http_response_init(&resp);
 	if (!http_url_allowed(url)) {
 		char *safe = util_redact_url(url);
@@ -367,13 +430,17 @@ art_upload(void *state, const struct publish_target *t,
 	}
 	rc = existing_sha256(s, f, there, err);
 	if (rc == 0) {
-		if (strcmp(there, f->sha256) == 0) {
+		/* Late digest (plain mode): ours is wanted only now. */
+		if (f->need != NULL &&
+		    (rc = f->need(f->digest_arg, ours, err)) < 0)
+			goto out;
+		if (strcmp(there, ours) == 0) {
 			out->status = PUBLISH_ALREADY_PRESENT;
 		} else {
 			rc = error_set(err, ERR_CONFLICT, "CONFLICT",
 			    "%s: %s already exists with sha256 %.12s..., ours "
 			    "is %.12s...; nothing was overwritten",
-			    s->what, f->filename, there, f->sha256);
+			    s->what, f->filename, there, ours);
 		}
 		goto out;
 	}
@@ -381,7 +448,7 @@ art_upload(void *state, const struct publish_target *t,
 		goto out;
 	put_url = xasprintf("%s%s", url, s->props);
 	if (s->csum_deploy) {
-		if ((rc = art_put(s, f, put_url, true, &resp, err)) < 0)
+		if ((rc = art_put(s, f, put_url, true, NULL, &resp, err)) < 0)
 			goto out;
 		if (resp.status == 200 || resp.status == 201) {
 			log_info(
@@ -395,15 +462,19 @@ art_upload(void *state, const struct publish_target *t,
 			goto out;
 		}
 	}
-	if ((rc = art_put(s, f, put_url, false, &resp, err)) < 0)
+	if ((rc = art_put(s, f, put_url, false, f->sent ? &sh : NULL, &resp,
+	         err)) < 0)
 		goto out;
 	if (resp.status == 200 || resp.status == 201 || resp.status == 204) {
 		out->status = PUBLISH_UPLOADED;
 		rc = 0;
+		if (f->sent != NULL)
+			rc = art_sent(f, &sh, err);
 		goto out;
 	}
 	rc = http_status_error(&resp, s->what, err);
 out:
+	EVP_MD_CTX_free(sh.ctx);
 	http_response_dispose(&resp);
 	free(url);
 	free(put_url);
@@ -429,5 +500,6 @@ const struct publisher_ops artifactory_publisher = {
 	.finish = NULL,
 	.state_free = art_state_free,
 	.dists_only = false,
+	.late_digest = art_late_digest,
 	.served = art_served,
 };

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -180,6 +181,14 @@ int
 digest_file_some(struct digest_set *out, uint64_t *size, int fd,
     const char *what, unsigned want, struct error *err)
 {
+	return digest_file_until(out, size, fd, what, want, NULL, err);
+}
+
+int
+digest_file_until(struct digest_set *out, uint64_t *size, int fd,
+    const char *what, unsigned want, const _Atomic bool *stop,
+    struct error *err)
+{
 	/* 1 MiB reads: fewer system calls on multi-GiB files, still a
 	 * constant, small footprint. Heap, not stack, for thread stacks. */
 	enum { DIGEST_CHUNK = 1024 * 1024 };
@@ -203,6 +212,11 @@ digest_file_some(struct digest_set *out, uint64_t *size, int fd,
 	       (n < 0 && errno == EINTR)) {
 		if (n < 0)
 			continue;
+		if (stop != NULL && atomic_load(stop)) {
+			error_set(err, ERR_FAIL, "CANCELLED",
+			    "hashing %s stopped: the release ended", what);
+			goto out;
+		}
 		EVP_DigestUpdate(c256, buf, (size_t)n);
 		if (want & DIGEST_SHA1)
 			EVP_DigestUpdate(c1, buf, (size_t)n);

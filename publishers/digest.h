@@ -12,6 +12,7 @@
 #ifndef PUBLISHERS_DIGEST_H
 #define PUBLISHERS_DIGEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,5 +69,15 @@ int digest_file(struct digest_set *out, uint64_t *size, int fd,
  */
 int digest_file_some(struct digest_set *out, uint64_t *size, int fd,
     const char *what, unsigned want, struct error *err);
+
+/*
+ * The same, giving up (ERR_FAIL, code CANCELLED) as soon as *stop is
+ * true (checked after each read), so that a release that ended does not
+ * wait for a multi-GiB file to be hashed on its hasher thread. stop may
+ * be NULL.
+ */
+int digest_file_until(struct digest_set *out, uint64_t *size, int fd,
+    const char *what, unsigned want, const _Atomic bool *stop,
+    struct error *err);
 
 #endif

@@ -157,6 +157,9 @@ reader_read(struct body_reader *r, char *dst, size_t n)
 				r->short_file = true;
 				return -1;
 			}
+			if (r->b->tap != NULL)
+				r->b->tap(r->b->tap_arg, dst + done,
+				    (size_t)got);
 		}
 		done += (size_t)got;
 		r->pos += (uint64_t)got;
@@ -183,6 +186,8 @@ seek_cb(void *arg, curl_off_t offset, int origin)
 	if (origin != SEEK_SET || offset < 0)
 		return CURL_SEEKFUNC_CANTSEEK;
 	reader_rewind(r);
+	if (r->b->tap_reset != NULL)
+		r->b->tap_reset(r->b->tap_arg, offset == 0);
 	while (r->seg < r->b->n) {
 		const struct http_body_seg *s = &r->b->segs[r->seg];
 		uint64_t seglen = s->mem ? s->memlen : s->len;
@@ -608,6 +613,11 @@ setup_handle(CURL *c, const struct http_request *req, struct transfer *t,
 		/* Upload mode sends Content-Length and adds no Content-Type
 		 * of its own (POST mode would add a form type). */
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		/* 512 KiB reads per read callback instead of curl's 64 KiB:
+		 * fewer callbacks and pread calls on multi-GiB bodies, at
+		 * 512 KiB of memory per transfer (libcurl allows 2 MiB). */
+		curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE,
+		    (long)HTTP_UPLOAD_BUFFER);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
 		    (curl_off_t)(req->body ? req->body->size : 0));
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
@@ -773,6 +783,8 @@ http_request(struct http_response *resp, const struct http_request *req,
 		t.body_too_large = false;
 		t.sink_failed = false;
 		reader_rewind(&rd);
+		if (rd.b->tap_reset != NULL)
+			rd.b->tap_reset(rd.b->tap_arg, true);
 		if (req->sink_reset != NULL)
 			req->sink_reset(req->sink_arg);
 		if ((c = curl_easy_init()) == NULL) {

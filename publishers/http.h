@@ -35,6 +35,9 @@
  * Retry-After the server asks for), in milliseconds. */
 #define HTTP_DEFAULT_BACKOFF_MS 1000
 #define HTTP_MAX_BACKOFF_MS 60000
+/* libcurl's upload buffer, the most one read callback hands out: 512 KiB
+ * (curl's default is 64 KiB; its maximum 2 MiB). One per transfer. */
+#define HTTP_UPLOAD_BUFFER (512 * 1024)
 /* The most attempts the http-attempts setting may ask for (the limit the
  * environment variable always had). */
 #define HTTP_MAX_ATTEMPTS 100
@@ -50,6 +53,13 @@ struct http_body {
 	struct http_body_seg *segs;
 	size_t n, cap;
 	uint64_t size;
+	/* Optional: every byte of the file segments, as it is handed to
+	 * libcurl (hash while sending, issue 13). tap_reset is called before
+	 * each attempt with whole = true, and with whole = false when libcurl
+	 * rewinds to the middle of the body (the tap cannot resume then). */
+	void (*tap)(void *arg, const void *p, size_t n);
+	void (*tap_reset)(void *arg, bool whole);
+	void *tap_arg;
 };
 
 void http_body_init(struct http_body *b);

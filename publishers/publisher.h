@@ -109,6 +109,17 @@ struct publish_file {
 	char sha1[41]; /* Artifactory checksum headers */
 	char md5[33];  /* Artifactory; S3 Content-MD5 (hex here) */
 	const struct dist_meta *meta; /* NULL for SHA256SUMS / .sha256 */
+	/* Hash while sending (issue 13), for a target whose ops->late_digest
+	 * says yes: then the digests above are "" during upload. The
+	 * publisher hashes the bytes as it sends them and hands the result
+	 * to sent(); need() gives the sha256 when it is wanted first (an
+	 * existing file to compare). Both return 0 or a negative code with
+	 * err (FILE_CHANGED: the file changed while it was read). NULL when
+	 * the digests are set. */
+	int (*need)(void *arg, char sha256[65], struct error *err);
+	int (*sent)(void *arg, const char *sha256, uint64_t bytes,
+	    struct error *err);
+	void *digest_arg;
 };
 
 struct publish_release {
@@ -155,6 +166,9 @@ struct publisher_ops {
 	 * notes) as PUBLISH_SKIPPED with a reason, and leaves out the
 	 * checksum files it generated (SHA256SUMS, *.sha256). */
 	bool dists_only;
+	/* May upload a file before its digests are known (publish_file's
+	 * need/sent); NULL: never. */
+	bool (*late_digest)(void *state);
 	/* Which credential the target will use, without any request: its
 	 * source into src ("environment PYPI_API_TOKEN", "token_file
 	 * /run/secrets/x", "pypirc /home/u/.pypirc [testpypi]"), never the

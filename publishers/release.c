@@ -5,15 +5,25 @@
  * Everything that can be known before sending is checked before the first
  * byte leaves: a half-published release is the worst outcome a release
  * pipeline can have, so bad input fails the whole release up front.
+ * Digests are the exception (issue 13): one pass over a multi-GiB file
+ * before the first byte cost a third of the upload's time, so they are
+ * made while the targets run - on a hasher thread for targets that need
+ * them up front, from the bytes sent for a plain PUT - and a file that
+ * changes meanwhile (fstat before and after, or the sent bytes' hash
+ * against the file's) fails with FILE_CHANGED before any checksum file
+ * names it.
  * After that, targets are independent: one failing target does not stop
  * the others, and every file x target gets its own outcome.
  */
 #include "publishers/release.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,16 +335,50 @@ release_digests(const struct release_config *c, const size_t *tidx, size_t nt)
 	return want;
 }
 
+/* Where a file's digests are: computed once, by whoever wants them first
+ * (release_digest_thread, a target that needs them before sending), or
+ * taken from the bytes a late-digest target sent (publish_file.sent). */
+enum { RD_NONE, RD_BUSY, RD_DONE, RD_FAILED };
+
+/* True when a target of the release needs digests before it sends: any
+ * but Artifactory's plain mode (a WebDAV PUT takes them after the body). */
+static bool
+release_digests_early(const struct release_config *c, const size_t *tidx,
+    size_t nt)
+{
+	size_t i, k;
+
+	for (i = 0; i < nt; i++) {
+		const struct release_target *t = &c->targets[tidx[i]];
+		bool plain = false;
+
+		for (k = 0; k < t->n; k++)
+			if (strcmp(t->keys[k], "api") == 0 &&
+			    strcmp(t->values[k], "plain") == 0)
+				plain = true;
+		if (strcmp(t->type, "artifactory") != 0 || !plain)
+			return true;
+	}
+	return false;
+}
+
 /* One checked file. */
 struct rfile {
 	int fd;     /* opened once; hashed, inspected and uploaded through */
 	char *path; /* generated files only: to remove them afterwards */
 	char *name;
-	struct digest_set d;
-	uint64_t size;
+	struct digest_set d; /* valid once dstate is RD_DONE */
+	uint64_t size;       /* from fstat at open; the hash must agree */
+	struct stat st;      /* at open: a change later fails the file */
 	struct dist_filename fn;
 	struct dist_meta *meta;
 	bool generated;
+	pthread_mutex_t mu; /* guards dstate, d, derr */
+	pthread_cond_t cv;
+	int dstate;
+	unsigned want; /* DIGEST_* bits */
+	struct error derr;
+	const _Atomic bool *stop; /* the release gave up: stop hashing */
 };
 
 static void
@@ -343,6 +387,9 @@ rfiles_free(struct rfile *f, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
+		/* Every entry up to n went through rfile_init. */
+		pthread_mutex_destroy(&f[i].mu);
+		pthread_cond_destroy(&f[i].cv);
 		if (f[i].fd >= 0)
 			close(f[i].fd);
 		if (f[i].generated && f[i].path != NULL)
@@ -354,17 +401,174 @@ rfiles_free(struct rfile *f, size_t n)
 	free(f);
 }
 
+static void
+rfile_init(struct rfile *f, unsigned want, const _Atomic bool *stop)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cv, NULL);
+	f->want = want;
+	f->stop = stop;
+}
+
+/* The file as it was opened: same inode, size, mtime and ctime. A write
+ * after the open (an append, a rewrite in place) moves mtime, ctime or the
+ * size, so bytes sent or hashed from then on may not be the file's. */
+static int
+rfile_unchanged(const struct rfile *f, struct error *err)
+{
+	struct stat st;
+
+	if (fstat(f->fd, &st) < 0)
+		return error_set(err, ERR_FAIL, "IO", "cannot stat %s: %s",
+		    f->name, strerror(errno));
+	if (st.st_ino != f->st.st_ino || st.st_dev != f->st.st_dev ||
+	    st.st_size != f->st.st_size ||
+	    st.st_mtim.tv_sec != f->st.st_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != f->st.st_mtim.tv_nsec ||
+	    st.st_ctim.tv_sec != f->st.st_ctim.tv_sec ||
+	    st.st_ctim.tv_nsec != f->st.st_ctim.tv_nsec)
+		return error_set(err, ERR_FAIL, "FILE_CHANGED",
+		    "%s changed while it was published (%lld bytes at open, "
+		    "%lld now); its digest would not be that of the bytes "
+		    "sent",
+		    f->name, (long long)f->st.st_size, (long long)st.st_size);
+	return 0;
+}
+
+/* Set the outcome of a digest (f->mu held) and wake the waiters. */
+static void
+rfile_digest_set(struct rfile *f, int rc, const struct error *err)
+{
+	f->dstate = rc == 0 ? RD_DONE : RD_FAILED;
+	if (rc < 0)
+		f->derr = *err;
+	pthread_cond_broadcast(&f->cv);
+}
+
+/*
+ * The file's digests, computed here when nobody has yet, else waited for.
+ * Returns 0 (f->d valid), or the code of the failure (err): a read error,
+ * the release stopped, or FILE_CHANGED.
+ */
+static int
+rfile_digest(struct rfile *f, struct error *err)
+{
+	struct digest_set d;
+	uint64_t size = 0;
+	int rc;
+
+	pthread_mutex_lock(&f->mu);
+	while (f->dstate == RD_BUSY)
+		pthread_cond_wait(&f->cv, &f->mu);
+	if (f->dstate != RD_NONE) {
+		rc = f->dstate == RD_DONE ? 0 : f->derr.rc;
+		if (rc < 0)
+			*err = f->derr;
+		pthread_mutex_unlock(&f->mu);
+		return rc;
+	}
+	f->dstate = RD_BUSY;
+	pthread_mutex_unlock(&f->mu);
+	rc =
+	    digest_file_until(&d, &size, f->fd, f->name, f->want, f->stop, err);
+	if (rc == 0 && size != f->size)
+		rc = error_set(err, ERR_FAIL, "FILE_CHANGED",
+		    "%s changed while it was hashed (%llu bytes at open, %llu "
+		    "read)",
+		    f->name, (unsigned long long)f->size,
+		    (unsigned long long)size);
+	if (rc == 0)
+		rc = rfile_unchanged(f, err);
+	pthread_mutex_lock(&f->mu);
+	if (rc == 0)
+		f->d = d;
+	rfile_digest_set(f, rc, err);
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+/* The sha256 when it is known, else "" (never waits). */
+static void
+rfile_peek_sha256(struct rfile *f, char out[65])
+{
+	pthread_mutex_lock(&f->mu);
+	snprintf(out, 65, "%s", f->dstate == RD_DONE ? f->d.sha256 : "");
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* publish_file.need: the sha256 before sending (an existing file). */
+static int
+rfile_need(void *arg, char sha256[65], struct error *err)
+{
+	struct rfile *f = arg;
+	int rc;
+
+	if ((rc = rfile_digest(f, err)) == 0)
+		snprintf(sha256, 65, "%s", f->d.sha256);
+	return rc;
+}
+
+/*
+ * publish_file.sent: a late-digest target sent the file and hashed what
+ * it sent (sha256, or NULL when it could not). When only sha256 is wanted
+ * and nobody hashed the file yet, that hash is the file's digest: one
+ * read for sending and hashing. Otherwise it must equal the digest
+ * computed from the file, or the file changed while it was being read.
+ */
+static int
+rfile_sent(void *arg, const char *sha256, uint64_t bytes, struct error *err)
+{
+	struct rfile *f = arg;
+	int rc;
+
+	if ((rc = rfile_unchanged(f, err)) < 0)
+		goto out;
+	if (sha256 != NULL && bytes != f->size) {
+		rc = error_set(err, ERR_FAIL, "FILE_CHANGED",
+		    "%s: %llu bytes sent, %llu at open", f->name,
+		    (unsigned long long)bytes, (unsigned long long)f->size);
+		goto out;
+	}
+	pthread_mutex_lock(&f->mu);
+	if (sha256 != NULL && f->dstate == RD_NONE &&
+	    f->want == DIGEST_SHA256) {
+		snprintf(f->d.sha256, sizeof(f->d.sha256), "%s", sha256);
+		rfile_digest_set(f, 0, NULL);
+		pthread_mutex_unlock(&f->mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&f->mu);
+	if ((rc = rfile_digest(f, err)) < 0)
+		goto out;
+	if (sha256 != NULL && strcmp(sha256, f->d.sha256) != 0)
+		rc = error_set(err, ERR_FAIL, "FILE_CHANGED",
+		    "%s changed while it was published: sha256 %.12s... sent, "
+		    "%.12s... read from the file",
+		    f->name, sha256, f->d.sha256);
+out:
+	/* The bytes sent are not the file's: nothing may name a digest for
+	 * it (the checksum files wait on this state). */
+	if (rc < 0) {
+		pthread_mutex_lock(&f->mu);
+		if (f->dstate != RD_BUSY)
+			rfile_digest_set(f, rc, err);
+		pthread_mutex_unlock(&f->mu);
+	}
+	return rc;
+}
+
 /*
  * Open one file of the request once, beneath the artifacts root, and do
  * everything before the upload through that descriptor: name checks
- * against the files before it (prev[0..nprev)), the digests, and a
- * wheel's or sdist's metadata. f->fd is set as soon as it is open, so the
- * caller closes it on any failure.
+ * against the files before it (prev[0..nprev)), fstat (what a later
+ * change is detected against), and a wheel's or sdist's metadata. f->fd is set
+ * as soon as it is open, so the caller closes it on any failure.
  */
 static int
 release_open_file(struct rfile *f, const struct path_root *root,
-    const char *path, const struct rfile *prev, size_t nprev, unsigned want,
-    struct error *err)
+    const char *path, const struct rfile *prev, size_t nprev, struct error *err)
 {
 	const char *slash;
 	size_t j, len;
@@ -373,6 +577,10 @@ release_open_file(struct rfile *f, const struct path_root *root,
 	if ((rc = path_open_beneath(&f->fd, NULL, root, path, RELEASE_FILE_MAX,
 	         err)) < 0)
 		return rc;
+	if (fstat(f->fd, &f->st) < 0)
+		return error_set(err, ERR_FAIL, "IO", "cannot stat %s: %s",
+		    path, strerror(errno));
+	f->size = (uint64_t)f->st.st_size;
 	slash = strrchr(path, '/');
 	f->name = xstrdup(slash ? slash + 1 : path);
 	/* At most RELEASE_MAX_FILES names: the scan stays small. */
@@ -388,9 +596,7 @@ release_open_file(struct rfile *f, const struct path_root *root,
 		    f->name);
 	if ((rc = dist_parse_filename(&f->fn, f->name, err)) < 0)
 		return rc;
-	if ((rc = digest_file_some(&f->d, &f->size, f->fd, f->name, want,
-	         err)) < 0)
-		return rc;
+	/* The digests come later (rfile_digest), beside the uploads. */
 	if (f->fn.kind == DIST_OTHER)
 		return 0;
 	return dist_meta_read(&f->meta, f->fd, f->name, f->fn.kind, err);
@@ -403,30 +609,6 @@ cmp_names(const void *a, const void *b)
 	const struct rfile *y = *(const struct rfile *const *)b;
 
 	return strcmp(x->name, y->name);
-}
-
-/* Add a generated file (content in memory) to the list. */
-static int
-add_generated(struct rfile *files, size_t *n, const char *dir, const char *name,
-    const char *content, struct error *err)
-{
-	struct rfile *f = &files[*n];
-	int rc;
-
-	memset(f, 0, sizeof(*f));
-	f->fd = -1;
-	f->path = xasprintf("%s/%s", dir, name);
-	f->name = xstrdup(name);
-	f->generated = true;
-	(*n)++;
-	if ((rc = util_write_file(f->path, content, strlen(content), err)) < 0)
-		return rc;
-	/* Our own file in our own mkdtemp directory (mode 0700): opening it
-	 * by name is safe; from here on it is used like the others. */
-	if ((f->fd = open(f->path, O_RDONLY | O_CLOEXEC)) < 0)
-		return error_set(err, ERR_FAIL, "IO", "cannot open %s: %s",
-		    f->path, strerror(errno));
-	return digest_file(&f->d, &f->size, f->fd, f->name, err);
 }
 
 /*
@@ -481,6 +663,157 @@ item_new(struct release_result *r, const char *target, const char *file,
 	return it;
 }
 
+/* What release_run's phases share: the chosen targets, the open files
+ * (the request's, then the generated checksum files) in name order, and
+ * what run_state_free releases. */
+struct run_state {
+	const struct release_package *pkg;
+	char version[256];
+	char pkgnorm[DIST_NAME_MAX];
+	size_t *tidx, nt;
+	struct rfile *files, **sorted;
+	size_t nf, nuser; /* all files; the request's (files[0..nuser)) */
+	struct path_root root;
+	char *dir; /* the temporary directory of the checksum files */
+	struct buf sums;
+	_Atomic bool stop; /* the targets are done: stop hashing */
+	pthread_mutex_t sums_mu;
+	bool sums_done; /* the checksum files are written (sums_rc) */
+	int sums_rc;
+	struct error sums_err;
+	pthread_t hasher;
+	bool hashing; /* hasher runs */
+};
+
+static void
+run_state_free(struct run_state *run)
+{
+	atomic_store(&run->stop, true);
+	if (run->hashing)
+		pthread_join(run->hasher, NULL);
+	rfiles_free(run->files, run->nf);
+	path_root_close(&run->root);
+	if (run->dir != NULL)
+		rmdir(run->dir);
+	free(run->dir);
+	free(run->sorted);
+	free(run->tidx);
+	buf_dispose(&run->sums);
+	pthread_mutex_destroy(&run->sums_mu);
+}
+
+/* Write a generated file's content (f was set up by release_checksums)
+ * and hash it. */
+static int
+generated_write(struct rfile *f, const char *content, struct error *err)
+{
+	int rc;
+
+	if ((rc = util_write_file(f->path, content, strlen(content), err)) < 0)
+		return rc;
+	/* Our own file in our own mkdtemp directory (mode 0700): opening it
+	 * by name is safe; from here on it is used like the others. */
+	if ((f->fd = open(f->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return error_set(err, ERR_FAIL, "IO", "cannot open %s: %s",
+		    f->path, strerror(errno));
+	if (fstat(f->fd, &f->st) < 0)
+		return error_set(err, ERR_FAIL, "IO", "cannot stat %s: %s",
+		    f->path, strerror(errno));
+	f->size = (uint64_t)f->st.st_size;
+	return rfile_digest(f, err);
+}
+
+/* Write SHA256SUMS and the .sha256 files, once every file of the request
+ * has its digest (the first caller writes, the others wait). A file
+ * that could not be hashed, or changed while it was sent, fails them:
+ * no checksum file names a digest that is not the file's. */
+static int
+sums_write(struct run_state *run, struct error *err)
+{
+	size_t i, k;
+	int rc = 0;
+
+	for (i = 0; i < run->nf && rc == 0; i++) {
+		struct rfile *f = run->sorted[i];
+
+		if (!f->generated)
+			rc = rfile_digest(f, err);
+	}
+	for (i = 0; i < run->nf && rc == 0; i++) {
+		const struct rfile *f = run->sorted[i];
+
+		if (!f->generated)
+			buf_printf(&run->sums, "%s  %s\n", f->d.sha256,
+			    f->name);
+	}
+	for (i = 0; i < run->nf && rc == 0; i++) {
+		struct rfile *g = run->sorted[i];
+		char *line = NULL;
+
+		if (!g->generated)
+			continue;
+		if (strcmp(g->name, "SHA256SUMS") == 0) {
+			rc = generated_write(g,
+			    run->sums.data ? run->sums.data : "", err);
+			continue;
+		}
+		/* "<name>.sha256": the line of <name>. */
+		for (k = 0; k < run->nf && line == NULL; k++) {
+			const struct rfile *f = run->sorted[k];
+
+			if (!f->generated &&
+			    strncmp(g->name, f->name, strlen(f->name)) == 0 &&
+			    strcmp(g->name + strlen(f->name), ".sha256") == 0)
+				line =
+				    xasprintf("%s  %s\n", f->d.sha256, f->name);
+		}
+		assert(line != NULL);
+		rc = generated_write(g, line, err);
+		free(line);
+	}
+	return rc;
+}
+
+/* The checksum files, written by the first target that needs them. */
+static int
+release_sums_ready(struct run_state *run, struct error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&run->sums_mu);
+	if (!run->sums_done) {
+		error_clear(&run->sums_err);
+		run->sums_rc = sums_write(run, &run->sums_err);
+		run->sums_done = true;
+	}
+	rc = run->sums_rc;
+	if (rc < 0)
+		*err = run->sums_err;
+	pthread_mutex_unlock(&run->sums_mu);
+	return rc;
+}
+
+/*
+ * Hash the request's files in order on a thread of its own while the
+ * targets run (existence checks, other targets' uploads): a target that
+ * needs a digest before sending finds it done or being made. Stops
+ * between files (and digest_file_until within one) once the release
+ * gives up.
+ */
+static void *
+release_hasher(void *arg)
+{
+	struct run_state *run = arg;
+	struct error err;
+	size_t i;
+
+	for (i = 0; i < run->nuser && !atomic_load(&run->stop); i++) {
+		error_clear(&err);
+		(void)rfile_digest(&run->files[i], &err);
+	}
+	return NULL;
+}
+
 /*
  * A target that takes only wheels and sdists (a package index) and a file
  * that is neither: the request's own files (a ZIP bundle, notes) are
@@ -491,15 +824,24 @@ item_new(struct release_result *r, const char *target, const char *file,
  */
 static bool
 skip_for_target(struct release_result *out, const struct release_target *t,
-    const struct publisher_ops *ops, const struct rfile *f)
+    const struct publisher_ops *ops, struct rfile *f)
 {
 	struct release_item *it;
+	struct error derr;
+	char sha[65];
 
 	if (!ops->dists_only || f->meta != NULL)
 		return false;
 	if (f->generated)
 		return true;
-	it = item_new(out, t->name, f->name, f->d.sha256);
+	/* The answer names the skipped file's sha256 too (made here when
+	 * nobody has yet; a failure leaves it ""). */
+	error_clear(&derr);
+	if (rfile_digest(f, &derr) == 0)
+		rfile_peek_sha256(f, sha);
+	else
+		sha[0] = '\0';
+	it = item_new(out, t->name, f->name, sha);
 	error_clear(&it->err);
 	it->outcome.status = PUBLISH_SKIPPED;
 	snprintf(it->outcome.reason, sizeof(it->outcome.reason),
@@ -525,11 +867,134 @@ worse(int a, int b)
 	return a ? a : b;
 }
 
-/* Run one target over the files. Returns the worst code of its items. */
+/* One target's begin failed: every file it would have taken fails with
+ * it. */
+static void
+target_failed(struct release_result *out, const struct release_target *t,
+    const struct publisher_ops *ops, struct run_state *run, int r,
+    const struct error *err)
+{
+	size_t i, nfailed = 0;
+
+	log_warnx("publish_target_failed target=%s code=%s error=\"%s\"",
+	    t->name, err->code, err->msg);
+	for (i = 0; i < run->nf; i++) {
+		struct release_item *it;
+		char sha[65];
+
+		if (skip_for_target(out, t, ops, run->sorted[i]))
+			continue;
+		rfile_peek_sha256(run->sorted[i], sha);
+		it = item_new(out, t->name, run->sorted[i]->name, sha);
+		it->rc = r;
+		it->err = *err;
+		nfailed++;
+	}
+	/* Every file was skipped: the failure still gets its item
+	 * (target-wide), so the release's error is known. */
+	if (nfailed == 0) {
+		struct release_item *it = item_new(out, t->name, "", NULL);
+
+		it->rc = r;
+		it->err = *err;
+	}
+}
+
+/* The digests of f into pf, waiting for them (or the checksum files). */
+static int
+file_digests(struct publish_file *pf, struct run_state *run, struct rfile *f,
+    struct error *err)
+{
+	int rc;
+
+	if (f->generated && (rc = release_sums_ready(run, err)) < 0)
+		return rc;
+	if ((rc = rfile_digest(f, err)) < 0)
+		return rc;
+	memcpy(pf->sha256, f->d.sha256, sizeof(pf->sha256));
+	memcpy(pf->blake2_256, f->d.blake2_256, sizeof(pf->blake2_256));
+	memcpy(pf->sha1, f->d.sha1, sizeof(pf->sha1));
+	memcpy(pf->md5, f->d.md5, sizeof(pf->md5));
+	return 0;
+}
+
+/*
+ * Send one file to one target and verify it. A late-digest target (plain
+ * PUT) sends the request's files before their digests are known and
+ * hashes what it sends (publish_file.sent); every other upload waits for
+ * the digests first. Returns the item's code.
+ */
+static int
+run_file(struct release_result *out, const struct release_target *t,
+    const struct publisher_ops *ops, void *state,
+    const struct publish_target *pt, const struct publish_release *rel,
+    struct run_state *run, struct rfile *f, bool late)
+{
+	struct publish_file pf;
+	struct release_item *it;
+	int64_t t0 = util_mono_ms();
+
+	memset(&pf, 0, sizeof(pf));
+	pf.fd = f->fd;
+	pf.filename = f->name;
+	pf.meta = f->meta;
+	it = item_new(out, t->name, f->name, NULL);
+	error_clear(&it->err);
+	late = late && !f->generated && !rel->dry_run;
+	if (late) {
+		pf.need = rfile_need;
+		pf.sent = rfile_sent;
+		pf.digest_arg = f;
+	} else if ((it->rc = file_digests(&pf, run, f, &it->err)) < 0) {
+		goto out;
+	}
+	if (f->generated)
+		pf.fd = f->fd; /* opened by release_sums_ready */
+	pf.size = f->size;
+	progress_name_set(t->name, f->name); /* progress.h */
+	it->rc = ops->upload(state, pt, rel, &pf, &it->outcome, &it->err);
+	progress_name_set(NULL, NULL);
+	/* The digest of what was sent (or of the file, when it was already
+	 * there): what verify compares and the answer names. */
+	if (it->rc == 0 && late)
+		it->rc = file_digests(&pf, run, f, &it->err);
+	/* A change after the digest was made (another target's upload or
+	 * the hasher read it) is caught here too. */
+	if (it->rc == 0 && !f->generated && !rel->dry_run)
+		it->rc = rfile_unchanged(f, &it->err);
+	/* Issue 13: answered only once served back (verify.h). */
+	if (it->rc == 0)
+		it->rc = verify_file(ops, state, pt, rel, &pf, &it->outcome,
+		    &it->err);
+out:
+	snprintf(it->sha256, sizeof(it->sha256), "%s", pf.sha256);
+	it->bytes = (uint64_t)f->size;
+	it->seconds = (double)(util_mono_ms() - t0) / 1000.0;
+	if (it->rc < 0)
+		log_warnx("publish_failed target=%s file=%s code=%s "
+		          "error=\"%s\"",
+		    t->name, f->name, it->err.code, it->err.msg);
+	else
+		log_info("publish_done target=%s file=%s status=%s", t->name,
+		    f->name, release_status_name(it->outcome.status));
+	return it->rc;
+}
+
+static int
+cmp_items(const void *a, const void *b)
+{
+	const struct release_item *x = a, *y = b;
+
+	return strcmp(x->file, y->file);
+}
+
+/* Run one target over the files: the request's first, the checksum files
+ * (which wait for every digest) last; the items in name order. Returns
+ * the worst code of its items. */
 static int
 run_target(struct release_result *out, const struct release_target *t,
     const struct publish_env *env, const struct publish_release *rel,
-    struct rfile **sorted, size_t nf)
+    struct run_state *run)
 {
 	const struct publisher_ops *ops = publisher_find(t->type);
 	struct publish_target pt = { t->name, t->type,
@@ -537,79 +1002,29 @@ run_target(struct release_result *out, const struct release_target *t,
 		t->n, env };
 	void *state = NULL;
 	struct error err;
-	int64_t t0;
-	size_t i;
+	size_t i, pass, first = out->n;
+	bool late;
 	int rc = 0, r;
 
 	error_clear(&err);
 	if ((r = ops->begin(&state, &pt, rel, &err)) < 0) {
-		log_warnx("publish_target_failed target=%s code=%s "
-		          "error=\"%s\"",
-		    t->name, err.code, err.msg);
-		size_t nfailed = 0;
-
-		for (i = 0; i < nf; i++) {
-			struct release_item *it;
-
-			if (skip_for_target(out, t, ops, sorted[i]))
-				continue;
-			it = item_new(out, t->name, sorted[i]->name,
-			    sorted[i]->d.sha256);
-			it->rc = r;
-			it->err = err;
-			nfailed++;
-		}
-		/* Every file was skipped: the failure still gets its item
-		 * (target-wide), so the release's error is known. */
-		if (nfailed == 0) {
-			struct release_item *it =
-			    item_new(out, t->name, "", NULL);
-
-			it->rc = r;
-			it->err = err;
-		}
+		target_failed(out, t, ops, run, r, &err);
 		return r;
 	}
-	for (i = 0; i < nf; i++) {
-		const struct rfile *f = sorted[i];
-		struct publish_file pf;
-		struct release_item *it;
+	late = ops->late_digest != NULL && ops->late_digest(state);
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < run->nf; i++) {
+			struct rfile *f = run->sorted[i];
 
-		if (skip_for_target(out, t, ops, f))
-			continue;
-		memset(&pf, 0, sizeof(pf));
-		pf.fd = f->fd;
-		pf.filename = f->name;
-		pf.size = f->size;
-		memcpy(pf.sha256, f->d.sha256, sizeof(pf.sha256));
-		memcpy(pf.blake2_256, f->d.blake2_256, sizeof(pf.blake2_256));
-		memcpy(pf.sha1, f->d.sha1, sizeof(pf.sha1));
-		memcpy(pf.md5, f->d.md5, sizeof(pf.md5));
-		pf.meta = f->meta;
-		it = item_new(out, t->name, f->name, f->d.sha256);
-		error_clear(&it->err);
-		t0 = util_mono_ms();
-		progress_name_set(t->name, f->name); /* progress.h */
-		it->rc =
-		    ops->upload(state, &pt, rel, &pf, &it->outcome, &it->err);
-		progress_name_set(NULL, NULL);
-		/* Issue 13: answered only once served back (verify.h). */
-		if (it->rc == 0)
-			it->rc = verify_file(ops, state, &pt, rel, &pf,
-			    &it->outcome, &it->err);
-		it->bytes = (uint64_t)f->size;
-		it->seconds = (double)(util_mono_ms() - t0) / 1000.0;
-		if (it->rc < 0) {
-			log_warnx("publish_failed target=%s file=%s code=%s "
-			          "error=\"%s\"",
-			    t->name, f->name, it->err.code, it->err.msg);
-			rc = worse(rc, it->rc);
-		} else {
-			log_info("publish_done target=%s file=%s status=%s",
-			    t->name, f->name,
-			    release_status_name(it->outcome.status));
+			if (f->generated != (pass == 1) ||
+			    skip_for_target(out, t, ops, f))
+				continue;
+			r = run_file(out, t, ops, state, &pt, rel, run, f,
+			    late);
+			rc = worse(rc, r);
 		}
-	}
+	qsort(out->items + first, out->n - first, sizeof(*out->items),
+	    cmp_items);
 	/* Publishing the release (GitHub: the draft) only once every file
 	 * is there. */
 	if (rc == 0 && ops->finish != NULL &&
@@ -626,34 +1041,6 @@ run_target(struct release_result *out, const struct release_target *t,
 	if (ops->state_free != NULL)
 		ops->state_free(state);
 	return rc;
-}
-
-/* What release_run's phases share: the chosen targets, the open files
- * (the request's, then the generated checksum files) in name order, and
- * what run_state_free releases. */
-struct run_state {
-	const struct release_package *pkg;
-	char version[256];
-	char pkgnorm[DIST_NAME_MAX];
-	size_t *tidx, nt;
-	struct rfile *files, **sorted;
-	size_t nf;
-	struct path_root root;
-	char *dir; /* the temporary directory of the checksum files */
-	struct buf sums;
-};
-
-static void
-run_state_free(struct run_state *run)
-{
-	rfiles_free(run->files, run->nf);
-	path_root_close(&run->root);
-	if (run->dir != NULL)
-		rmdir(run->dir);
-	free(run->dir);
-	free(run->sorted);
-	free(run->tidx);
-	buf_dispose(&run->sums);
 }
 
 /* True when name is one of the n names of v. */
@@ -744,8 +1131,9 @@ release_resolve(struct run_state *run, struct release_result *out,
 }
 
 /*
- * Phase 2, open, hash and gate: every file of the request opened beneath
- * the artifacts root and hashed (release_open_file), passed through the
+ * Phase 2, open and gate: every file of the request opened beneath the
+ * artifacts root and its size and times taken (release_open_file; its
+ * digests are made beside the uploads, rfile_digest), passed through the
  * caller's gate (c->file_check, the secret scanner) and, for a wheel or
  * sdist, checked against the package, the version and the strictest
  * pypi rules, all before anything is sent.
@@ -773,10 +1161,10 @@ release_open_check(struct run_state *run, const struct release_config *c,
 	for (i = 0; i < req->nfiles; i++) {
 		struct rfile *f = &run->files[run->nf++];
 
-		f->fd = -1;
+		rfile_init(f, release_digests(c, run->tidx, run->nt),
+		    &run->stop);
 		if ((rc = release_open_file(f, &run->root, req->files[i],
-		         run->files, run->nf - 1,
-		         release_digests(c, run->tidx, run->nt), err)) < 0)
+		         run->files, run->nf - 1, err)) < 0)
 			return rc;
 		if (c->file_check != NULL && (rc = c->file_check(f->fd, f->name,
 		                                  c->file_check_arg, err)) < 0)
@@ -810,8 +1198,9 @@ release_sort(struct run_state *run)
 
 /*
  * Phase 3, checksums: SHA256SUMS and <file>.sha256 in sha256sum's format,
- * in a private temporary directory, added to the files; the answer lists
- * every file in name order.
+ * to be written into a private temporary directory once the digests are
+ * known (release_sums_ready), added to the files; the answer lists every
+ * file in name order.
  */
 static int
 release_checksums(struct run_state *run, struct release_result *out,
@@ -819,8 +1208,7 @@ release_checksums(struct run_state *run, struct release_result *out,
 {
 	char tmpl[PATH_MAX];
 	const char *tmp = getenv("TMPDIR");
-	size_t nuser, i;
-	int rc;
+	size_t i;
 
 	snprintf(tmpl, sizeof(tmpl), "%s/artifactd-release-XXXXXX",
 	    tmp && tmp[0] ? tmp : "/tmp");
@@ -829,24 +1217,17 @@ release_checksums(struct run_state *run, struct release_result *out,
 		    "cannot create a temporary directory: %s", strerror(errno));
 	run->dir = xstrdup(tmpl);
 	run->sorted = xcalloc(2 * nfiles + 1, sizeof(*run->sorted));
-	release_sort(run);
-	nuser = run->nf;
-	for (i = 0; i < nuser; i++) {
-		const struct rfile *f = run->sorted[i];
-		char *name = xasprintf("%s.sha256", f->name);
-		char *line = xasprintf("%s  %s\n", f->d.sha256, f->name);
+	run->nuser = run->nf;
+	for (i = 0; i <= run->nuser; i++) {
+		struct rfile *g = &run->files[run->nf++];
 
-		buf_puts(&run->sums, line);
-		rc = add_generated(run->files, &run->nf, run->dir, name, line,
-		    err);
-		free(name);
-		free(line);
-		if (rc < 0)
-			return rc;
+		rfile_init(g, DIGEST_SHA256, &run->stop);
+		g->name = i < run->nuser
+		              ? xasprintf("%s.sha256", run->files[i].name)
+		              : xstrdup("SHA256SUMS");
+		g->path = xasprintf("%s/%s", run->dir, g->name);
+		g->generated = true;
 	}
-	if ((rc = add_generated(run->files, &run->nf, run->dir, "SHA256SUMS",
-	         run->sums.data ? run->sums.data : "", err)) < 0)
-		return rc;
 	release_sort(run);
 	for (i = 0; i < run->nf; i++)
 		strv_push(&out->files, &out->nfiles, run->sorted[i]->name);
@@ -871,8 +1252,7 @@ target_job_run(void *arg, size_t i)
 {
 	struct target_job *j = &((struct target_job *)arg)[i];
 
-	j->rc = run_target(&j->part, j->t, j->c->env, j->rel, j->run->sorted,
-	    j->run->nf);
+	j->rc = run_target(&j->part, j->t, j->c->env, j->rel, j->run);
 }
 
 /* The host a target talks to, for the pool's per-host limit: its URL
@@ -922,7 +1302,13 @@ release_run_targets(struct run_state *run, struct release_result *out,
 		target_host(&jobs[i]);
 		hosts[i] = jobs[i].host;
 	}
+	/* Targets that need digests before sending (every one but a plain
+	 * PUT) find them made on the hasher thread meanwhile. */
+	if (!out->dry_run && release_digests_early(c, run->tidx, run->nt))
+		run->hashing = pthread_create(&run->hasher, NULL,
+		                   release_hasher, run) == 0;
 	release_pool_run(run->nt, hosts, target_job_run, jobs);
+	atomic_store(&run->stop, true);
 	for (i = 0; i < run->nt; i++) {
 		struct release_result *p = &jobs[i].part;
 
@@ -963,6 +1349,8 @@ release_run(struct release_result *out, const struct release_config *c,
 
 	memset(&run, 0, sizeof(run));
 	run.root.fd = -1;
+	pthread_mutex_init(&run.sums_mu, NULL);
+	atomic_init(&run.stop, false);
 	buf_init(&run.sums, (size_t)RELEASE_MAX_FILES * 512);
 	out->tag = xstrdup(req->tag ? req->tag : "");
 	out->dry_run = req->dry_run || c->dry_run;

@@ -163,8 +163,10 @@ verify_target(struct release_result *out, const struct release_target *rt,
 	r = ops->begin(&state, &t, &dry, &err);
 	for (i = 0; i < nf; i++) {
 		const struct vfile *f = &files[i];
-		struct publish_file pf = { f->fd, f->name, f->size, "", "", "",
-			"", f->meta };
+		struct publish_file pf = { .fd = f->fd,
+			.filename = f->name,
+			.size = f->size,
+			.meta = f->meta };
 		struct release_item *it;
 
 		if (ops->dists_only && f->meta == NULL)
