@@ -26,6 +26,7 @@
 #include "common/secret.h"
 #include "common/util.h"
 #include "common/xalloc.h"
+#include "publishers/digest.h"
 #include "publishers/http.h"
 #include "publishers/publisher.h"
 
@@ -299,9 +300,10 @@ out:
 }
 
 /* The sha256 of the bytes of a body as libcurl takes them (http.h's
- * tap): hash while sending. Invalid after a rewind to the middle. */
+ * tap): hash while sending, on a thread of its own (digest_pipe) so the
+ * sending thread only copies. Invalid after a rewind to the middle. */
 struct send_hash {
-	EVP_MD_CTX *ctx;
+	struct digest_pipe *pipe;
 	uint64_t bytes;
 	bool valid;
 };
@@ -311,8 +313,8 @@ send_hash_tap(void *arg, const void *p, size_t n)
 {
 	struct send_hash *h = arg;
 
-	if (h->valid && EVP_DigestUpdate(h->ctx, p, n) != 1)
-		h->valid = false;
+	if (h->valid)
+		digest_pipe_feed(h->pipe, p, n);
 	h->bytes += n;
 }
 
@@ -321,7 +323,8 @@ send_hash_reset(void *arg, bool whole)
 {
 	struct send_hash *h = arg;
 
-	h->valid = whole && EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) == 1;
+	digest_pipe_reset(h->pipe);
+	h->valid = whole;
 	h->bytes = 0;
 }
 
@@ -375,14 +378,11 @@ art_put(const struct art_state *s, const struct publish_file *f,
 static int
 art_sent(const struct publish_file *f, struct send_hash *sh, struct error *err)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
 	char hex[65];
 
-	if (!sh->valid || sh->bytes != f->size)
+	if (sh->pipe == NULL || !sh->valid || sh->bytes != f->size)
 		return f->sent(f->digest_arg, NULL, sh->bytes, err);
-	EVP_DigestFinal_ex(sh->ctx, md, &mdlen);
-	util_hex(hex, md, 32);
+	digest_pipe_final(sh->pipe, hex);
 	return f->sent(f->digest_arg, hex, sh->bytes, err);
 }
 
@@ -404,7 +404,7 @@ art_upload(void *state, const struct publish_target *t,
 {
 	struct art_state *s = state;
 	struct http_response resp;
-	struct send_hash sh = { f->sent ? EVP_MD_CTX_new() : NULL, 0, false };
+	struct send_hash sh = { f->sent ? digest_pipe_new() : NULL, 0, false };
 	char there[65], ours[65], *url = file_url(s, f->filename);
 	char *put_url = NULL;
 	int rc;
@@ -462,7 +462,7 @@ art_upload(void *state, const struct publish_target *t,
 			goto out;
 		}
 	}
-	if ((rc = art_put(s, f, put_url, false, f->sent ? &sh : NULL, &resp,
+	if ((rc = art_put(s, f, put_url, false, sh.pipe ? &sh : NULL, &resp,
 	         err)) < 0)
 		goto out;
 	if (resp.status == 200 || resp.status == 201 || resp.status == 204) {
@@ -474,7 +474,7 @@ art_upload(void *state, const struct publish_target *t,
 	}
 	rc = http_status_error(&resp, s->what, err);
 out:
-	EVP_MD_CTX_free(sh.ctx);
+	digest_pipe_free(sh.pipe);
 	http_response_dispose(&resp);
 	free(url);
 	free(put_url);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -254,4 +255,140 @@ out:
 	EVP_MD_CTX_free(c5);
 	free(buf);
 	return rc;
+}
+
+struct digest_pipe {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* a slot filled, freed, or quit */
+	unsigned char *slot[DIGEST_PIPE_SLOTS];
+	size_t len[DIGEST_PIPE_SLOTS];
+	size_t head, filled; /* next slot to fill; slots waiting or hashed */
+	bool quit;
+	EVP_MD_CTX *ctx; /* used by the thread, or by the producer once
+	                    the slots are drained */
+};
+
+static void *
+digest_pipe_main(void *arg)
+{
+	struct digest_pipe *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		size_t tail;
+
+		while (p->filled == 0 && !p->quit)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->filled == 0)
+			break;
+		tail = (p->head + DIGEST_PIPE_SLOTS - p->filled) %
+		       DIGEST_PIPE_SLOTS;
+		pthread_mutex_unlock(&p->mu);
+		/* The slot is the thread's until filled drops. */
+		EVP_DigestUpdate(p->ctx, p->slot[tail], p->len[tail]);
+		pthread_mutex_lock(&p->mu);
+		p->filled--;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+struct digest_pipe *
+digest_pipe_new(void)
+{
+	struct digest_pipe *p = xcalloc(1, sizeof(*p));
+	size_t i;
+
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->ctx = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(p->ctx, EVP_sha256(), NULL);
+	for (i = 0; i < DIGEST_PIPE_SLOTS; i++)
+		p->slot[i] = xmalloc(DIGEST_PIPE_SLOT);
+	if (pthread_create(&p->thread, NULL, digest_pipe_main, p) != 0) {
+		p->quit = true; /* nothing to join */
+		digest_pipe_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+digest_pipe_feed(struct digest_pipe *p, const void *data, size_t n)
+{
+	const unsigned char *in = data;
+
+	while (n > 0) {
+		size_t take = n < DIGEST_PIPE_SLOT ? n : DIGEST_PIPE_SLOT;
+		size_t h;
+
+		pthread_mutex_lock(&p->mu);
+		while (p->filled == DIGEST_PIPE_SLOTS)
+			pthread_cond_wait(&p->cv, &p->mu);
+		h = p->head;
+		pthread_mutex_unlock(&p->mu);
+		/* A free slot is the producer's until it is counted. */
+		memcpy(p->slot[h], in, take);
+		p->len[h] = take;
+		pthread_mutex_lock(&p->mu);
+		p->head = (h + 1) % DIGEST_PIPE_SLOTS;
+		p->filled++;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		in += take;
+		n -= take;
+	}
+}
+
+/* Wait until the thread has hashed everything fed. */
+static void
+digest_pipe_drain(struct digest_pipe *p)
+{
+	pthread_mutex_lock(&p->mu);
+	while (p->filled > 0)
+		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
+digest_pipe_reset(struct digest_pipe *p)
+{
+	digest_pipe_drain(p);
+	EVP_DigestInit_ex(p->ctx, EVP_sha256(), NULL);
+}
+
+void
+digest_pipe_final(struct digest_pipe *p, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	digest_pipe_drain(p);
+	EVP_DigestFinal_ex(p->ctx, md, &mdlen);
+	util_hex(hex, md, 32);
+}
+
+void
+digest_pipe_free(struct digest_pipe *p)
+{
+	size_t i;
+	bool join;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	join = !p->quit;
+	p->quit = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	if (join)
+		pthread_join(p->thread, NULL);
+	for (i = 0; i < DIGEST_PIPE_SLOTS; i++)
+		free(p->slot[i]);
+	EVP_MD_CTX_free(p->ctx);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
 }

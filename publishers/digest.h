@@ -80,4 +80,24 @@ int digest_file_until(struct digest_set *out, uint64_t *size, int fd,
     const char *what, unsigned want, const _Atomic bool *stop,
     struct error *err);
 
+/*
+ * SHA-256 on a thread of its own, fed in order (hash while sending, issue
+ * 13): feed copies the bytes into one of DIGEST_PIPE_SLOTS buffers and
+ * returns, the thread hashes them, so that the sending thread does not
+ * pay for the hash. Memory is bounded by the slots (feed waits while all
+ * are full). One producer. digest_pipe_new starts the thread (NULL when
+ * it cannot: the caller hashes inline); reset starts a new digest, final
+ * writes the hex sha256 of everything fed since; free stops and joins.
+ */
+/* 4 slots of 512 KiB: two read callbacks' worth (http.h's upload buffer)
+ * in flight each way, 2 MiB per transfer being sent. */
+#define DIGEST_PIPE_SLOTS 4
+#define DIGEST_PIPE_SLOT (512 * 1024)
+struct digest_pipe;
+struct digest_pipe *digest_pipe_new(void);
+void digest_pipe_feed(struct digest_pipe *p, const void *data, size_t n);
+void digest_pipe_reset(struct digest_pipe *p);
+void digest_pipe_final(struct digest_pipe *p, char hex[65]);
+void digest_pipe_free(struct digest_pipe *p);
+
 #endif
