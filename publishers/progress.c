@@ -28,6 +28,14 @@ progress_mode_set(enum progress_mode mode)
 	progress_mode = mode;
 }
 
+static void
+progress_printable(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+			*s = '?';
+}
+
 void
 progress_name_set(const char *target, const char *file)
 {
@@ -37,6 +45,10 @@ progress_name_set(const char *target, const char *file)
 	snprintf(progress_file, sizeof(progress_file), "%s", file);
 	snprintf(progress_target, sizeof(progress_target), "%s",
 	    target != NULL ? target : "-");
+	/* The terminal line is written raw: a control byte in a name
+	 * (an escape sequence) is shown as '?', never interpreted. */
+	progress_printable(progress_file);
+	progress_printable(progress_target);
 }
 
 /* n bytes as "12.3 MiB" into out. */
