@@ -248,7 +248,7 @@ handle_release(const struct handler_ctx *ctx, const struct handler_job *job,
 	/* GitHub's body (data.notes, else the tag's message); a bundle. */
 	notes = release_notes_for(ctx->repos, env);
 	release_notes_set(&rc, notes);
-	if ((r = release_bundle_add(&bundle, ctx->cfg, ctx->store, &req,
+	if ((r = release_bundle_add(&bundle, ctx->cfg, ctx->repos, env, &req,
 	         &err)) < 0)
 		goto failed;
 	log_info("release_event event_id=%s tag=%s files=%zu dry_run=%s",

@@ -203,8 +203,10 @@ release_tagged_check(const struct config *cfg, const struct envelope *env,
 
 int
 release_bundle_add(struct release_bundle *b, const struct config *cfg,
-    struct store *st, struct release_request *req, struct error *err)
+    struct repos *repos, const struct envelope *env,
+    struct release_request *req, struct error *err)
 {
+	struct store *st = NULL;
 	const struct config_package *p =
 	    release_package_of(cfg, req->package, req->tag);
 	const char *root = cfg->artifacts_root ? cfg->artifacts_root : ".";
@@ -218,6 +220,8 @@ release_bundle_add(struct release_bundle *b, const struct config *cfg,
 	if ((name = release_bundle_name(cfg, p->name, NULL, req->tag, err)) ==
 	    NULL)
 		return err->rc;
+	if ((rc = repos_get(repos, env->workflow_id, &st, err)) < 0)
+		goto out;
 	b->dir = xasprintf("%s/.artifactd-bundle-XXXXXX", root);
 	if (mkdtemp(b->dir) == NULL) {
 		rc = error_set(err, ERR_TRANSIENT, "IO", "mkdtemp in %s: %s",
@@ -240,6 +244,8 @@ release_bundle_add(struct release_bundle *b, const struct config *cfg,
 	req->nfiles++;
 	log_info("release_bundle tag=%s zip=%s", req->tag, name);
 out:
+	if (st != NULL)
+		repos_put(repos, st);
 	free(name);
 	return rc;
 }

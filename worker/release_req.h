@@ -88,13 +88,15 @@ struct release_bundle {
 /*
  * When the package of req's tag asks for a bundle (config `bundle`,
  * `bundle_paths`), write <Name>_v<version>.zip of the tag's tree into a
- * fresh directory of the artifacts root (store_bundle) and add it to
+ * fresh directory of the artifacts root (store_bundle, on the store of
+ * env's workflow: the one, or its own with a repo template) and add it to
  * req's files (req->files then points into b). The release core writes
  * its .sha256 as for every file. Returns 0 (also when no bundle is
  * asked for), or store_bundle's codes.
  */
 int release_bundle_add(struct release_bundle *b, const struct config *cfg,
-    struct store *st, struct release_request *req, struct error *err);
+    struct repos *repos, const struct envelope *env,
+    struct release_request *req, struct error *err);
 
 /* notes (NULL: nothing) as the setting release_notes of every target of
  * c: the body of the GitHub release a run creates (publishers/github.c). */
