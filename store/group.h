@@ -53,8 +53,8 @@ void store_capture_end(struct store *st, git_repository *repo);
 int store_group_flush(struct store *st, git_repository *repo,
     struct error *err);
 
-/* Test builds (ARTIFACTD_TEST_HOOKS, odb_pack.c): SIGKILL the process when stage
- * (see group.c) is reached the ARTIFACTD_TEST_GROUP_KILL_AFTER-th time
+/* Test builds (ARTIFACTD_TEST_HOOKS, odb_pack.c): SIGKILL the process when
+ * stage (see group.c) is reached the ARTIFACTD_TEST_GROUP_KILL_AFTER-th time
  * and equals ARTIFACTD_TEST_GROUP_KILL. A no-op otherwise. */
 void store_group_hook(const char *stage);
 

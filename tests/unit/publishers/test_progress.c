@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -23,8 +24,8 @@ test_line(void **state)
 
 	(void)state;
 	p.on = true;
-	strcpy(p.file, "w-1.0-py3-none-any.whl");
-	strcpy(p.target, "pypi");
+	snprintf(p.file, sizeof(p.file), "%s", "w-1.0-py3-none-any.whl");
+	snprintf(p.target, sizeof(p.target), "%s", "pypi");
 	p.total = 4 * 1048576;
 	p.sent = 1048576;
 	p.start_ms = 0;
