@@ -46,7 +46,12 @@
 #define LOG_CONTEXT_MAX 48
 
 static enum log_level log_min = LOG_LEVEL_INFO;
-static _Thread_local char log_trace_id[LOG_TRACE_ID_SIZE];
+/* initial-exec: the libraries are built as PIC (hardening.cmake), whose
+ * default TLS model calls __tls_get_addr and made ld-linux a NEEDED
+ * library of the binary (test_deploy_deb); they only ever link into
+ * executables, where initial-exec is always valid. */
+static _Thread_local char log_trace_id[LOG_TRACE_ID_SIZE]
+    __attribute__((tls_model("initial-exec")));
 static bool log_json;
 /* log_bool's strings: recognised by address. */
 static const char log_true[] = "true";

@@ -19,8 +19,11 @@
 #define PROGRESS_LOG_MS 5000
 
 static enum progress_mode progress_mode = PROGRESS_LOG;
-static _Thread_local char progress_target[64];
-static _Thread_local char progress_file[160];
+/* initial-exec: see log.c's log_trace_id. */
+static _Thread_local char progress_target[64]
+    __attribute__((tls_model("initial-exec")));
+static _Thread_local char progress_file[160]
+    __attribute__((tls_model("initial-exec")));
 
 void
 progress_mode_set(enum progress_mode mode)
