@@ -103,12 +103,13 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # One package per library the binary links (readelf NEEDED, libc6 aside);
-# names as Debian 12 ships them. adduser is for the postinst.
+# names as Debian 12 ships them. adduser is for the postinst. zlib1g:
+# the group commit's pack writer (store/odb_pack.c) deflates objects itself.
 set(ARTIFACTD_DEB_RUNTIME
   libarchive13 libcjson1 libcurl4 libevent-2.1-7 libevent-openssl-2.1-7
   libevent-pthreads-2.1-7
   libgit2-1.5 libhiredis0.14 libhttp-parser2.9 libpcre2-8-0 libssl3
-  libyaml-0-2)
+  libyaml-0-2 zlib1g)
 list(JOIN ARTIFACTD_DEB_RUNTIME ", " ARTIFACTD_DEB_DEPENDS)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, ${ARTIFACTD_DEB_DEPENDS}, adduser")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "ca-certificates")
