@@ -15,6 +15,13 @@
  * caller answers only once its refs' push is known, so how many events
  * one push carries is bounded by the callers waiting (the worker's
  * handler threads, `concurrency`).
+ *
+ * One push that hangs (a remote that accepts and never answers, bounded
+ * only by push-timeout) must not hold every other event's answer: when
+ * the newest push has run PUSH_BATCH_STALL_MS, a waiter whose refs are
+ * still queued leads a second push beside it, up to
+ * PUSH_BATCH_LEADERS_MAX at once (test_slow_remote_push). Pushes that
+ * finish in time never overlap, so coalescing is unchanged.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,6 +29,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "common/xalloc.h"
 #include "store/store_int.h"
 
@@ -31,11 +39,20 @@
  * takes in one go; the rest go in the next push. */
 #define PUSH_BATCH_MAX_EVENTS 256
 
+/* A push running this long is taken as stalled: queued refs get a push
+ * of their own beside it. A push to a hosted remote takes well under a
+ * second; 2 s keeps pushes from overlapping on a merely slow link. */
+#define PUSH_BATCH_STALL_MS 2000
+/* Pushes of one repository at once, stalled ones included: each holds a
+ * child of the push helper and a connection to the remote. */
+#define PUSH_BATCH_LEADERS_MAX 4
+
 struct batch_entry {
 	struct batch_entry *next;
 	char **refs; /* this event's refs, owned */
 	size_t nrefs;
 	bool done;
+	bool taken; /* in a push under way */
 	int rc;
 	struct error err;
 };
@@ -44,7 +61,8 @@ struct push_batch {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct batch_entry *head, **tail;
-	bool leading; /* a push (or its window) is under way */
+	int leaders;     /* pushes (or their windows) under way */
+	int64_t lead_ms; /* when the newest of them started (monotonic) */
 };
 
 const char *
@@ -119,6 +137,8 @@ batch_take(struct push_batch *b)
 	if (b->head == NULL)
 		b->tail = &b->head;
 	e->next = NULL;
+	for (e = first; e != NULL; e = e->next)
+		e->taken = true;
 	return first;
 }
 
@@ -176,7 +196,8 @@ batch_lead(struct store *st, git_repository *repo, struct push_batch *b)
 {
 	struct batch_entry *list, *e, *next;
 
-	b->leading = true;
+	b->leaders++;
+	b->lead_ms = util_mono_ms();
 	pthread_mutex_unlock(&b->lock);
 	batch_sleep_ms(st->opts.push_window_ms);
 	pthread_mutex_lock(&b->lock);
@@ -189,8 +210,38 @@ batch_lead(struct store *st, git_repository *repo, struct push_batch *b)
 		e->next = NULL;
 		e->done = true;
 	}
-	b->leading = false;
+	b->leaders--;
 	pthread_cond_broadcast(&b->cond);
+}
+
+/* Whether a waiter with queued refs leads now (lock held): no push under
+ * way, or the newest one stalled and there is room for another. */
+static bool
+batch_may_lead(const struct push_batch *b)
+{
+	return b->leaders == 0 ||
+	       (b->leaders < PUSH_BATCH_LEADERS_MAX &&
+	           util_mono_ms() - b->lead_ms >= PUSH_BATCH_STALL_MS);
+}
+
+/* Wait for a push to end, at most until the newest one counts as stalled
+ * (lock held). */
+static void
+batch_wait(struct push_batch *b)
+{
+	struct timespec ts;
+	int64_t left = b->lead_ms + PUSH_BATCH_STALL_MS - util_mono_ms();
+
+	if (left < 1)
+		left = 1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(left / 1000);
+	ts.tv_nsec += (long)(left % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	(void)pthread_cond_timedwait(&b->cond, &b->lock, &ts);
 }
 
 int
@@ -217,10 +268,12 @@ store_push_batched(struct store *st, git_repository *repo,
 	*b->tail = &e;
 	b->tail = &e.next;
 	while (!e.done) {
-		if (!b->leading)
+		if (!e.taken && batch_may_lead(b))
 			batch_lead(st, repo, b);
-		else
+		else if (e.taken)
 			pthread_cond_wait(&b->cond, &b->lock);
+		else
+			batch_wait(b);
 	}
 	pthread_mutex_unlock(&b->lock);
 	rc = e.rc;
