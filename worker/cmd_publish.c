@@ -113,25 +113,16 @@ print_json(const struct release_result *rr, int rc, const struct error *err)
 				cJSON_AddStringToObject(o, "reason",
 				    it->outcome.reason);
 		} else {
-			cJSON *e = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(e, "code", it->err.code);
-			cJSON_AddStringToObject(e, "message", it->err.msg);
-			cJSON_AddBoolToObject(e, "retryable",
-			    error_retryable(it->rc));
-			cJSON_AddItemToObject(o, "error", e);
+			cJSON_AddItemToObject(o, "error",
+			    handler_error_json(&it->err, it->rc,
+			        error_retryable(it->rc)));
 		}
 		cJSON_AddItemToArray(items, o);
 	}
 	cJSON_AddItemToObject(root, "results", items);
-	if (rc < 0) {
-		cJSON *e = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(e, "code", err->code);
-		cJSON_AddStringToObject(e, "message", err->msg);
-		cJSON_AddBoolToObject(e, "retryable", error_retryable(rc));
-		cJSON_AddItemToObject(root, "error", e);
-	}
+	if (rc < 0)
+		cJSON_AddItemToObject(root, "error",
+		    handler_error_json(err, rc, error_retryable(rc)));
 	s = cJSON_PrintUnformatted(root);
 	printf("%s\n", s);
 	free(s);

@@ -118,14 +118,9 @@ print_json(const struct unpublish_result *r, cJSON *git_tag, int rc,
 	char *s;
 
 	cJSON_AddBoolToObject(o, "ok", rc == 0);
-	if (rc < 0) {
-		cJSON *e = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(e, "code", err->code);
-		cJSON_AddStringToObject(e, "message", err->msg);
-		cJSON_AddBoolToObject(e, "retryable", error_retryable(rc));
-		cJSON_AddItemToObject(o, "error", e);
-	}
+	if (rc < 0)
+		cJSON_AddItemToObject(o, "error",
+		    handler_error_json(err, rc, error_retryable(rc)));
 	s = cJSON_PrintUnformatted(o);
 	printf("%s\n", s);
 	free(s);

@@ -64,16 +64,11 @@ verify_opt(const char *name, const char *value, void *arg)
 	return 0;
 }
 
+/* handler_error_json with the CLI's retryable. */
 static cJSON *
 error_json(const struct error *err, int rc)
 {
-	cJSON *e = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(e, "code",
-	    err->code[0] ? err->code : error_default_code(rc));
-	cJSON_AddStringToObject(e, "message", err->msg);
-	cJSON_AddBoolToObject(e, "retryable", error_retryable(rc));
-	return e;
+	return handler_error_json(err, rc, error_retryable(rc));
 }
 
 static void

@@ -86,13 +86,8 @@ handler_release_config(struct release_config *out, const struct config *cfg)
 static void
 add_error(cJSON *data, const struct error *err, bool retryable)
 {
-	cJSON *e = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(e, "code",
-	    err->code[0] ? err->code : error_default_code(err->rc));
-	cJSON_AddStringToObject(e, "message", err->msg);
-	cJSON_AddBoolToObject(e, "retryable", retryable);
-	cJSON_AddItemToObject(data, "error", e);
+	cJSON_AddItemToObject(data, "error",
+	    handler_error_json(err, err->rc, retryable));
 }
 
 static void

@@ -78,14 +78,10 @@ rollback_json(const struct unpublish_result *r, cJSON *git_tag)
 				cJSON_AddStringToObject(x, "reason",
 				    it->reason);
 		} else {
-			cJSON *e = cJSON_CreateObject();
-
 			cJSON_AddStringToObject(x, "status", "failed");
-			cJSON_AddStringToObject(e, "code", it->err.code);
-			cJSON_AddStringToObject(e, "message", it->err.msg);
-			cJSON_AddBoolToObject(e, "retryable",
-			    error_retryable(it->rc));
-			cJSON_AddItemToObject(x, "error", e);
+			cJSON_AddItemToObject(x, "error",
+			    handler_error_json(&it->err, it->rc,
+			        error_retryable(it->rc)));
 		}
 		cJSON_AddItemToArray(a, x);
 	}
@@ -186,13 +182,8 @@ answer:
 	data = rollback_json(&ur, git_tag);
 	res->action = pol.action;
 	if (r != 0) {
-		cJSON *e = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(e, "code",
-		    err.code[0] ? err.code : error_default_code(r));
-		cJSON_AddStringToObject(e, "message", err.msg);
-		cJSON_AddBoolToObject(e, "retryable", pol.retryable);
-		cJSON_AddItemToObject(data, "error", e);
+		cJSON_AddItemToObject(data, "error",
+		    handler_error_json(&err, r, pol.retryable));
 		res->reason =
 		    xasprintf("rollback %s: %s: %s", ur.tag, err.code, err.msg);
 		log_warnx("rollback_failed event_id=%s code=%s error=\"%s\"",

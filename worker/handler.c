@@ -44,6 +44,18 @@ handler_policy(int rc)
 	return p;
 }
 
+cJSON *
+handler_error_json(const struct error *err, int rc, bool retryable)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "code",
+	    err->code[0] ? err->code : error_default_code(rc));
+	cJSON_AddStringToObject(e, "message", err->msg);
+	cJSON_AddBoolToObject(e, "retryable", retryable);
+	return e;
+}
+
 void
 handler_trace(struct trace *t, const struct envelope *env)
 {

@@ -19,6 +19,8 @@
 #ifndef WORKER_HANDLER_H
 #define WORKER_HANDLER_H
 
+#include <cjson/cJSON.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -146,6 +148,10 @@ struct handler_policy {
  * when the action is HANDLER_RETRY.
  */
 struct handler_policy handler_policy(int rc);
+
+/* {code, message, retryable}: the error object of every answer and of
+ * every --json failure; code defaults to error_default_code(rc). */
+cJSON *handler_error_json(const struct error *err, int rc, bool retryable);
 
 /*
  * The one failure answer, whoever writes it (a handler through
