@@ -1257,23 +1257,15 @@ target_job_run(void *arg, size_t i)
 	j->rc = run_target(&j->part, j->t, j->c->env, j->rel, j->run);
 }
 
-/* The host a target talks to, for the pool's per-host limit: its URL
- * setting, else its type (every target of a type without a URL goes to
- * that type's one public service). */
+/* The host a target talks to, for the pool's per-host limit. */
 static void
 target_host(struct target_job *j)
 {
-	static const char *const keys[] = { "url", "api_url", "endpoint" };
 	struct publish_target pt = { j->t->name, j->t->type,
 		(const char *const *)j->t->keys,
 		(const char *const *)j->t->values, j->t->n, j->c->env };
-	char *v = NULL;
-	size_t k;
 
-	for (k = 0; k < sizeof(keys) / sizeof(keys[0]) && v == NULL; k++)
-		v = publish_target_get(&pt, keys[k]);
-	release_pool_host(j->host, sizeof(j->host), v, j->t->type);
-	free(v);
+	release_pool_target_host(j->host, sizeof(j->host), &pt);
 }
 
 /* Phase 4, run the targets, each over every file, at the same time

@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "publishers/publisher.h"
 
 struct pool {
 	pthread_mutex_t lock;
@@ -144,4 +145,17 @@ release_pool_host(char *out, size_t n, const char *url, const char *fallback)
 	for (i = 0; i < len; i++)
 		out[i] = (char)tolower((unsigned char)s[i]);
 	out[len] = '\0';
+}
+
+void
+release_pool_target_host(char *out, size_t n, const struct publish_target *t)
+{
+	static const char *const keys[] = { "url", "api_url", "endpoint" };
+	char *v = NULL;
+	size_t k;
+
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]) && v == NULL; k++)
+		v = publish_target_get(t, keys[k]);
+	release_pool_host(out, n, v, t->type);
+	free(v);
 }

@@ -48,4 +48,12 @@ void release_pool_run(size_t n, const char *const *hosts, release_pool_fn fn,
 void release_pool_host(char *out, size_t n, const char *url,
     const char *fallback);
 
+struct publish_target;
+
+/* The host key of target t: its url, api_url or endpoint setting (the
+ * first set), else its type (every target of a type without a URL goes
+ * to that type's one public service). */
+void release_pool_target_host(char *out, size_t n,
+    const struct publish_target *t);
+
 #endif

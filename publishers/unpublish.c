@@ -211,17 +211,11 @@ unpublish_job_run(void *arg, size_t i)
 static void
 unpublish_job_host(struct unpublish_job *j)
 {
-	static const char *const keys[] = { "url", "api_url", "endpoint" };
 	struct publish_target pt = { j->t->name, j->t->type,
 		(const char *const *)j->t->keys,
 		(const char *const *)j->t->values, j->t->n, j->c->env };
-	char *v = NULL;
-	size_t k;
 
-	for (k = 0; k < sizeof(keys) / sizeof(keys[0]) && v == NULL; k++)
-		v = publish_target_get(&pt, keys[k]);
-	release_pool_host(j->host, sizeof(j->host), v, j->t->type);
-	free(v);
+	release_pool_target_host(j->host, sizeof(j->host), &pt);
 }
 
 /* Run the targets through the pool and merge their items in order. */
