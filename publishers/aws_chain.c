@@ -28,22 +28,6 @@
 #include "publishers/http.h"
 
 static bool
-aws_blank(const char *s)
-{
-	return s == NULL || *s == '\0';
-}
-
-/* A copy of an environment setting (struct publish_env; env may be
- * NULL), NULL when unset or empty; released with secret_free. */
-#define AWS_ENV(env, field) aws_env_dup((env) != NULL ? (env)->field : NULL)
-
-static char *
-aws_env_dup(const char *v)
-{
-	return aws_blank(v) ? NULL : xstrdup(v);
-}
-
-static bool
 aws_set(char **dst, const char *v)
 {
 	if (aws_blank(v))

@@ -33,23 +33,6 @@
 #define AWS_CONTAINER_TIMEOUT_S 2
 #define AWS_CONTAINER_ATTEMPTS 3
 
-static bool
-aws_blank(const char *s)
-{
-	return s == NULL || *s == '\0';
-}
-
-/* A copy of an environment setting of the settings table (struct
- * publish_env; env may be NULL), NULL when it is not set or empty. The
- * caller releases it with secret_free. */
-#define AWS_ENV(env, field) aws_env_dup((env) != NULL ? (env)->field : NULL)
-
-static char *
-aws_env_dup(const char *v)
-{
-	return aws_blank(v) ? NULL : xstrdup(v);
-}
-
 void
 aws_settings_load(struct aws_settings *s, const struct publish_target *t)
 {

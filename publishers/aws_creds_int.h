@@ -14,12 +14,31 @@
 
 #include <stdbool.h>
 
+#include "common/xalloc.h"
 #include "publishers/aws_creds.h"
 #include "publishers/aws_profile.h"
 
 /* Answers of STS, the container endpoint and IMDS are a few hundred
  * bytes; 64 KiB bounds what a wrong server can make us hold. */
 #define AWS_ANSWER_MAX (64 * 1024)
+
+static inline bool
+aws_blank(const char *s)
+{
+	return s == NULL || *s == '\0';
+}
+
+/* A copy of an environment setting of the settings table (struct
+ * publish_env; env may be NULL), NULL when it is not set or empty. The
+ * caller releases it with secret_free. Inline: aws_creds.c and
+ * aws_chain.c both use it and must not call each other in a cycle. */
+#define AWS_ENV(env, field) aws_env_dup((env) != NULL ? (env)->field : NULL)
+
+static inline char *
+aws_env_dup(const char *v)
+{
+	return aws_blank(v) ? NULL : xstrdup(v);
+}
 
 /* STS's URL (endpoint + "/") for the settings s (may be NULL). */
 int aws_sts_url(char **out, const struct aws_settings *s, struct error *err);
